@@ -1,0 +1,1 @@
+"""The Telegram bot and the `newsbot` command line."""

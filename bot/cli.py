@@ -1,0 +1,144 @@
+"""`newsbot` command line: wiring only; the work is done by the same services the bot uses."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import date
+
+from tqdm import tqdm
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.ingest import Rejected, read_path
+from storage.db import Database
+from storage.items import ItemsRepo
+from storage.search import SearchRepo
+from storage.summaries import SummariesRepo
+
+INGEST_BATCH = 1000
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from None
+
+
+async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    db = await Database.open(settings.database_path)
+    items = ItemsRepo(db)
+    added = duplicate = rejected = 0
+    batch = []
+
+    async def flush() -> None:
+        nonlocal added, duplicate
+        for result in await items.add_many(batch):
+            duplicate += result.duplicate
+            added += not result.duplicate
+        batch.clear()
+
+    try:
+        with tqdm(unit=" items", disable=None, file=sys.stderr, mininterval=0.5) as bar:
+            for path in args.paths:
+                for entry in read_path(path):
+                    if isinstance(entry, Rejected):
+                        rejected += 1
+                        print(f"skipped {entry.where}: {entry.reason}", file=sys.stderr)
+                        continue
+                    batch.append(entry)
+                    bar.update()
+                    if len(batch) >= INGEST_BATCH:
+                        await flush()
+            await flush()
+    finally:
+        await db.close()
+    print(f"added {added}, duplicates {duplicate}, rejected {rejected}")
+    return 0 if added or duplicate or not rejected else 1
+
+
+async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    db = await Database.open(settings.database_path)
+    try:
+        page = await SearchRepo(db).search(args.query, limit=args.limit, offset=args.offset,
+                                           date_from=args.date_from, date_to=args.date_to)
+    finally:
+        await db.close()
+    if args.json:
+        print(json.dumps([{"id": h.item_id, "date": h.statement_date.isoformat(), "title": h.title,
+                           "snippet": h.snippet, "marks": h.marks} for h in page.hits],
+                         ensure_ascii=False, indent=1))
+        return 0
+    if not page.hits:
+        print("nothing found")
+        return 0
+    bold = (lambda s: f"\033[1m{s}\033[0m") if sys.stdout.isatty() else (lambda s: f"**{s}**")
+    for hit in page.hits:
+        title = f" {hit.title}" if hit.title else ""
+        print(f"#{hit.item_id} {hit.statement_date.isoformat()}{title}\n  {hit.render(bold)}\n")
+    if page.has_more:
+        print(f"more: --offset {args.offset + args.limit}")
+    return 0
+
+
+async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    db = await Database.open(settings.database_path)
+    try:
+        stats = await ItemsRepo(db).stats()
+        stats["summaries"] = await SummariesRepo(db).count_by_method()
+    finally:
+        await db.close()
+    stats["database"] = settings.database_path
+    print(json.dumps(stats, ensure_ascii=False, indent=1))
+    return 0
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.bot_token:
+        print("BOT_TOKEN is not set: get one from @BotFather and put it in .env", file=sys.stderr)
+        return 2
+    from bot.app import run_bot  # aiogram is imported only when the bot runs
+    await run_bot(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsbot", description="Russian news digests for Telegram.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="store statements from .txt/.jsonl files, folders or - (stdin)")
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="full-text search with Russian morphology")
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--from", dest="date_from", type=_date)
+    p.add_argument("--to", dest="date_to", type=_date)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("stats", help="what is stored")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("run", help="start the Telegram bot (long polling)")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(args.func(settings, args))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,98 @@
+"""Settings from the environment and `.env`; a wrong value stops start-up with one clear line."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TELEGRAM_API = "https://api.telegram.org"
+DEFAULT_MODEL = "IlyaGusev/rut5_base_sum_gazeta"
+
+
+class SettingsError(Exception):
+    """One line naming the variable that is wrong and why."""
+
+
+def parse_hhmm(value: str) -> time:
+    match = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*", value)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"expected HH:MM between 00:00 and 23:59, got {value!r}")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = ""
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    database_path: str = "data/newsbot.sqlite3"
+    telegram_api_base: str = TELEGRAM_API
+    digest_time: time = time(9, 0)
+    timezone: str = "Europe/Moscow"
+    summarizer_model: str = DEFAULT_MODEL
+    summarizer_backend: Literal["auto", "transformers", "ctranslate2", "extractive"] = "auto"
+    summarizer_ct2_dir: str = ""
+    summarizer_batch_size: int = Field(8, ge=1, le=256)
+    summarizer_threads: int = Field(0, ge=0, le=256)
+    delivery_rate: float = Field(25.0, gt=0, le=30)
+    digest_skip_empty: bool = True
+    digest_catch_up_hours: float = Field(12.0, ge=0, le=168)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            bad = [p for p in parts if not re.fullmatch(r"-?\d+", p)]
+            if bad:
+                raise ValueError(f"expected comma-separated numeric Telegram user ids, got {bad[0]!r}")
+            return frozenset(int(p) for p in parts)
+        return value
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _hhmm(cls, value: object) -> object:
+        return parse_hhmm(value) if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Moscow)") from None
+        return value
+
+    @field_validator("telegram_api_base")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def ct2_dir(self) -> str:
+        """Where the CTranslate2 copy of the model lives (made by `newsbot model convert`)."""
+        if self.summarizer_ct2_dir:
+            return self.summarizer_ct2_dir
+        return f"data/models/{self.summarizer_model.rstrip('/').replace('/', '--')}-ct2-int8"
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        message = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"invalid setting {name}: {message}") from None

@@ -1,0 +1,1 @@
+"""SQLite storage: items, summaries, subscribers, deliveries and Russian full-text search."""

@@ -1,0 +1,176 @@
+"""Russian full-text search: user text → safe FTS5 query over stems, ranking, snippets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from storage.db import Database
+from storage.items import julian_day
+from storage.morphology import STOPWORDS, WORD_RE, normalize_word, stem_words, word_spans
+
+MAX_QUERY_CHARS = 1000
+MAX_TERMS = 16
+SNIPPET_WORDS = 28
+RECENCY_DAYS = 30.0  # an item this many days old gets half the freshest item's boost
+TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
+
+# A chunk is a "quoted phrase" or a run of non-space characters, maybe with a leading minus.
+_CHUNK_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    stems: tuple[str, ...]  # more than one: a phrase
+    prefix: bool = False    # user typed `word*`
+
+    def fts(self) -> str:
+        # Stems are \w+ only, so quoting cannot be broken; quoting also neutralises
+        # words such as AND/OR/NOT and characters such as ':' that FTS5 would parse.
+        phrase = '"' + " ".join(self.stems) + '"'
+        return phrase + "*" if self.prefix else phrase
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    include: tuple[Term, ...] = ()
+    exclude: tuple[Term, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.include
+
+    def fts(self) -> str:
+        expr = " AND ".join(t.fts() for t in self.include)
+        if self.exclude:
+            expr = f"({expr}) NOT ({' OR '.join(t.fts() for t in self.exclude)})"
+        return expr
+
+    def matches(self, stem: str) -> bool:
+        return any(stem in term.stems or term.prefix and stem.startswith(term.stems[-1]) for term in self.include)
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Whatever a user typed, as terms; never raises."""
+    include: list[Term] = []
+    exclude: list[Term] = []
+    for m in _CHUNK_RE.finditer(text[:MAX_QUERY_CHARS]):
+        if m.group(3) is not None:
+            chunk = m.group(3)
+            negative = chunk.startswith("-") and len(chunk) > 1
+            chunk = chunk[1:] if negative else chunk
+            if chunk in _OPERATORS:
+                continue
+        else:
+            negative, chunk = bool(m.group(1)), m.group(2)
+        words = [normalize_word(w) for w in WORD_RE.findall(chunk)]
+        if len(words) > 1:
+            words = [w for w in words if w not in STOPWORDS] or words
+        elif words and words[0] in STOPWORDS:
+            continue
+        if not words:
+            continue
+        prefix = chunk.endswith("*") and m.group(3) is not None
+        stems = tuple(stem_words(words[:-1]) + [words[-1]]) if prefix else tuple(stem_words(words))
+        term = Term(stems=stems, prefix=prefix)
+        target = exclude if negative else include
+        if term not in target and len(include) + len(exclude) < MAX_TERMS:
+            target.append(term)
+    return ParsedQuery(tuple(include), tuple(exclude))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    item_id: int
+    statement_date: date
+    title: str | None
+    snippet: str
+    marks: tuple[tuple[int, int], ...]  # matched word spans within snippet
+
+    def render(self, mark: Callable[[str], str], plain: Callable[[str], str] = lambda s: s) -> str:
+        """The snippet with matched words passed through `mark`, the rest through `plain`."""
+        out, pos = [], 0
+        for start, end in self.marks:
+            out.append(plain(self.snippet[pos:start]))
+            out.append(mark(self.snippet[start:end]))
+            pos = end
+        out.append(plain(self.snippet[pos:]))
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: list[Hit] = field(default_factory=list)
+    offset: int = 0
+    has_more: bool = False
+
+
+def make_snippet(text: str, query: ParsedQuery, words: int = SNIPPET_WORDS) -> tuple[str, tuple]:
+    """The window of `words` words with most query matches, and where the matches are."""
+    spans = list(word_spans(text))
+    if not spans:
+        return text[:200], ()
+    hits = [query.matches(stem) for _, _, stem in spans]
+    seen = [0]
+    for hit in hits:
+        seen.append(seen[-1] + hit)
+    n = len(spans)
+    best = max(range(max(1, n - words + 1)), key=lambda s: (seen[min(s + words, n)] - seen[s], -s))
+    # Start a little before the first match so that it has context.
+    first_hit = next((i for i in range(best, n) if hits[i]), best)
+    best = max(0, min(first_hit - 3, n - words))
+    last = min(best + words, n) - 1
+    lo = 0 if best == 0 else spans[best][0]
+    hi = len(text) if last == n - 1 else spans[last][1]
+    prefix, suffix = ("…" if lo else ""), ("" if hi == len(text) else "…")
+    body = text[lo:hi].replace("\n", " ")  # same length: offsets stay valid
+    marks = tuple((start - lo + len(prefix), end - lo + len(prefix))
+                  for (start, end, _), hit in zip(spans[best:last + 1], hits[best:last + 1], strict=True)
+                  if hit)
+    return prefix + body + suffix, marks
+
+
+class SearchRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def search(self, text: str, *, limit: int = 10, offset: int = 0,
+                     date_from: date | None = None, date_to: date | None = None) -> SearchPage:
+        query = parse_query(text)
+        if query.empty:
+            return SearchPage(offset=offset)
+        where, params = ["items_fts MATCH ?"], [query.fts()]
+        if date_from:
+            where.append("day >= ?")
+            params.append(julian_day(date_from))
+        if date_to:
+            where.append("day <= ?")
+            params.append(julian_day(date_to))
+        # bm25 is negative (lower is better); recent items get up to twice the weight.
+        sql = f"""
+            SELECT rowid FROM items_fts WHERE {' AND '.join(where)}
+            ORDER BY bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})
+                     * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS}))
+            LIMIT ? OFFSET ?"""
+        async with self.db.conn.execute(sql, (*params, limit + 1, offset)) as cur:
+            ids = [r[0] for r in await cur.fetchall()]
+        has_more = len(ids) > limit
+        ids = ids[:limit]
+        if not ids:
+            return SearchPage(offset=offset)
+        marks = ",".join("?" * len(ids))
+        async with self.db.conn.execute(
+            f"SELECT id, text, title, statement_date FROM items WHERE id IN ({marks})", ids
+        ) as cur:
+            rows = {r["id"]: r for r in await cur.fetchall()}
+        hits = []
+        for item_id in ids:
+            row = rows.get(item_id)
+            if row is None:
+                continue
+            snippet, spans = make_snippet(row["text"], query)
+            hits.append(Hit(item_id, date.fromisoformat(row["statement_date"]), row["title"], snippet, spans))
+        return SearchPage(hits=hits, offset=offset, has_more=has_more)

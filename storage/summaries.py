@@ -1,0 +1,58 @@
+"""Summaries of items, each recorded with the method (model) that made it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Database
+from storage.items import iso_utc, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    item_id: int
+    summary: str
+    method: str
+
+
+class SummariesRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def put_many(self, summaries: list[Summary]) -> None:
+        now = iso_utc(utc_now())
+        async with self.db.transaction() as conn:
+            # An item deleted while it was being summarized is skipped by the join.
+            await conn.executemany(
+                "INSERT OR REPLACE INTO summaries(item_id, summary, method, created_at)"
+                " SELECT id, ?, ?, ? FROM items WHERE id = ?",
+                [(s.summary, s.method, now, s.item_id) for s in summaries],
+            )
+
+    async def get_many(self, item_ids: list[int]) -> dict[int, Summary]:
+        out: dict[int, Summary] = {}
+        for i in range(0, len(item_ids), 500):
+            chunk = item_ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self.db.conn.execute(
+                f"SELECT item_id, summary, method FROM summaries WHERE item_id IN ({marks})", chunk
+            ) as cur:
+                out.update({r[0]: Summary(r[0], r[1], r[2]) for r in await cur.fetchall()})
+        return out
+
+    async def get(self, item_id: int) -> Summary | None:
+        return (await self.get_many([item_id])).get(item_id)
+
+    async def missing(self, limit: int = 1000) -> list[int]:
+        """Ids of items without a summary, oldest first."""
+        async with self.db.conn.execute(
+            "SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM summaries) ORDER BY id LIMIT ?",
+            (limit,),
+        ) as cur:
+            return [r[0] for r in await cur.fetchall()]
+
+    async def count_by_method(self) -> dict[str, int]:
+        async with self.db.conn.execute(
+            "SELECT method, count(*) FROM summaries GROUP BY method ORDER BY 2 DESC"
+        ) as cur:
+            return {m: n for m, n in await cur.fetchall()}

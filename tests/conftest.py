@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import pytest
+
+from storage.db import Database
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = await Database.open(tmp_path / "test.sqlite3")
+    yield database
+    await database.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    """Settings come from the environment: make every test start from the defaults."""
+    for name in ("BOT_TOKEN", "ADMIN_IDS", "DATABASE_PATH", "TELEGRAM_API_BASE", "DIGEST_TIME", "TIMEZONE",
+                 "SUMMARIZER_MODEL", "SUMMARIZER_BACKEND", "SUMMARIZER_CT2_DIR", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env, and data/ lands in the temp dir

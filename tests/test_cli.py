@@ -1,0 +1,96 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_ingest_reports_counts_and_is_idempotent(capsys):
+    assert main(["ingest", str(EXAMPLES)]) == 0
+    first = capsys.readouterr().out
+    assert main(["ingest", str(EXAMPLES)]) == 0
+    second = capsys.readouterr().out
+    assert "added 9, duplicates 0, rejected 0" in first
+    assert "added 0, duplicates 9, rejected 0" in second
+
+
+def test_bad_jsonl_lines_are_reported_by_number_and_the_rest_kept(tmp_path, capsys):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(
+        '{"text": "Первое заявление.", "date": "2025-08-09"}\n'
+        "{broken json\n"
+        '{"title": "без текста"}\n'
+        '{"text": "Второе заявление.", "date": "вчера"}\n'
+        "\n"
+        '{"text": "Третье заявление.", "title": "Заголовок", "source": "ТАСС"}\n',
+        encoding="utf-8",
+    )
+    assert main(["ingest", str(path)]) == 0
+    out = capsys.readouterr()
+    assert "added 2, duplicates 0, rejected 3" in out.out
+    assert "mixed.jsonl:2" in out.err and "mixed.jsonl:3" in out.err
+    assert "mixed.jsonl:4: неверная дата" in out.err and "mixed.jsonl:6" not in out.err
+
+
+def test_broken_and_missing_files_are_rejected_politely(tmp_path, capsys):
+    (tmp_path / "latin1.txt").write_bytes("Привет".encode("cp1251"))
+    (tmp_path / "empty.txt").write_text("   ")
+    assert main(["ingest", str(tmp_path / "latin1.txt"), str(tmp_path / "empty.txt"), str(tmp_path / "nope.txt")]) == 1
+    out = capsys.readouterr()
+    assert "added 0, duplicates 0, rejected 3" in out.out
+    assert "UTF-8" in out.err and "нет такого файла" in out.err
+
+
+def test_stdin_ingest():
+    proc = subprocess.run([sys.executable, "-m", "bot", "ingest", "-"], input="date 2025-08-09\nИз stdin.",
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "added 1" in proc.stdout
+
+
+def test_search_json_and_nothing_found(capsys):
+    main(["ingest", str(EXAMPLES)])
+    capsys.readouterr()
+    assert main(["search", "визит президента", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits and "Новосибирск" in hits[0]["snippet"]
+    assert main(["search", "дирижабль", "--from", "2025-01-01"]) == 0
+    assert "nothing found" in capsys.readouterr().out
+
+
+def test_search_date_filter_flags(capsys):
+    main(["ingest", str(EXAMPLES)])
+    capsys.readouterr()
+    main(["search", "метро", "--from", "2025-08-09", "--to", "2025-08-09", "--json"])
+    dates = {h["date"] for h in json.loads(capsys.readouterr().out)}
+    assert dates == {"2025-08-09"}
+
+
+def test_stats(capsys):
+    main(["ingest", str(EXAMPLES)])
+    capsys.readouterr()
+    main(["stats"])
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["items"] == 9 and stats["last_date"] == "2025-08-09"
+
+
+def test_wrong_setting_stops_with_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("TIMEZONE", "Mars/Base")
+    assert main(["stats"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("invalid setting TIMEZONE") and "\n" not in err
+
+
+def test_run_without_token_says_what_is_missing(capsys):
+    assert main(["run"]) == 2
+    assert "BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_bad_date_argument_is_a_usage_error():
+    with pytest.raises(SystemExit):
+        main(["search", "x", "--from", "yesterday"])

@@ -1,0 +1,41 @@
+from datetime import time
+
+import pytest
+
+from bot.config import TELEGRAM_API, SettingsError, load_settings
+
+
+def test_defaults():
+    s = load_settings()
+    assert s.database_path == "data/newsbot.sqlite3"
+    assert s.telegram_api_base == TELEGRAM_API
+    assert s.digest_time == time(9, 0) and s.timezone == "Europe/Moscow"
+    assert s.admin_ids == frozenset()
+
+
+def test_values_from_environment(monkeypatch):
+    monkeypatch.setenv("ADMIN_IDS", " 12, 34 ,")
+    monkeypatch.setenv("DIGEST_TIME", "7:30")
+    monkeypatch.setenv("TELEGRAM_API_BASE", "http://127.0.0.1:8081/")
+    s = load_settings()
+    assert s.admin_ids == {12, 34}
+    assert s.digest_time == time(7, 30)
+    assert s.telegram_api_base == "http://127.0.0.1:8081"
+
+
+def test_values_from_dotenv_file(tmp_path):
+    (tmp_path / ".env").write_text("ADMIN_IDS=5\nTIMEZONE=Asia/Novosibirsk\n")
+    s = load_settings()
+    assert s.admin_ids == {5} and s.timezone == "Asia/Novosibirsk"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("ADMIN_IDS", "12,abc"), ("DIGEST_TIME", "25:99"), ("TIMEZONE", "Mars/Base"),
+    ("TELEGRAM_API_BASE", "not a url"), ("SUMMARIZER_BACKEND", "magic"), ("DELIVERY_RATE", "0"),
+])
+def test_wrong_value_names_the_variable_in_one_line(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert name in message and "\n" not in message

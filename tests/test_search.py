@@ -1,0 +1,98 @@
+from datetime import date
+
+import pytest
+
+from storage.items import ItemsRepo
+from storage.search import MAX_QUERY_CHARS, SearchRepo, parse_query
+from storage.statements import parse_statement
+
+STATEMENTS = [
+    "date 2025-08-01\nСостоялся визит Президента в Казань, где обсуждали строительство метро.",
+    "date 2025-08-05\nЕвросоюз обсуждает новый пакет санкций против нефтяной отрасли.",
+    "date 2025-08-09\nСанкции не повлияли на урожай зерна, заявили в министерстве.",
+    "date 2024-01-10\nВ Москве ожидается сильный снегопад и ёлочные базары закрываются.",
+]
+
+
+@pytest.fixture
+async def search(db):
+    await ItemsRepo(db).add_many([parse_statement(s) for s in STATEMENTS])
+    return SearchRepo(db)
+
+
+async def texts(search, query, **kw):
+    return [h.item_id for h in (await search.search(query, **kw)).hits]
+
+
+async def test_morphology_finds_other_forms(search):
+    assert await texts(search, "визит президента") == [1]
+    assert set(await texts(search, "санкции")) == {2, 3}
+    assert await texts(search, "Москва") == [4]
+    assert await texts(search, "елочный") == [4]  # ё folded to е
+
+
+async def test_recent_items_rank_first_among_equals(search):
+    assert await texts(search, "санкции") == [3, 2]
+
+
+async def test_date_filters(search):
+    assert await texts(search, "санкции", date_from=date(2025, 8, 6)) == [3]
+    assert await texts(search, "санкции", date_to=date(2025, 8, 6)) == [2]
+
+
+async def test_exclusion_and_phrase_and_prefix(search):
+    assert await texts(search, "санкции -зерно") == [2]
+    assert await texts(search, '"пакет санкций"') == [2]
+    assert await texts(search, '"санкций пакет"') == []
+    assert await texts(search, "строит*") == [1]
+
+
+async def test_snippet_marks_the_matched_original_words(search):
+    hit = (await search.search("визит президента")).hits[0]
+    rendered = hit.render(lambda w: f"<b>{w}</b>")
+    assert "<b>визит</b> <b>Президента</b>" in rendered
+    assert hit.statement_date == date(2025, 8, 1)
+
+
+async def test_snippet_of_long_text_shows_the_match(db):
+    long = " ".join(["Вода"] * 300) + " Здесь упомянут дирижабль. " + " ".join(["Вода"] * 300)
+    await ItemsRepo(db).add(parse_statement(long))
+    hit = (await SearchRepo(db).search("дирижабли")).hits[0]
+    assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
+    assert "[дирижабль]" in hit.render(lambda w: f"[{w}]") and len(hit.snippet) < 300
+
+
+async def test_paging(db):
+    await ItemsRepo(db).add_many([parse_statement(f"Новость номер {i} про погоду.") for i in range(25)])
+    search = SearchRepo(db)
+    first = await search.search("погода", limit=10)
+    third = await search.search("погода", limit=10, offset=20)
+    assert len(first.hits) == 10 and first.has_more
+    assert len(third.hits) == 5 and not third.has_more
+    seen = {h.item_id for h in first.hits} | {h.item_id for h in third.hits}
+    assert len(seen) == 15
+
+
+@pytest.mark.parametrize("query", [
+    '"', '"визит', "AND", "OR OR", "NOT санкции", "санкции AND", "a:b", "title:санкции", "(((", ")",
+    "*", "-", "--", "санкции*)", "NEAR(визит президента)", "🙂🙂", "'; DROP TABLE items; --", "^визит",
+    "визит + президент", "x" * 5000, "санкции " * 1000, "\x00\x01", "",
+])
+async def test_any_user_text_is_safe(search, query):
+    page = await search.search(query)
+    assert isinstance(page.hits, list)
+
+
+async def test_operators_typed_by_users_are_words_or_ignored(search):
+    assert await texts(search, "NOT санкции") == await texts(search, "санкции")
+    assert await texts(search, "title:санкции") == await texts(search, "title санкции")
+
+
+def test_query_length_is_bounded():
+    assert len(parse_query("слово" + " дом" * 5000).include) <= 16
+    assert MAX_QUERY_CHARS <= 1000
+
+
+def test_only_stopwords_or_only_exclusions_is_empty():
+    assert parse_query("и в на").empty
+    assert parse_query("-санкции").empty
