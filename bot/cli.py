@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
 import logging
+import re
 import sys
 from datetime import date
 
@@ -17,6 +19,9 @@ from storage.db import Database
 from storage.items import ItemsRepo
 from storage.search import SearchRepo
 from storage.summaries import SummariesRepo
+from summarizer.digest import digest_for_dates
+from summarizer.loader import LazySummarizer
+from summarizer.worker import SummaryWorker
 
 INGEST_BATCH = 1000
 
@@ -96,6 +101,53 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    db = await Database.open(settings.database_path)
+    try:
+        if args.date:
+            first = last = args.date
+        elif args.date_from or args.date_to:
+            first = args.date_from or args.date_to
+            last = args.date_to or args.date_from
+        else:
+            first = last = await ItemsRepo(db).latest_statement_date() or date.today()
+        if first > last:
+            print("--from is after --to", file=sys.stderr)
+            return 2
+        worker = SummaryWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size)
+        await worker.drain()
+        messages = await digest_for_dates(db, first, last)
+    finally:
+        await db.close()
+    for message in messages:
+        print(message if args.print else html_to_text(message), end="\n\n")
+    return 0
+
+
+def html_to_text(message: str) -> str:
+    return html.unescape(re.sub(r"</?[bi]>", "", message))
+
+
+async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "download":
+        from huggingface_hub import snapshot_download
+        try:
+            path = snapshot_download(settings.summarizer_model)
+        except Exception as exc:
+            print(f"cannot download {settings.summarizer_model}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        print(f"downloaded {settings.summarizer_model} to {path}")
+        return 0
+    from summarizer.backends.seq2seq import convert_to_ctranslate2
+    try:
+        out = await asyncio.to_thread(convert_to_ctranslate2, settings.summarizer_model, settings.ct2_dir)
+    except Exception as exc:
+        print(f"cannot convert {settings.summarizer_model}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"converted {settings.summarizer_model} to {out} (CTranslate2, int8)")
+    return 0
+
+
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.bot_token:
         print("BOT_TOKEN is not set: get one from @BotFather and put it in .env", file=sys.stderr)
@@ -124,6 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="what is stored")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("digest", help="print the digest of a day (default: the latest day with statements)")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_date)
+    when.add_argument("--from", dest="date_from", type=_date)
+    p.add_argument("--to", dest="date_to", type=_date)
+    p.add_argument("--print", action="store_true", help="print Telegram HTML as it would be sent")
+    p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("model", help="fetch the summarization model or make its CTranslate2 copy")
+    p.add_argument("action", choices=["download", "convert"])
+    p.set_defaults(func=cmd_model)
 
     p = sub.add_parser("run", help="start the Telegram bot (long polling)")
     p.set_defaults(func=cmd_run)

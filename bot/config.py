@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from summarizer.loader import SummarizerConfig
+
 TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_MODEL = "IlyaGusev/rut5_base_sum_gazeta"
 
@@ -79,6 +81,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def summarizer_config(self) -> SummarizerConfig:
+        return SummarizerConfig(model=self.summarizer_model, backend=self.summarizer_backend,
+                                ct2_dir=self.ct2_dir, threads=self.summarizer_threads)
 
     @property
     def ct2_dir(self) -> str:

@@ -16,6 +16,9 @@ MAX_TERMS = 16
 SNIPPET_WORDS = 28
 RECENCY_DAYS = 30.0  # an item this many days old gets half the freshest item's boost
 TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
+# bm25 costs per matching row. A broad query ("Москва" at 1M items) is ranked over its
+# newest RANK_WINDOW matches only (rowid order is arrival order), which keeps p99 low.
+RANK_WINDOW = 20_000
 
 # A chunk is a "quoted phrase" or a run of non-space characters, maybe with a leading minus.
 _CHUNK_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -149,6 +152,15 @@ class SearchRepo:
         if date_to:
             where.append("day <= ?")
             params.append(julian_day(date_to))
+        # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
+        async with self.db.conn.execute(
+            f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            (*params, RANK_WINDOW - 1),
+        ) as cur:
+            row = await cur.fetchone()
+        if row:
+            where.append("rowid >= ?")
+            params.append(row[0])
         # bm25 is negative (lower is better); recent items get up to twice the weight.
         sql = f"""
             SELECT rowid FROM items_fts WHERE {' AND '.join(where)}

@@ -19,3 +19,9 @@ def _clean_env(monkeypatch, tmp_path):
                  "SUMMARIZER_MODEL", "SUMMARIZER_BACKEND", "SUMMARIZER_CT2_DIR", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env, and data/ lands in the temp dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    from tests.tiny_model import build_tiny_t5
+    return str(build_tiny_t5(tmp_path_factory.mktemp("model")))

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 from storage.db import MIGRATIONS, Database
 from storage.items import ItemsRepo
 from storage.statements import parse_statement
-from storage.summaries import Summary, SummariesRepo
+from storage.summaries import SummariesRepo, Summary
 
 
 async def test_item_is_stored_with_all_fields(db):

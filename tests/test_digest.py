@@ -1,0 +1,88 @@
+from datetime import UTC, date, datetime
+
+from storage.items import Item, ItemsRepo
+from storage.statements import content_hash, parse_statement
+from storage.summaries import SummariesRepo, Summary
+from summarizer.digest import (
+    MAX_MESSAGE_CHARS,
+    build_digest,
+    digest_for_dates,
+    group_stories,
+    plural,
+    russian_date,
+    russian_period,
+)
+
+DAY = date(2025, 8, 9)
+
+
+def item(i: int, text: str, day: date = DAY) -> Item:
+    return Item(i, text, None, day, "", content_hash(text), datetime(2025, 8, 9, tzinfo=UTC))
+
+
+def test_russian_dates():
+    assert russian_date(DAY) == "9 августа 2025"
+    assert russian_period(date(2025, 8, 8), DAY) == "8–9 августа 2025"
+    assert russian_period(date(2025, 7, 30), date(2025, 8, 2)) == "30 июля – 2 августа 2025"
+    assert russian_period(date(2024, 12, 31), date(2025, 1, 1)) == "31 декабря 2024 – 1 января 2025"
+
+
+def test_plural():
+    assert [plural(n, "источник", "источника", "источников") for n in (1, 2, 5, 11, 21, 22, 112)] == [
+        "1 источник", "2 источника", "5 источников", "11 источников", "21 источник", "22 источника",
+        "112 источников"]
+
+
+def test_title_and_one_line_per_item_with_item_command():
+    messages = build_digest([item(1, "Курс рубля укрепился."), item(2, "Школы готовы к учебному году.")],
+                            {1: Summary(1, "Рубль укрепился.", "m")}, DAY, DAY)
+    assert len(messages) == 1
+    text = messages[0]
+    assert text.startswith("<b>Дайджест за 9 августа 2025</b>")
+    assert "• Рубль укрепился. /item1" in text
+    assert "• Школы готовы к учебному году. /item2" in text  # no summary yet: the text itself
+
+
+def test_user_text_is_html_escaped():
+    text = build_digest([item(1, "<script>alert(1)</script> & <b>жирный</b>")], {}, DAY, DAY)[0]
+    assert "<script>" not in text and "&lt;script&gt;" in text and "&amp;" in text
+    assert "<b>жирный</b>" not in text
+
+
+def test_empty_period_says_no_news():
+    messages = build_digest([], {}, DAY, DAY)
+    assert messages == ["<b>Дайджест за 9 августа 2025</b>\n\nНовостей за этот период нет."]
+
+
+def test_near_duplicates_merge_and_show_source_count():
+    a = "В Казани открыли новую станцию метро «Дубравная-2». Она примет двадцать тысяч пассажиров в сутки."
+    b = "Новая станция метро «Дубравная-2» открылась в Казани и будет принимать двадцать тысяч пассажиров в сутки."
+    c = "Курс рубля укрепился на открытии торгов Московской биржи."
+    messages = build_digest([item(1, a), item(2, c), item(3, b)], {}, DAY, DAY)
+    text = messages[0]
+    assert "(2 источника)" in text and "/item1" in text and "/item3" not in text
+    assert text.index("/item1") < text.index("/item2")  # the bigger story first
+    assert len(group_stories([item(1, a), item(2, c)])) == 2
+
+
+def test_long_digest_splits_at_entries_under_4096():
+    items = [item(i, f"Уникальная новость {i}: " + " ".join(f"слово{i}x{j}" for j in range(40)) + ".")
+             for i in range(1, 120)]
+    messages = build_digest(items, {}, DAY, DAY)
+    assert len(messages) > 1
+    assert all(len(m) <= MAX_MESSAGE_CHARS for m in messages)
+    joined = "\n".join(messages)
+    for i in range(1, 120):
+        assert joined.count(f"/item{i}\n") + joined.endswith(f"/item{i}") == 1  # every entry whole, once
+    for m in messages:
+        for line in m.splitlines():
+            assert not line.startswith("•") or line.rstrip().split()[-1].startswith("/item")
+
+
+async def test_digest_for_dates_reads_stored_items_and_summaries(db):
+    items = ItemsRepo(db)
+    r1 = await items.add(parse_statement("date 2025-08-09\nКурс рубля укрепился."))
+    await items.add(parse_statement("date 2025-08-01\nСтарое заявление."))
+    await SummariesRepo(db).put_many([Summary(r1.item_id, "Рубль вырос.", "extractive")])
+    messages = await digest_for_dates(db, DAY, DAY)
+    assert "Рубль вырос." in messages[0] and "Старое" not in messages[0]
