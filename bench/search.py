@@ -78,13 +78,14 @@ async def main() -> None:
         await db.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
 
         search = SearchRepo(db)
-        fts_times, found = [], {}
+        fts_times, found, worst = [], {}, {}
         for _ in range(args.runs):
             for q in QUERIES:
                 t = time.perf_counter()
                 page = await search.search(q, limit=10)
                 fts_times.append((time.perf_counter() - t) * 1000)
                 found[q] = len(page.hits)
+                worst[q] = max(worst.get(q, 0.0), fts_times[-1])
         like_times = await like_baseline(db, QUERIES, max(1, args.runs // 2 if len(corpus) > 100_000 else args.runs))
         await db.close()
     print(f"queries: {len(QUERIES)} x {args.runs} runs; parsed e.g. {parse_query(QUERIES[1]).fts()}")
@@ -93,6 +94,8 @@ async def main() -> None:
     print(f"{'baseline LIKE scan':22}{median(like_times):10.2f}{percentile(like_times, 99):10.2f}")
     print(f"speed-up at p50: {median(like_times) / median(fts_times):.1f}x")
     print("hits per query (page of 10):", ", ".join(f"{q}={n}" for q, n in found.items()))
+    slowest = sorted(worst.items(), key=lambda kv: -kv[1])[:3]
+    print("slowest queries (ms):", ", ".join(f"{q}={ms:.1f}" for q, ms in slowest))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,38 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: subscribers, the digest delivery log, saved searches for paging buttons
+    """
+    CREATE TABLE subscribers (
+        chat_id INTEGER PRIMARY KEY,
+        active INTEGER NOT NULL DEFAULT 1,
+        digest_time TEXT NOT NULL,             -- HH:MM, the subscriber's local time
+        timezone TEXT NOT NULL,                -- IANA name
+        last_digest_at TEXT,                   -- UTC end of the last period delivered
+        created_at TEXT NOT NULL
+    );
+    -- One row per (chat, local day): the unique key is what makes a digest go out once.
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        slot TEXT NOT NULL,                    -- the subscriber's local date, YYYY-MM-DD
+        period_start TEXT NOT NULL,
+        period_end TEXT NOT NULL,
+        messages TEXT NOT NULL,                -- JSON list of the rendered parts
+        parts_sent INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending', -- pending | sent | empty | blocked | failed
+        error TEXT,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        UNIQUE (chat_id, slot)
+    );
+    CREATE INDEX deliveries_status ON deliveries(status);
+    CREATE TABLE searches (
+        id INTEGER PRIMARY KEY,
+        query TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 ]
 
 

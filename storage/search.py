@@ -18,7 +18,7 @@ RECENCY_DAYS = 30.0  # an item this many days old gets half the freshest item's 
 TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
 # bm25 costs per matching row. A broad query ("Москва" at 1M items) is ranked over its
 # newest RANK_WINDOW matches only (rowid order is arrival order), which keeps p99 low.
-RANK_WINDOW = 20_000
+RANK_WINDOW = 10_000
 
 # A chunk is a "quoted phrase" or a run of non-space characters, maybe with a leading minus.
 _CHUNK_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')

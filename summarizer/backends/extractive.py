@@ -9,7 +9,7 @@ from summarizer.text import MAX_SUMMARY_CHARS, clean_summary, model_input, sente
 
 DAMPING = 0.85
 ITERATIONS = 30
-LEAD_BIAS = 1.0  # how strongly the teleport prefers early sentences: news puts the point first
+LEAD_BIAS = 2.0  # teleport weight 1/(1+i)^2 favours early sentences: news puts the point first
 
 
 def _similarity(a: set[str], b: set[str]) -> float:
@@ -39,7 +39,7 @@ def rank_sentences(sents: list[str]) -> list[float]:
 class ExtractiveBackend:
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 2, max_chars: int = MAX_SUMMARY_CHARS) -> None:
+    def __init__(self, max_sentences: int = 1, max_chars: int = MAX_SUMMARY_CHARS) -> None:
         self.max_sentences = max_sentences
         self.max_chars = max_chars
 

@@ -1,0 +1,174 @@
+"""Summary quality (ROUGE vs Lead-1) and seq2seq speed (transformers fp32 vs CTranslate2 int8).
+
+    python -m bench.summarize                 # quality and speed
+    python -m bench.summarize --quality-only
+    python -m bench.summarize --speed-only [--batches 2]
+
+Quality: on eval_summarization_1k_ru (reference = headline) and eval_lead_summary_ru
+(reference = teaser), ROUGE-1/2/L F1 on stemmed lower-cased tokens for every method
+available here, always beside Lead-1 from the same run. The seq2seq row appears when
+SUMMARIZER_MODEL can be loaded from a local directory or the hub cache.
+
+Speed: a random-weight model of the default checkpoint's shape (T5-base, 32k vocabulary),
+400 input tokens, exactly 64 output tokens, greedy, batch 8; each backend in its own
+process so that peak memory (max RSS) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import median, read_jsonl_gz
+from bench.rouge import rouge
+from summarizer.backends.extractive import ExtractiveBackend
+from summarizer.text import model_input, sentences
+
+SETS = [("eval_summarization_1k_ru.jsonl.gz", "title", "headline"),
+        ("eval_lead_summary_ru.jsonl.gz", "summary", "teaser")]
+INPUT_TOKENS, OUTPUT_TOKENS, BATCH = 400, 64, 8
+
+
+def lead1(text: str) -> str:
+    sents = sentences(model_input(text))
+    return sents[0] if sents else text
+
+
+def quality() -> None:
+    methods = {"Lead-1": lambda texts: [lead1(t) for t in texts],
+               "extractive (TextRank)": ExtractiveBackend().summarize}
+    model = os.environ.get("SUMMARIZER_MODEL", "IlyaGusev/rut5_base_sum_gazeta")
+    try:
+        from summarizer.backends.seq2seq import TransformersBackend
+        seq2seq = TransformersBackend(model)
+        methods[f"seq2seq {seq2seq.name}"] = seq2seq.summarize
+    except Exception as exc:
+        print(f"seq2seq: {model} not available here ({type(exc).__name__}); scored: Lead-1 and extractive")
+    for name, ref_field, ref_kind in SETS:
+        rows = list(read_jsonl_gz(name))
+        texts, refs = [r["text"] for r in rows], [r[ref_field] for r in rows]
+        print(f"\n{name}: {len(rows)} items, reference = {ref_kind}")
+        print(f"  {'method':34}{'R-1':>7}{'R-2':>7}{'R-L':>7}{'words':>7}")
+        for method, run in methods.items():
+            outs = []
+            for i in range(0, len(texts), BATCH):
+                outs.extend(run(texts[i:i + BATCH]))
+            scores = [rouge(o, r) for o, r in zip(outs, refs, strict=True)]
+            avg = [100 * sum(s[k] for s in scores) / len(scores) for k in range(3)]
+            words = median([len(o.split()) for o in outs])
+            print(f"  {method:34}{avg[0]:7.1f}{avg[1]:7.1f}{avg[2]:7.1f}{words:7.0f}")
+
+
+def build_random_base_model(directory: str) -> str:
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=32128, d_model=768, d_ff=3072, d_kv=64, num_layers=12, num_decoder_layers=12,
+                      num_heads=12, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    T5ForConditionalGeneration(config).save_pretrained(directory)
+    # A word-level tokenizer whose tokens are the ids themselves: the converter needs one,
+    # and both backends then read identical inputs.
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {str(i): i for i in range(config.vocab_size)}
+    fast = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel(vocab, unk_token="2")),
+                                   pad_token="0", eos_token="1", unk_token="2")
+    fast.save_pretrained(directory)
+    return directory
+
+
+def speed_worker(backend: str, path: str, batches: int) -> dict:
+    """Runs in a child process: items/s of one backend, and this process's peak memory."""
+    import random
+
+    rng = random.Random(0)
+    inputs = [[rng.randrange(5, 32000) for _ in range(INPUT_TOKENS - 1)] + [1] for _ in range(BATCH)]
+    times = []
+    if backend == "transformers":
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+
+        torch.set_flush_denormal(True)
+        model = AutoModelForSeq2SeqLM.from_pretrained(path).eval()
+        ids = torch.tensor(inputs)
+        for _ in range(batches + 1):
+            t = time.perf_counter()
+            with torch.inference_mode():
+                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), num_beams=1,
+                                     do_sample=False, min_new_tokens=OUTPUT_TOKENS, max_new_tokens=OUTPUT_TOKENS)
+            times.append(time.perf_counter() - t)
+        out_len = out.shape[1] - 1
+    else:
+        import ctranslate2
+
+        translator = ctranslate2.Translator(path, device="cpu", compute_type="int8", intra_threads=os.cpu_count())
+        tokens = [[str(i) for i in seq] for seq in inputs]  # the vocabulary's tokens are the ids
+        for _ in range(batches + 1):
+            t = time.perf_counter()
+            res = translator.translate_batch(tokens, beam_size=1, min_decoding_length=OUTPUT_TOKENS,
+                                             max_decoding_length=OUTPUT_TOKENS, max_batch_size=0)
+            times.append(time.perf_counter() - t)
+        out_len = len(res[0].hypotheses[0])
+    per_batch = median(times[1:])  # the first batch warms up
+    return {"items_per_s": BATCH / per_batch, "s_per_batch": per_batch, "output_tokens": out_len,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the parent process.
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def speed(batches: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        hf_dir = build_random_base_model(os.path.join(tmp, "hf"))
+        ct2_dir = os.path.join(tmp, "ct2")
+        import ctranslate2
+
+        ctranslate2.converters.TransformersConverter(hf_dir).convert(ct2_dir, quantization="int8", force=True)
+        sizes = {d: sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) / 2**20 for d in (hf_dir, ct2_dir)}
+        results = {}
+        for backend, path in (("transformers", hf_dir), ("ctranslate2", ct2_dir)):
+            proc = subprocess.run([sys.executable, "-m", "bench.summarize", "--speed-worker", backend, path,
+                                   str(batches)], capture_output=True, text=True, check=True)
+            results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\nspeed: T5-base shape (random weights), {INPUT_TOKENS} tokens in, {OUTPUT_TOKENS} out, greedy, "
+          f"batch {BATCH}, {os.cpu_count()} cores, median of {batches} batches")
+    print(f"  {'backend':26}{'items/s':>9}{'s/batch':>9}{'out tok':>9}{'peak MB':>9}{'disk MB':>9}")
+    for (backend, r), disk in zip(results.items(), sizes.values(), strict=True):
+        label = "transformers fp32" if backend == "transformers" else "CTranslate2 int8"
+        print(f"  {label:26}{r['items_per_s']:9.2f}{r['s_per_batch']:9.1f}{r['output_tokens']:9d}"
+              f"{r['peak_rss_mb']:9.0f}{disk:9.0f}")
+    ratio = results["ctranslate2"]["items_per_s"] / results["transformers"]["items_per_s"]
+    print(f"  CTranslate2 int8 / transformers fp32: {ratio:.2f}x items/s")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--speed-worker":
+        print(json.dumps(speed_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument("--batches", type=int, default=2)
+    args = parser.parse_args()
+    if not args.speed_only:
+        quality()
+    if not args.quality_only:
+        speed(args.batches)
+
+
+if __name__ == "__main__":
+    main()
