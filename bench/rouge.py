@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from storage.morphology import WORD_RE, normalize_word, stem_words
+import Stemmer
+
+from storage.morphology import WORD_RE, normalize_word
+
+_stemmer = Stemmer.Stemmer("russian")
 
 
 def tokens(text: str) -> list[str]:
-    return stem_words([normalize_word(w) for w in WORD_RE.findall(text)])
+    return _stemmer.stemWords([normalize_word(w) for w in WORD_RE.findall(text)])
 
 
 def _f1(overlap: int, candidate: int, reference: int) -> float:

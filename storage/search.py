@@ -1,4 +1,4 @@
-"""Russian full-text search: user text → safe FTS5 query over stems, ranking, snippets."""
+"""Russian full-text search: user text → safe FTS5 query over lemmas, ranking, snippets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date
 
 from storage.db import Database
 from storage.items import julian_day
-from storage.morphology import STOPWORDS, WORD_RE, normalize_word, stem_words, word_spans
+from storage.morphology import STOPWORDS, WORD_RE, normalize_word, query_stems, stem_words, word_spans
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 16
@@ -29,12 +29,18 @@ _OPERATORS = {"AND", "OR", "NOT", "NEAR"}
 class Term:
     stems: tuple[str, ...]  # more than one: a phrase
     prefix: bool = False    # user typed `word*`
+    forms: tuple[str, ...] = ()  # one word: the stems of all its forms, any of which matches
 
     def fts(self) -> str:
         # Stems are \w+ only, so quoting cannot be broken; quoting also neutralises
         # words such as AND/OR/NOT and characters such as ':' that FTS5 would parse.
+        if len(self.forms) > 1:
+            return "(" + " OR ".join(f'"{s}"' for s in self.forms) + ")"
         phrase = '"' + " ".join(self.stems) + '"'
         return phrase + "*" if self.prefix else phrase
+
+    def matches(self, stem: str) -> bool:
+        return stem in self.forms or stem in self.stems or (self.prefix and stem.startswith(self.stems[-1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +59,7 @@ class ParsedQuery:
         return expr
 
     def matches(self, stem: str) -> bool:
-        return any(stem in term.stems or term.prefix and stem.startswith(term.stems[-1]) for term in self.include)
+        return any(term.matches(stem) for term in self.include)
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -77,8 +83,13 @@ def parse_query(text: str) -> ParsedQuery:
         if not words:
             continue
         prefix = chunk.endswith("*") and m.group(3) is not None
-        stems = tuple(stem_words(words[:-1]) + [words[-1]]) if prefix else tuple(stem_words(words))
-        term = Term(stems=stems, prefix=prefix)
+        if prefix:
+            term = Term(stems=tuple(stem_words(words[:-1]) + [words[-1]]), prefix=True)
+        elif len(words) == 1:
+            forms = query_stems(words[0])
+            term = Term(stems=forms[:1], forms=forms)
+        else:
+            term = Term(stems=tuple(stem_words(words)))
         target = exclude if negative else include
         if term not in target and len(include) + len(exclude) < MAX_TERMS:
             target.append(term)
@@ -186,3 +197,29 @@ class SearchRepo:
             snippet, spans = make_snippet(row["text"], query)
             hits.append(Hit(item_id, date.fromisoformat(row["statement_date"]), row["title"], snippet, spans))
         return SearchPage(hits=hits, offset=offset, has_more=has_more)
+
+
+_FILTER_RE = re.compile(r"(?<!\S)(с|от|по|до|from|to|since|until):\s*(\S+)", re.IGNORECASE)
+
+
+def split_date_filters(text: str) -> tuple[str, date | None, date | None, list[str]]:
+    """`газ с:2025-08-01 по:2025-08-31` → ("газ", 2025-08-01, 2025-08-31, problems)."""
+    date_from = date_to = None
+    problems: list[str] = []
+
+    def take(match: re.Match) -> str:
+        nonlocal date_from, date_to
+        key, value = match.group(1).lower(), match.group(2)
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            problems.append(value)
+            return " "
+        if key in ("с", "от", "from", "since"):
+            date_from = day
+        else:
+            date_to = day
+        return " "
+
+    rest = _FILTER_RE.sub(take, text)
+    return " ".join(rest.split()), date_from, date_to, problems

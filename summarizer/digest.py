@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from storage.db import Database
 from storage.items import Item, ItemsRepo
@@ -123,3 +123,28 @@ async def digest_for_dates(db: Database, first: date, last: date) -> list[str]:
     items = await ItemsRepo(db).by_statement_dates(first, last)
     summaries = await SummariesRepo(db).get_many([i.id for i in items])
     return build_digest(items, summaries, first, last)
+
+
+async def digest_for_arrivals(db: Database, start: datetime, end: datetime, day: date) -> tuple[list[str], int]:
+    """The digest of statements that arrived in [start, end), titled with `day`; and how many there were."""
+    items = await ItemsRepo(db).created_between(start, end)
+    summaries = await SummariesRepo(db).get_many([i.id for i in items])
+    return build_digest(items, summaries, day, day), len(items)
+
+
+def split_escaped(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Escaped chunks of a long plain text, each ≤ limit, cut at paragraph, sentence or word ends."""
+    chunks, rest = [], text.strip()
+    while rest:
+        if len(escape(rest)) <= limit:
+            chunks.append(escape(rest))
+            break
+        window = rest[:limit]
+        while len(escape(window)) > limit:
+            window = window[: len(window) * 9 // 10]
+        cut = max(window.rfind("\n\n"), window.rfind(". ") + 1, len(window) // 2)
+        if cut <= len(window) // 2:
+            cut = window.rfind(" ") if window.rfind(" ") > len(window) // 2 else len(window)
+        chunks.append(escape(rest[:cut].strip()))
+        rest = rest[cut:].strip()
+    return chunks

@@ -11,6 +11,7 @@ STATEMENTS = [
     "date 2025-08-05\nЕвросоюз обсуждает новый пакет санкций против нефтяной отрасли.",
     "date 2025-08-09\nСанкции не повлияли на урожай зерна, заявили в министерстве.",
     "date 2024-01-10\nВ Москве ожидается сильный снегопад и ёлочные базары закрываются.",
+    "date 2024-01-11\nМинистр вышел из кабинета и ответил на вопросы журналистов.",
 ]
 
 
@@ -26,9 +27,11 @@ async def texts(search, query, **kw):
 
 async def test_morphology_finds_other_forms(search):
     assert await texts(search, "визит президента") == [1]
+    assert await texts(search, "визита президентом") == [1]  # Snowball alone: визита → визит, визит → виз
     assert set(await texts(search, "санкции")) == {2, 3}
     assert await texts(search, "Москва") == [4]
     assert await texts(search, "елочный") == [4]  # ё folded to е
+    assert await texts(search, "выйдет министр") == [5]  # irregular forms of one verb
 
 
 async def test_recent_items_rank_first_among_equals(search):

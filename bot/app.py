@@ -1,0 +1,93 @@
+"""Wiring of the running bot: Bot API session, dispatcher, summary worker, scheduler, shutdown."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot import texts
+from bot.config import Settings
+from bot.delivery import Fanout
+from bot.handlers import routers
+from bot.middlewares import AdminFlagMiddleware, RetryAfterMiddleware
+from bot.services import Services
+from storage.db import Database
+from storage.summaries import Summary
+from summarizer.digest import escape
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 30
+SHUTDOWN_GRACE_S = 10
+
+
+def build_dispatcher(services: Services) -> Dispatcher:
+    dp = Dispatcher(services=services)  # workflow data: every handler may ask for `services`
+    dp.message.outer_middleware(AdminFlagMiddleware())
+    dp.callback_query.outer_middleware(AdminFlagMiddleware())
+    dp.include_routers(*routers())
+    return dp
+
+
+def build_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    session.middleware(RetryAfterMiddleware())
+    return Bot(settings.bot_token, session=session,
+               default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True))
+
+
+def summary_notifier(bot: Bot, services: Services):
+    """Tells the admin who posted an item its summary once the worker has made it."""
+
+    async def notify(done: list[Summary]) -> None:
+        for summary in done:
+            target = services.summary_notices.pop(summary.item_id, None)
+            if target is None:
+                continue
+            chat_id, message_id = target
+            try:
+                await bot.send_message(chat_id, f"📝 #{summary.item_id} кратко: {escape(summary.summary)}",
+                                       reply_to_message_id=message_id, allow_sending_without_reply=True)
+            except Exception as exc:  # the admin may have blocked the bot; the summary is stored anyway
+                log.warning("cannot tell chat %s about summary #%s: %s", chat_id, summary.item_id, exc)
+
+    return notify
+
+
+async def run_bot(settings: Settings) -> None:
+    db = await Database.open(settings.database_path)
+    services = Services.build(settings, db)
+    bot = build_bot(settings)
+    services.fanout = fanout = Fanout(bot, services)
+    services.worker.listeners.append(summary_notifier(bot, services))
+    dp = build_dispatcher(services)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    try:
+        me = await bot.get_me()
+        log.info("bot @%s starting against %s", me.username, settings.telegram_api_base)
+        await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
+        services.worker.start()
+        # One job every 30 s finds who is due; the delivery log makes overlapping or repeated ticks harmless,
+        # and the first tick at start catches up digests missed while the bot was down.
+        scheduler.add_job(fanout.tick, "interval", seconds=TICK_SECONDS, next_run_time=datetime.now(UTC),
+                          max_instances=1, coalesce=True, id="digest-tick")
+        scheduler.start()
+        await dp.start_polling(bot, handle_signals=True, close_bot_session=False,
+                               allowed_updates=dp.resolve_used_update_types())
+    finally:
+        log.info("stopping: finishing in-flight deliveries (up to %d s)", SHUTDOWN_GRACE_S)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        await fanout.wait_idle(SHUTDOWN_GRACE_S)
+        await services.worker.stop()
+        await bot.session.close()
+        await db.close()
+        log.info("stopped")

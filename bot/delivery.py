@@ -1,0 +1,207 @@
+"""Digest fan-out within Telegram's limits; the delivery log makes every digest go out once.
+
+A digest is claimed in the log (unique per chat and local day) before anything is sent,
+with its rendered parts; each part sent is recorded at once. A crash or restart resumes
+pending deliveries from the next unsent part, and a second trigger finds the slot taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+
+from bot.config import parse_hhmm
+from bot.middlewares import own_flood_control
+from bot.services import Services
+from storage.deliveries import Delivery
+from storage.subscribers import Subscriber
+from summarizer.digest import digest_for_arrivals
+
+log = logging.getLogger(__name__)
+
+NETWORK_RETRIES = 5  # backoff 1, 2, 4, 8, 16 s; then the delivery waits for the next tick
+GROUP_INTERVAL_S = 3.0  # Telegram: about 20 messages a minute in a group
+CHAT_INTERVAL_S = 1.0  # about one message a second in a private chat
+
+
+class RateLimiter:
+    """Spaces message starts at least 1/rate apart across all chats; a 429 pauses everyone."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        await asyncio.sleep(start - now)
+
+    def pause(self, seconds: float) -> None:
+        self._next = max(self._next, time.monotonic() + seconds)
+
+
+@dataclass
+class FanoutReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    messages: int = 0
+    seconds: float = 0.0
+
+    def add(self, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+
+    def describe(self) -> str:
+        names = {"sent": "отправлено", "empty": "без новостей", "blocked": "заблокировали бота",
+                 "failed": "ошибка", "deferred": "отложено", "taken": "уже получили сегодня"}
+        parts = [f"{names.get(k, k)}: {v}" for k, v in sorted(self.counts.items())] or ["подписчиков нет"]
+        return ", ".join(parts) + f"; сообщений {self.messages} за {self.seconds:.1f} с"
+
+
+def due_slot(sub: Subscriber, now: datetime, catch_up: timedelta) -> datetime | None:
+    """The scheduled moment (aware) whose digest is due now, if any: the latest one not after now,
+    no older than `catch_up`, and not before the subscriber joined."""
+    zone = ZoneInfo(sub.timezone)
+    local = now.astimezone(zone)
+    at = parse_hhmm(sub.digest_time)
+    for day in (local.date(), local.date() - timedelta(days=1)):
+        moment = datetime.combine(day, at, tzinfo=zone)
+        if moment <= now:
+            if now - moment <= catch_up and moment >= sub.created_at:
+                return moment
+            return None
+    return None
+
+
+class Fanout:
+    def __init__(self, bot: Bot, services: Services, *, concurrency: int = 0) -> None:
+        self.bot = bot
+        self.services = services
+        self.limiter = RateLimiter(services.settings.delivery_rate)
+        # Enough requests in flight to keep the rate with ~1 s Bot API latency.
+        self.concurrency = concurrency or max(4, int(services.settings.delivery_rate * 2))
+        self._lock = asyncio.Lock()
+        self._chat_next: dict[int, float] = {}
+
+    async def tick(self) -> None:
+        """The scheduler's job: send every digest that is due."""
+        try:
+            await self.run(datetime.now().astimezone())
+        except Exception:
+            log.exception("digest tick failed")
+
+    async def run(self, now: datetime, *, manual: bool = False) -> FanoutReport:
+        """Claim due digests (all active subscribers when manual), then send everything pending."""
+        own_flood_control.set(True)  # this task and its children handle 429 themselves
+        async with self._lock:  # one fan-out at a time: pending rows are sent by exactly one task
+            report = FanoutReport()
+            started = time.monotonic()
+            await self._claim_due(now, manual, report)
+            pending = await self.services.deliveries.pending()
+            semaphore = asyncio.Semaphore(self.concurrency)
+
+            async def one(delivery: Delivery) -> None:
+                async with semaphore:
+                    report.add(await self._send(delivery, report))
+
+            await asyncio.gather(*(one(d) for d in pending))
+            report.seconds = time.monotonic() - started
+            if report.counts:
+                rate = report.messages / report.seconds if report.seconds else 0.0
+                log.info("digest fan-out: %s; %d messages in %.1f s (%.1f msg/s)",
+                         ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())), report.messages,
+                         report.seconds, rate)
+            return report
+
+    async def _claim_due(self, now: datetime, manual: bool, report: FanoutReport) -> None:
+        settings = self.services.settings
+        catch_up = timedelta(hours=settings.digest_catch_up_hours)
+        due: dict[int, tuple[Subscriber, datetime]] = {}
+        for sub in await self.services.subscribers.active():
+            moment = now if manual else due_slot(sub, now, catch_up)
+            if moment is not None:
+                due[sub.chat_id] = (sub, moment)
+        slots = {chat: moment.astimezone(ZoneInfo(sub.timezone)).date().isoformat()
+                 for chat, (sub, moment) in due.items()}
+        taken = await self.services.deliveries.slots_taken(slots)
+        cache: dict[tuple, tuple[list[str], int]] = {}  # subscribers with the same period share a digest
+        for chat, (sub, moment) in due.items():
+            if chat in taken:
+                if manual:
+                    report.add("taken")
+                continue
+            start = sub.last_digest_at or (moment - timedelta(days=1))
+            key = (start, moment, slots[chat])
+            if key not in cache:
+                cache[key] = await digest_for_arrivals(self.services.db, start, moment,
+                                                       datetime.fromisoformat(slots[chat]).date())
+            messages, count = cache[key]
+            if count == 0 and settings.digest_skip_empty:
+                messages = []
+            claimed = await self.services.deliveries.claim(chat, slots[chat], start, moment, messages)
+            if claimed and claimed.status == "empty":
+                report.add("empty")
+
+    async def _pace_chat(self, chat_id: int) -> None:
+        interval = GROUP_INTERVAL_S if chat_id < 0 else CHAT_INTERVAL_S
+        now = time.monotonic()
+        start = max(now, self._chat_next.get(chat_id, 0.0))
+        self._chat_next[chat_id] = start + interval
+        await asyncio.sleep(start - now)
+
+    async def _send(self, delivery: Delivery, report: FanoutReport) -> str:
+        """Send the remaining parts of one digest; the final status (or 'deferred' to retry later)."""
+        deliveries = self.services.deliveries
+        part = delivery.parts_sent
+        failures = 0
+        while part < len(delivery.messages):
+            await self._pace_chat(delivery.chat_id)
+            await self.limiter.wait()
+            try:
+                await self.bot.send_message(delivery.chat_id, delivery.messages[part])
+            except TelegramRetryAfter as exc:
+                log.warning("429 from Telegram: pausing all sends for %s s", exc.retry_after)
+                self.limiter.pause(exc.retry_after)
+                continue
+            except TelegramForbiddenError as exc:
+                log.info("chat %s blocked the bot: unsubscribed", delivery.chat_id)
+                await deliveries.finish(delivery, "blocked", exc.message)
+                return "blocked"
+            except TelegramBadRequest as exc:
+                log.warning("digest to %s rejected: %s", delivery.chat_id, exc.message)
+                await deliveries.finish(delivery, "failed", exc.message)
+                return "failed"
+            except (TimeoutError, TelegramNetworkError, TelegramServerError, OSError) as exc:
+                failures += 1
+                if failures > NETWORK_RETRIES:
+                    log.warning("digest to %s deferred after %d network errors: %s", delivery.chat_id,
+                                failures, exc)
+                    return "deferred"
+                await asyncio.sleep(2 ** (failures - 1))
+                continue
+            part += 1
+            report.messages += 1
+            await deliveries.part_sent(delivery.id, part)
+        await deliveries.finish(delivery, "sent")
+        return "sent"
+
+    async def wait_idle(self, timeout: float) -> None:
+        """On shutdown: let a running fan-out finish; whatever is left stays pending for the next start."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._lock.acquire(), timeout)
+            self._lock.release()

@@ -1,0 +1,140 @@
+"""Admins: statements (text, forwarded posts, .txt files) and /delete, /stats, /preview, /senddigest."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message, MessageOriginChannel, MessageOriginChat, MessageOriginUser
+
+from bot import texts
+from bot.handlers.common import admin_only, answer_parts
+from bot.ingest import Rejected, read_text
+from bot.services import Services
+from storage.items import utc_now
+from storage.statements import StatementError, parse_statement
+from summarizer.digest import digest_for_arrivals, escape
+
+router = Router(name="admin")
+
+MAX_DOCUMENT_BYTES = 1024 * 1024  # a statement is at most 100,000 characters
+
+
+def _source(message: Message) -> str:
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginChannel):
+        name = f"@{origin.chat.username}" if origin.chat.username else origin.chat.title or str(origin.chat.id)
+        return f"channel:{name}"
+    if isinstance(origin, MessageOriginChat):
+        return f"chat:{origin.sender_chat.title or origin.sender_chat.id}"
+    if isinstance(origin, MessageOriginUser):
+        return f"forward:{origin.sender_user.full_name}"
+    return f"admin:{message.from_user.id if message.from_user else message.chat.id}"
+
+
+async def _store(message: Message, services: Services, entry) -> None:
+    if isinstance(entry, Rejected):
+        await message.reply(f"Не сохранено: {escape(entry.reason)}.")
+        return
+    result = await services.add_statement(entry, message.chat.id, message.message_id)
+    if result.duplicate:
+        await message.reply(f"Такой текст уже есть: #{result.item_id} (/item{result.item_id}). "
+                            "Второй раз не сохраняю.")
+    else:
+        await message.reply(f"✅ Сохранено: #{result.item_id}. Краткое содержание пришлю, когда будет готово.")
+
+
+@router.message(F.chat.type == "private", admin_only, (F.text & ~F.text.startswith("/")) | F.caption)
+async def statement_text(message: Message, services: Services) -> None:
+    origin = message.forward_origin
+    try:
+        entry = parse_statement(message.text or message.caption or "", source=_source(message),
+                                statement_date=origin.date.date() if origin else None)
+    except StatementError as exc:
+        entry = Rejected("message", str(exc))
+    await _store(message, services, entry)
+
+
+@router.message(F.document)
+async def statement_file(message: Message, bot: Bot, services: Services, is_admin: bool) -> None:
+    if not is_admin:
+        if message.chat.type == "private":
+            await message.answer("Присылать новости могут только администраторы. Поиск — просто напишите слова.")
+        return
+    doc = message.document
+    name = doc.file_name or "document"
+    if not (name.lower().endswith(".txt") or doc.mime_type == "text/plain"):
+        await message.reply("Пришлите текстовый файл .txt в кодировке UTF-8.")
+        return
+    if doc.file_size and doc.file_size > MAX_DOCUMENT_BYTES:
+        await message.reply(f"Файл слишком большой ({doc.file_size / 2**20:.1f} МБ): одно сообщение — "
+                            "не больше 1 МБ текста. Разделите его на части.")
+        return
+    buffer = io.BytesIO()
+    await bot.download(doc, destination=buffer)
+    data = buffer.getvalue()
+    if len(data) > MAX_DOCUMENT_BYTES:
+        await message.reply("Файл слишком большой: одно сообщение — не больше 1 МБ текста.")
+        return
+    for entry in read_text(data, name):
+        await _store(message, services, entry)
+
+
+@router.message(Command("delete"))
+async def delete(message: Message, command: CommandObject, services: Services, is_admin: bool) -> None:
+    if not is_admin:
+        await message.answer(texts.NOT_ADMIN)
+        return
+    arg = (command.args or "").strip().lstrip("#")
+    if not re.fullmatch(r"\d{1,12}", arg):
+        await message.answer("Укажите номер: /delete 12")
+        return
+    deleted = await services.items.delete(int(arg))
+    await message.answer(f"Сообщение #{int(arg)} удалено." if deleted else f"Сообщения #{int(arg)} нет.")
+
+
+@router.message(Command("stats"))
+async def stats(message: Message, services: Services, is_admin: bool) -> None:
+    if not is_admin:
+        await message.answer(texts.NOT_ADMIN)
+        return
+    items = await services.items.stats()
+    subs = await services.subscribers.counts()
+    deliveries = await services.deliveries.count_by_status()
+    methods = await services.summaries.count_by_method()
+    made = ", ".join(f"{escape(m)}: {n}" for m, n in methods.items()) or "нет"
+    await message.answer(
+        "<b>Статистика</b>\n"
+        f"Сообщений: {items['items']} (даты {items['first_date'] or '—'} … {items['last_date'] or '—'})\n"
+        f"Подписчиков: {subs['active']} (всего было {subs['total']})\n"
+        f"Дайджестов отправлено: {deliveries.get('sent', 0)}, ждут отправки: {deliveries.get('pending', 0)}, "
+        f"заблокировали бота: {deliveries.get('blocked', 0)}\n"
+        f"Кратких содержаний: {made}\n"
+        f"Модель: {escape(services.model_in_use())}")
+
+
+@router.message(Command("preview"))
+async def preview(message: Message, services: Services, is_admin: bool) -> None:
+    if not is_admin:
+        await message.answer(texts.NOT_ADMIN)
+        return
+    now = utc_now()
+    sub = await services.subscribers.get(message.chat.id)
+    start = sub.last_digest_at if sub and sub.last_digest_at else now - timedelta(days=1)
+    zone = services.settings.zone
+    messages, count = await digest_for_arrivals(services.db, start, now, now.astimezone(zone).date())
+    await message.answer(f"<i>Предпросмотр: {count} новых сообщений с последнего дайджеста.</i>")
+    await answer_parts(message, messages)
+
+
+@router.message(Command("senddigest"))
+async def send_digest(message: Message, services: Services, is_admin: bool) -> None:
+    if not is_admin:
+        await message.answer(texts.NOT_ADMIN)
+        return
+    await message.answer("Отправляю сегодняшний дайджест подписчикам…")
+    report = await services.fanout.run(utc_now(), manual=True)
+    await message.answer(f"Готово. {escape(report.describe())}")

@@ -1,0 +1,61 @@
+"""Search: /search, plain text in a private chat, and paging buttons."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot.keyboards import SearchPageCb, search_pager
+from bot.render import PAGE_SIZE, nothing_found, search_results
+from bot.services import Services
+from storage.search import split_date_filters
+from summarizer.digest import escape
+
+router = Router(name="search")
+
+USAGE = ("Что искать? Например: /search визит президента\n"
+         "Фильтр по датам: /search газ с:2025-08-01 по:2025-08-31")
+
+
+async def _page(services: Services, raw: str, offset: int, search_id: int | None = None) -> tuple[str, object]:
+    """The text and buttons of one page of results for what the user typed."""
+    query, date_from, date_to, problems = split_date_filters(raw)
+    if problems:
+        return (f"Не понимаю дату «{escape(problems[0][:20])}». Формат: с:2025-08-01 по:2025-08-31", None)
+    if not query:
+        return USAGE, None
+    page = await services.search.search(query, limit=PAGE_SIZE, offset=offset, date_from=date_from,
+                                        date_to=date_to)
+    if not page.hits:
+        return (nothing_found(query) if offset == 0 else "Больше результатов нет."), None
+    if search_id is None:
+        search_id = await services.searches.save(raw)
+    return search_results(query, page), search_pager(search_id, offset, PAGE_SIZE, page.has_more)
+
+
+@router.message(Command("search"))
+async def search_command(message: Message, command: CommandObject, services: Services) -> None:
+    text, markup = await _page(services, command.args or "", 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.message(F.chat.type == "private", F.text, ~F.text.startswith("/"))
+async def plain_text_search(message: Message, services: Services) -> None:
+    text, markup = await _page(services, message.text, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(SearchPageCb.filter())
+async def turn_page(callback: CallbackQuery, callback_data: SearchPageCb, services: Services) -> None:
+    raw = await services.searches.get(callback_data.search_id)
+    if raw is None or callback.message is None:
+        await callback.answer("Этот поиск устарел — повторите запрос.", show_alert=True)
+        return
+    text, markup = await _page(services, raw, callback_data.offset, callback_data.search_id)
+    with contextlib.suppress(TelegramBadRequest):  # "message is not modified" after a double tap
+        await callback.message.edit_text(text, reply_markup=markup)
+    await callback.answer()

@@ -1,0 +1,126 @@
+"""Subscribers: /start, /help, /subscribe, /unsubscribe, /time, /tz, /settings, /digest, /item."""
+
+from __future__ import annotations
+
+import re
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import Message
+
+from bot import texts
+from bot.config import parse_hhmm
+from bot.handlers.common import answer_parts
+from bot.render import item_messages
+from bot.services import Services
+from bot.timezones import describe_timezone, parse_timezone
+from summarizer.digest import digest_for_dates, escape
+
+router = Router(name="subscriber")
+
+
+def _defaults(services: Services) -> tuple[str, str]:
+    return services.settings.digest_time.strftime("%H:%M"), services.settings.timezone
+
+
+async def _settings_text(services: Services, chat_id: int) -> str:
+    sub = await services.subscribers.get(chat_id)
+    if sub is None:
+        return "Вы не подписаны. Подписаться — /subscribe."
+    state = "подписка включена" if sub.active else "подписка выключена (/subscribe)"
+    return (f"<b>Ваши настройки</b>\n{state}\nВремя дайджеста: {sub.digest_time}\n"
+            f"Часовой пояс: {escape(describe_timezone(sub.timezone))}")
+
+
+@router.message(CommandStart())
+async def start(message: Message, services: Services, is_admin: bool) -> None:
+    sub, _ = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
+    greeting = (f"Здравствуйте! Вы подписаны на ежедневный дайджест: он придёт в {sub.digest_time} "
+                f"({escape(describe_timezone(sub.timezone))}). Изменить — /time и /tz.\n\n")
+    await message.answer(greeting + texts.HELP + (texts.ADMIN_HELP if is_admin else ""))
+
+
+@router.message(Command("help"))
+async def help_(message: Message, is_admin: bool) -> None:
+    await message.answer(texts.HELP + (texts.ADMIN_HELP if is_admin else ""))
+
+
+@router.message(Command("subscribe"))
+async def subscribe(message: Message, services: Services) -> None:
+    sub, new = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
+    lead = "Готово, вы подписаны." if new else "Вы уже подписаны."
+    await message.answer(f"{lead} Дайджест приходит каждый день в {sub.digest_time} "
+                         f"({escape(describe_timezone(sub.timezone))}).")
+
+
+@router.message(Command("unsubscribe"))
+async def unsubscribe(message: Message, services: Services) -> None:
+    changed = await services.subscribers.set_active(message.chat.id, False)
+    await message.answer("Вы отписались от дайджеста. Вернуться — /subscribe." if changed
+                         else "Вы и так не подписаны. Подписаться — /subscribe.")
+
+
+@router.message(Command("time"))
+async def set_time(message: Message, command: CommandObject, services: Services) -> None:
+    if not command.args:
+        await message.answer("Укажите время в формате ЧЧ:ММ, например: /time 08:30")
+        return
+    try:
+        value = parse_hhmm(command.args).strftime("%H:%M")
+    except ValueError:
+        await message.answer(f"Не понимаю время «{escape(command.args[:20])}». "
+                             "Нужно ЧЧ:ММ от 00:00 до 23:59, например: /time 08:30")
+        return
+    if await services.subscribers.get(message.chat.id) is None:
+        await services.subscribers.subscribe(message.chat.id, value, services.settings.timezone)
+    await services.subscribers.update(message.chat.id, digest_time=value)
+    await message.answer(f"Дайджест будет приходить в {value}.")
+
+
+@router.message(Command("tz"))
+async def set_timezone(message: Message, command: CommandObject, services: Services) -> None:
+    zone = parse_timezone(command.args or "")
+    if zone is None:
+        shown = f"«{escape(command.args[:40])}» — не" if command.args else "Не"
+        await message.answer(f"{shown} знаю такого часового пояса. Примеры: /tz Europe/Moscow, "
+                             "/tz Новосибирск, /tz UTC+3")
+        return
+    if await services.subscribers.get(message.chat.id) is None:
+        await services.subscribers.subscribe(message.chat.id, _defaults(services)[0], zone)
+    await services.subscribers.update(message.chat.id, timezone=zone)
+    await message.answer(f"Часовой пояс: {escape(describe_timezone(zone))}.")
+
+
+@router.message(Command("settings"))
+async def show_settings(message: Message, services: Services) -> None:
+    await message.answer(await _settings_text(services, message.chat.id))
+
+
+@router.message(Command("digest"))
+async def latest_digest(message: Message, services: Services) -> None:
+    day = await services.items.latest_statement_date()
+    if day is None:
+        await message.answer("Новостей пока нет.")
+        return
+    await answer_parts(message, await digest_for_dates(services.db, day, day))
+
+
+@router.message(Command(re.compile(r"item(\d+)")))
+async def item_inline(message: Message, command: CommandObject, services: Services) -> None:
+    await _show_item(message, command.regexp_match.group(1), services)
+
+
+@router.message(Command("item"))
+async def item(message: Message, command: CommandObject, services: Services) -> None:
+    await _show_item(message, (command.args or "").strip(), services)
+
+
+async def _show_item(message: Message, arg: str, services: Services) -> None:
+    if not arg.isdigit() or len(arg) > 12:
+        await message.answer("Укажите номер сообщения: /item 12")
+        return
+    found = await services.items.get(int(arg))
+    if found is None:
+        await message.answer(f"Сообщения #{int(arg)} нет — возможно, оно удалено.")
+        return
+    await answer_parts(message, item_messages(found, await services.summaries.get(found.id)))

@@ -1,0 +1,57 @@
+"""Everything handlers need, built once per process and passed in as dispatcher workflow data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Settings
+from storage.db import Database
+from storage.deliveries import DeliveriesRepo, SearchesRepo
+from storage.items import AddResult, ItemsRepo
+from storage.search import SearchRepo
+from storage.statements import NewItem
+from storage.subscribers import SubscribersRepo
+from storage.summaries import SummariesRepo
+from summarizer.loader import LazySummarizer
+from summarizer.worker import SummaryWorker
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    items: ItemsRepo
+    summaries: SummariesRepo
+    search: SearchRepo
+    searches: SearchesRepo
+    subscribers: SubscribersRepo
+    deliveries: DeliveriesRepo
+    summarizer: LazySummarizer
+    worker: SummaryWorker
+    # item id → (chat id, message id) of the admin message that posted it: where its summary goes
+    summary_notices: dict[int, tuple[int, int]] = field(default_factory=dict)
+    fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
+
+    async def add_statement(self, item: NewItem, chat_id: int, message_id: int) -> AddResult:
+        """Store at once; the summary is made in the background and reported back to this message."""
+        result = await self.items.add(item)
+        if not result.duplicate:
+            self.summary_notices[result.item_id] = (chat_id, message_id)
+            self.worker.notify()
+        return result
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database) -> Services:
+        summarizer = LazySummarizer(settings.summarizer_config())
+        return cls(settings=settings, db=db, items=ItemsRepo(db), summaries=SummariesRepo(db),
+                   search=SearchRepo(db), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
+                   deliveries=DeliveriesRepo(db), summarizer=summarizer,
+                   worker=SummaryWorker(db, summarizer, settings.summarizer_batch_size))
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.admin_ids
+
+    def model_in_use(self) -> str:
+        loaded = self.summarizer.loaded_name
+        return loaded or f"{self.settings.summarizer_model} (ещё не загружена)"

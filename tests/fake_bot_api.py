@@ -1,0 +1,167 @@
+"""A Bot API server for tests and benchmarks: `python -m tests.fake_bot_api --port N`.
+
+It speaks the Bot API methods the bot uses (long-polling getUpdates included), records every
+message the bot sends with its arrival time, and has a /test/* control API to play users:
+post updates, upload files, block the bot (403) or flood it (429).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import time
+
+from aiohttp import web
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Дайджест", "username": "digest_test_bot"}
+
+
+class FakeBotApi:
+    def __init__(self) -> None:
+        self.updates: list[dict] = []
+        self.next_update_id = 1
+        self.new_update = asyncio.Event()
+        self.sent: list[dict] = []      # sendMessage / editMessageText the bot made
+        self.calls: dict[str, int] = {}
+        self.commands: list = []
+        self.files: dict[str, bytes] = {}
+        self.blocked: set[int] = set()
+        self.flood_left = 0
+        self.flood_retry_after = 1
+        self.message_ids: dict[int, int] = {}
+
+    # --- Bot API -------------------------------------------------------------
+    async def bot_method(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        self.calls[method] = self.calls.get(method, 0) + 1
+        params = dict(await request.post()) if request.body_exists else {}
+        params.update(request.query)
+        handler = getattr(self, f"m_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": True, "result": True})
+        return await handler(params)
+
+    @staticmethod
+    def ok(result) -> web.Response:
+        return web.json_response({"ok": True, "result": result})
+
+    @staticmethod
+    def error(code: int, description: str, **parameters) -> web.Response:
+        body = {"ok": False, "error_code": code, "description": description}
+        if parameters:
+            body["parameters"] = parameters
+        return web.json_response(body, status=code)
+
+    async def m_getMe(self, params):
+        return self.ok(BOT_USER)
+
+    async def m_getUpdates(self, params):
+        offset = int(params.get("offset", 0) or 0)
+        timeout = min(float(params.get("timeout", 0) or 0), 10.0)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        while not self.updates and time.monotonic() < deadline:  # a real long poll
+            self.new_update.clear()
+            try:
+                await asyncio.wait_for(self.new_update.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        return self.ok(self.updates[:100])
+
+    async def m_setMyCommands(self, params):
+        self.commands = json.loads(params.get("commands", "[]"))
+        return self.ok(True)
+
+    def _message(self, chat_id: int, text: str, params) -> dict:
+        self.message_ids[chat_id] = self.message_ids.get(chat_id, 0) + 1
+        message = {"message_id": self.message_ids[chat_id], "date": int(time.time()), "from": BOT_USER,
+                   "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, "text": text}
+        record = {"method": "sendMessage", "chat_id": chat_id, "text": text, "message_id": message["message_id"],
+                  "reply_markup": json.loads(params["reply_markup"]) if params.get("reply_markup") else None,
+                  "t": time.time()}
+        self.sent.append(record)
+        return message
+
+    async def m_sendMessage(self, params):
+        chat_id = int(params["chat_id"])
+        if chat_id in self.blocked:
+            return self.error(403, "Forbidden: bot was blocked by the user")
+        if self.flood_left > 0:
+            self.flood_left -= 1
+            return self.error(429, f"Too Many Requests: retry after {self.flood_retry_after}",
+                              retry_after=self.flood_retry_after)
+        return self.ok(self._message(chat_id, params.get("text", ""), params))
+
+    async def m_editMessageText(self, params):
+        chat_id = int(params["chat_id"])
+        record = {"method": "editMessageText", "chat_id": chat_id, "text": params.get("text", ""),
+                  "message_id": int(params["message_id"]),
+                  "reply_markup": json.loads(params["reply_markup"]) if params.get("reply_markup") else None,
+                  "t": time.time()}
+        self.sent.append(record)
+        return self.ok({"message_id": record["message_id"], "date": int(time.time()), "from": BOT_USER,
+                        "chat": {"id": chat_id, "type": "private"}, "text": record["text"]})
+
+    async def m_getFile(self, params):
+        file_id = params["file_id"]
+        if file_id not in self.files:
+            return self.error(400, "Bad Request: invalid file_id")
+        return self.ok({"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.files[file_id]),
+                        "file_path": f"documents/{file_id}.txt"})
+
+    async def download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].removeprefix("documents/").removesuffix(".txt")
+        if file_id not in self.files:
+            raise web.HTTPNotFound()
+        return web.Response(body=self.files[file_id])
+
+    # --- control API for tests -----------------------------------------------------
+    async def c_update(self, request: web.Request) -> web.Response:
+        update = await request.json()
+        update["update_id"] = self.next_update_id
+        self.next_update_id += 1
+        self.updates.append(update)
+        self.new_update.set()
+        return web.json_response({"update_id": update["update_id"]})
+
+    async def c_sent(self, request: web.Request) -> web.Response:
+        return web.json_response({"sent": self.sent, "calls": self.calls, "commands": self.commands,
+                                  "pending_updates": len(self.updates)})
+
+    async def c_file(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.files[body["file_id"]] = base64.b64decode(body["content"])
+        return web.json_response({"ok": True})
+
+    async def c_block(self, request: web.Request) -> web.Response:
+        self.blocked.update(int(c) for c in (await request.json())["chat_ids"])
+        return web.json_response({"ok": True})
+
+    async def c_flood(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.flood_left, self.flood_retry_after = int(body["count"]), int(body.get("retry_after", 1))
+        return web.json_response({"ok": True})
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 2**20)
+        app.router.add_route("*", "/bot{token}/{method}", self.bot_method)
+        app.router.add_get("/file/bot{token}/{path:.+}", self.download)
+        app.router.add_post("/test/update", self.c_update)
+        app.router.add_get("/test/sent", self.c_sent)
+        app.router.add_post("/test/file", self.c_file)
+        app.router.add_post("/test/block", self.c_block)
+        app.router.add_post("/test/flood", self.c_flood)
+        return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    web.run_app(FakeBotApi().app(), host="127.0.0.1", port=args.port, print=lambda *_: print("ready", flush=True))
+
+
+if __name__ == "__main__":
+    main()

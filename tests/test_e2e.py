@@ -1,0 +1,115 @@
+"""End to end: the real bot process against a Bot API server process, used as people would."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e import BotApiServer, BotProcess
+
+ADMIN, USER, BLOCKER = 100, 200, 300
+
+
+@pytest.fixture
+def api():
+    server = BotApiServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bot(api, tmp_path):
+    process = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN))
+    yield process
+    code = process.stop()
+    assert code == 0, process.output()[-3000:]
+
+
+def to(chat_id, pattern):
+    return lambda r: r["chat_id"] == chat_id and re.search(pattern, r["text"])
+
+
+def test_admin_posts_user_searches_reads_and_gets_the_digest(api, bot):
+    # An admin posts a statement: stored at once, then its summary follows.
+    api.send_text(ADMIN, "date 2025-08-09\nВизит Президента в Новосибирск продлится два дня. "
+                         "В программе совещание по развитию Сибири.")
+    saved = api.wait_for(to(ADMIN, r"Сохранено: #1"))
+    api.wait_for(to(ADMIN, r"📝 #1 кратко: Визит Президента"), after=api.sent().index(saved))
+    api.send_text(ADMIN, "date 2025-08-09\nвизит президента в Новосибирск  продлится два дня. "
+                         "В программе совещание по развитию Сибири.")
+    api.wait_for(to(ADMIN, r"уже есть: #1"))
+    api.send_document(ADMIN, "weather.txt", "Синоптики обещают жару в Москве: до +34 <градусов>.".encode())
+    api.wait_for(to(ADMIN, r"Сохранено: #2"))
+    for i in range(6):
+        api.send_text(ADMIN, f"Погода в регионе номер {i + 1}: ожидаются дожди и туман.")
+    api.wait_for(to(ADMIN, r"Сохранено: #8"))
+
+    # A user subscribes and searches with another word form.
+    api.send_text(USER, "/start")
+    api.wait_for(to(USER, r"Вы подписаны"))
+    api.send_text(USER, "/search визита президента")
+    result = api.wait_for(to(USER, r"результаты"))
+    assert "<b>Визит</b> <b>Президента</b>" in result["text"] and "/item1" in result["text"]
+
+    # Plain text in a private chat is a search too; results page with buttons.
+    api.send_text(USER, "погоды")
+    page = api.wait_for(to(USER, r"погоды</b> — результаты 1–5"))
+    button = page["reply_markup"]["inline_keyboard"][0][0]
+    assert button["text"].startswith("Ещё")
+    api.press(USER, page, button["callback_data"])
+    edited = api.wait_for(lambda r: r["method"] == "editMessageText" and r["chat_id"] == USER)
+    assert "результаты 6–" in edited["text"]
+
+    # The full statement, with HTML in it escaped.
+    api.send_text(USER, "/item2")
+    item = api.wait_for(to(USER, r"<b>#2</b>"))
+    assert "&lt;градусов&gt;" in item["text"] and "Кратко" in item["text"]
+
+    # A non-admin cannot delete; nothing changes.
+    api.send_text(USER, "/delete 1")
+    api.wait_for(to(USER, r"только для администраторов"))
+    api.send_text(USER, "/item 1")
+    api.wait_for(to(USER, r"<b>#1</b>"))
+
+    # Unknown commands and bad arguments get a polite line.
+    api.send_text(USER, "/frobnicate")
+    api.wait_for(to(USER, r"Не знаю такой команды"))
+    api.send_text(USER, "/time 25:99")
+    api.wait_for(to(USER, r"Не понимаю время"))
+
+    # A second subscriber has blocked the bot by the time the digest goes out.
+    api.send_text(BLOCKER, "/subscribe")
+    api.wait_for(to(BLOCKER, r"подписаны"))
+    api.block(BLOCKER)
+
+    start = len(api.sent())
+    api.send_text(ADMIN, "/senddigest")
+    digest = api.wait_for(to(USER, r"^<b>Дайджест за "), after=start)
+    assert "/item1" in digest["text"] and "/item2" in digest["text"]
+    api.wait_for(to(ADMIN, r"Готово.*отправлено: 1"), after=start)
+
+    # Sending again the same day sends nothing twice.
+    start = len(api.sent())
+    api.send_text(ADMIN, "/senddigest")
+    api.wait_for(to(ADMIN, r"Готово.*уже получили сегодня: 1"), after=start)
+    assert not [r for r in api.sent()[start:] if r["chat_id"] == USER]
+
+    api.send_text(ADMIN, "/stats")
+    stats = api.wait_for(to(ADMIN, r"Статистика"))
+    assert "Подписчиков: 1" in stats["text"] and "заблокировали бота: 1" in stats["text"]
+    commands = api.state()["commands"]
+    assert {c["command"] for c in commands} >= {"start", "search", "digest", "item"}
+    assert any(re.search("[а-я]", c["description"]) for c in commands)
+
+
+def test_flood_limits_are_waited_out(api, bot):
+    api.send_text(USER, "/start")
+    api.wait_for(to(USER, r"Вы подписаны"))
+    api.send_text(ADMIN, "Курс рубля укрепился на открытии торгов.")
+    api.wait_for(to(ADMIN, r"Сохранено"))
+    api.flood(3, retry_after=1)
+    api.send_text(ADMIN, "/senddigest")
+    api.wait_for(to(USER, r"^<b>Дайджест за "), timeout=30)
+    api.wait_for(to(ADMIN, r"Готово.*отправлено: 1"))
+    assert "429" in bot.output()
