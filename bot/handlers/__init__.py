@@ -6,5 +6,7 @@ from bot.handlers import admin, fallback, search, subscriber
 
 
 def routers() -> list[Router]:
-    # admin first: an admin's plain text is a statement, not a search; fallback last.
-    return [admin.router, subscriber.router, search.router, fallback.router]
+    """Fresh routers (a router can belong to one dispatcher only).
+
+    admin first: an admin's plain text is a statement, not a search; fallback last."""
+    return [admin.build_router(), subscriber.build_router(), search.build_router(), fallback.build_router()]

@@ -18,8 +18,6 @@ from storage.items import utc_now
 from storage.statements import StatementError, parse_statement
 from summarizer.digest import digest_for_arrivals, escape
 
-router = Router(name="admin")
-
 MAX_DOCUMENT_BYTES = 1024 * 1024  # a statement is at most 100,000 characters
 
 
@@ -47,7 +45,6 @@ async def _store(message: Message, services: Services, entry) -> None:
         await message.reply(f"✅ Сохранено: #{result.item_id}. Краткое содержание пришлю, когда будет готово.")
 
 
-@router.message(F.chat.type == "private", admin_only, (F.text & ~F.text.startswith("/")) | F.caption)
 async def statement_text(message: Message, services: Services) -> None:
     origin = message.forward_origin
     try:
@@ -58,7 +55,6 @@ async def statement_text(message: Message, services: Services) -> None:
     await _store(message, services, entry)
 
 
-@router.message(F.document)
 async def statement_file(message: Message, bot: Bot, services: Services, is_admin: bool) -> None:
     if not is_admin:
         if message.chat.type == "private":
@@ -83,7 +79,6 @@ async def statement_file(message: Message, bot: Bot, services: Services, is_admi
         await _store(message, services, entry)
 
 
-@router.message(Command("delete"))
 async def delete(message: Message, command: CommandObject, services: Services, is_admin: bool) -> None:
     if not is_admin:
         await message.answer(texts.NOT_ADMIN)
@@ -96,7 +91,6 @@ async def delete(message: Message, command: CommandObject, services: Services, i
     await message.answer(f"Сообщение #{int(arg)} удалено." if deleted else f"Сообщения #{int(arg)} нет.")
 
 
-@router.message(Command("stats"))
 async def stats(message: Message, services: Services, is_admin: bool) -> None:
     if not is_admin:
         await message.answer(texts.NOT_ADMIN)
@@ -116,7 +110,6 @@ async def stats(message: Message, services: Services, is_admin: bool) -> None:
         f"Модель: {escape(services.model_in_use())}")
 
 
-@router.message(Command("preview"))
 async def preview(message: Message, services: Services, is_admin: bool) -> None:
     if not is_admin:
         await message.answer(texts.NOT_ADMIN)
@@ -130,7 +123,6 @@ async def preview(message: Message, services: Services, is_admin: bool) -> None:
     await answer_parts(message, messages)
 
 
-@router.message(Command("senddigest"))
 async def send_digest(message: Message, services: Services, is_admin: bool) -> None:
     if not is_admin:
         await message.answer(texts.NOT_ADMIN)
@@ -138,3 +130,15 @@ async def send_digest(message: Message, services: Services, is_admin: bool) -> N
     await message.answer("Отправляю сегодняшний дайджест подписчикам…")
     report = await services.fanout.run(utc_now(), manual=True)
     await message.answer(f"Готово. {escape(report.describe())}")
+
+
+def build_router() -> Router:
+    router = Router(name="admin")
+    statement = (F.text & ~F.text.startswith("/")) | F.caption
+    router.message.register(statement_text, F.chat.type == "private", admin_only, statement)
+    router.message.register(statement_file, F.document)
+    router.message.register(delete, Command("delete"))
+    router.message.register(stats, Command("stats"))
+    router.message.register(preview, Command("preview"))
+    router.message.register(send_digest, Command("senddigest"))
+    return router

@@ -7,10 +7,7 @@ from aiogram.types import Message
 
 from bot import texts
 
-router = Router(name="fallback")
 
-
-@router.message(F.text.startswith("/"))
 async def unknown_command(message: Message, bot: Bot) -> None:
     command = message.text.split()[0]
     if message.chat.type != "private":  # in groups, answer only commands addressed to us
@@ -20,6 +17,12 @@ async def unknown_command(message: Message, bot: Bot) -> None:
     await message.answer(texts.UNKNOWN_COMMAND)
 
 
-@router.message(F.chat.type == "private")
 async def unusable(message: Message) -> None:
     await message.answer("Я понимаю команды (/help) и текст для поиска по новостям.")
+
+
+def build_router() -> Router:
+    router = Router(name="fallback")
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(unusable, F.chat.type == "private")
+    return router

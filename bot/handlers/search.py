@@ -15,8 +15,6 @@ from bot.services import Services
 from storage.search import split_date_filters
 from summarizer.digest import escape
 
-router = Router(name="search")
-
 USAGE = ("Что искать? Например: /search визит президента\n"
          "Фильтр по датам: /search газ с:2025-08-01 по:2025-08-31")
 
@@ -37,19 +35,16 @@ async def _page(services: Services, raw: str, offset: int, search_id: int | None
     return search_results(query, page), search_pager(search_id, offset, PAGE_SIZE, page.has_more)
 
 
-@router.message(Command("search"))
 async def search_command(message: Message, command: CommandObject, services: Services) -> None:
     text, markup = await _page(services, command.args or "", 0)
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(F.chat.type == "private", F.text, ~F.text.startswith("/"))
 async def plain_text_search(message: Message, services: Services) -> None:
     text, markup = await _page(services, message.text, 0)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(SearchPageCb.filter())
 async def turn_page(callback: CallbackQuery, callback_data: SearchPageCb, services: Services) -> None:
     raw = await services.searches.get(callback_data.search_id)
     if raw is None or callback.message is None:
@@ -59,3 +54,11 @@ async def turn_page(callback: CallbackQuery, callback_data: SearchPageCb, servic
     with contextlib.suppress(TelegramBadRequest):  # "message is not modified" after a double tap
         await callback.message.edit_text(text, reply_markup=markup)
     await callback.answer()
+
+
+def build_router() -> Router:
+    router = Router(name="search")
+    router.message.register(search_command, Command("search"))
+    router.message.register(plain_text_search, F.chat.type == "private", F.text, ~F.text.startswith("/"))
+    router.callback_query.register(turn_page, SearchPageCb.filter())
+    return router

@@ -16,8 +16,6 @@ from bot.services import Services
 from bot.timezones import describe_timezone, parse_timezone
 from summarizer.digest import digest_for_dates, escape
 
-router = Router(name="subscriber")
-
 
 def _defaults(services: Services) -> tuple[str, str]:
     return services.settings.digest_time.strftime("%H:%M"), services.settings.timezone
@@ -32,7 +30,6 @@ async def _settings_text(services: Services, chat_id: int) -> str:
             f"Часовой пояс: {escape(describe_timezone(sub.timezone))}")
 
 
-@router.message(CommandStart())
 async def start(message: Message, services: Services, is_admin: bool) -> None:
     sub, _ = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
     greeting = (f"Здравствуйте! Вы подписаны на ежедневный дайджест: он придёт в {sub.digest_time} "
@@ -40,12 +37,10 @@ async def start(message: Message, services: Services, is_admin: bool) -> None:
     await message.answer(greeting + texts.HELP + (texts.ADMIN_HELP if is_admin else ""))
 
 
-@router.message(Command("help"))
 async def help_(message: Message, is_admin: bool) -> None:
     await message.answer(texts.HELP + (texts.ADMIN_HELP if is_admin else ""))
 
 
-@router.message(Command("subscribe"))
 async def subscribe(message: Message, services: Services) -> None:
     sub, new = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
     lead = "Готово, вы подписаны." if new else "Вы уже подписаны."
@@ -53,14 +48,12 @@ async def subscribe(message: Message, services: Services) -> None:
                          f"({escape(describe_timezone(sub.timezone))}).")
 
 
-@router.message(Command("unsubscribe"))
 async def unsubscribe(message: Message, services: Services) -> None:
     changed = await services.subscribers.set_active(message.chat.id, False)
     await message.answer("Вы отписались от дайджеста. Вернуться — /subscribe." if changed
                          else "Вы и так не подписаны. Подписаться — /subscribe.")
 
 
-@router.message(Command("time"))
 async def set_time(message: Message, command: CommandObject, services: Services) -> None:
     if not command.args:
         await message.answer("Укажите время в формате ЧЧ:ММ, например: /time 08:30")
@@ -77,7 +70,6 @@ async def set_time(message: Message, command: CommandObject, services: Services)
     await message.answer(f"Дайджест будет приходить в {value}.")
 
 
-@router.message(Command("tz"))
 async def set_timezone(message: Message, command: CommandObject, services: Services) -> None:
     zone = parse_timezone(command.args or "")
     if zone is None:
@@ -91,12 +83,10 @@ async def set_timezone(message: Message, command: CommandObject, services: Servi
     await message.answer(f"Часовой пояс: {escape(describe_timezone(zone))}.")
 
 
-@router.message(Command("settings"))
 async def show_settings(message: Message, services: Services) -> None:
     await message.answer(await _settings_text(services, message.chat.id))
 
 
-@router.message(Command("digest"))
 async def latest_digest(message: Message, services: Services) -> None:
     day = await services.items.latest_statement_date()
     if day is None:
@@ -105,12 +95,10 @@ async def latest_digest(message: Message, services: Services) -> None:
     await answer_parts(message, await digest_for_dates(services.db, day, day))
 
 
-@router.message(Command(re.compile(r"item(\d+)")))
 async def item_inline(message: Message, command: CommandObject, services: Services) -> None:
     await _show_item(message, command.regexp_match.group(1), services)
 
 
-@router.message(Command("item"))
 async def item(message: Message, command: CommandObject, services: Services) -> None:
     await _show_item(message, (command.args or "").strip(), services)
 
@@ -124,3 +112,18 @@ async def _show_item(message: Message, arg: str, services: Services) -> None:
         await message.answer(f"Сообщения #{int(arg)} нет — возможно, оно удалено.")
         return
     await answer_parts(message, item_messages(found, await services.summaries.get(found.id)))
+
+
+def build_router() -> Router:
+    router = Router(name="subscriber")
+    router.message.register(start, CommandStart())
+    router.message.register(help_, Command("help"))
+    router.message.register(subscribe, Command("subscribe"))
+    router.message.register(unsubscribe, Command("unsubscribe"))
+    router.message.register(set_time, Command("time"))
+    router.message.register(set_timezone, Command("tz"))
+    router.message.register(show_settings, Command("settings"))
+    router.message.register(latest_digest, Command("digest"))
+    router.message.register(item_inline, Command(re.compile(r"item(\d+)")))
+    router.message.register(item, Command("item"))
+    return router

@@ -1,0 +1,259 @@
+"""Handlers through aiogram's dispatcher, with a session that records what the bot would send."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.base import BaseSession
+from aiogram.enums import ParseMode
+from aiogram.methods import EditMessageText, GetFile, GetMe, SendMessage
+from aiogram.types import Chat, Document, File, Message, Update, User
+
+from bot.app import build_dispatcher
+from bot.config import load_settings
+from bot.delivery import Fanout
+from bot.services import Services
+from bot.texts import NOT_ADMIN
+
+ADMIN, USER = 1, 2
+_ids = itertools.count(1)
+
+
+class RecordingSession(BaseSession):
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list = []
+        self.files: dict[str, bytes] = {}
+
+    async def make_request(self, bot, method, timeout=None):
+        self.requests.append(method)
+        if isinstance(method, SendMessage | EditMessageText):
+            return Message(message_id=next(_ids), date=datetime.now(), text=method.text,
+                           chat=Chat(id=method.chat_id, type="private"))
+        if isinstance(method, GetFile):
+            return File(file_id=method.file_id, file_unique_id=method.file_id, file_path=method.file_id)
+        if isinstance(method, GetMe):
+            return User(id=4242, is_bot=True, first_name="Бот", username="digest_test_bot")
+        return True
+
+    async def stream_content(self, url, headers=None, timeout=30, chunk_size=65536, raise_for_status=True):
+        yield self.files[url.rsplit("/", 1)[-1]]
+
+    async def close(self) -> None:
+        pass
+
+
+class Harness:
+    def __init__(self, services: Services) -> None:
+        self.session = RecordingSession()
+        self.bot = Bot("42:TEST", session=self.session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+        services.fanout = Fanout(self.bot, services)
+        self.services = services
+        self.dp = build_dispatcher(services)
+
+    async def send(self, user_id: int, text: str | None = None, chat_type: str = "private", **fields) -> list[str]:
+        """Feed one message; the texts the bot answered with."""
+        start = len(self.session.requests)
+        chat_id = user_id if chat_type == "private" else -1000
+        message = Message(message_id=next(_ids), date=datetime.now(), text=text,
+                          chat=Chat(id=chat_id, type=chat_type),
+                          from_user=User(id=user_id, is_bot=False, first_name="Тест"), **fields)
+        await self.dp.feed_update(self.bot, Update(update_id=next(_ids), message=message))
+        return [r.text for r in self.session.requests[start:] if isinstance(r, SendMessage)]
+
+
+@pytest.fixture
+async def h(db):
+    settings = load_settings(admin_ids=frozenset({ADMIN}), summarizer_backend="extractive")
+    return Harness(Services.build(settings, db))
+
+
+async def test_start_subscribes_and_explains(h):
+    (reply,) = await h.send(USER, "/start")
+    assert "Вы подписаны" in reply and "/search" in reply and "/delete" not in reply
+    assert (await h.services.subscribers.get(USER)).active
+
+
+async def test_admin_help_lists_admin_commands(h):
+    (reply,) = await h.send(ADMIN, "/help")
+    assert "/senddigest" in reply
+
+
+async def test_unknown_command_is_answered_politely(h):
+    assert await h.send(USER, "/frobnicate") == ["Не знаю такой команды. Список команд — /help."]
+
+
+async def test_unknown_command_for_another_bot_in_a_group_is_ignored(h):
+    assert await h.send(USER, "/frobnicate@other_bot", chat_type="group") == []
+
+
+async def test_commands_addressed_to_us_in_groups_work(h):
+    (reply,) = await h.send(USER, "/subscribe@digest_test_bot", chat_type="group")
+    assert "подписаны" in reply
+    assert (await h.services.subscribers.get(-1000)).active
+
+
+@pytest.mark.parametrize("arg", ["25:99", "12:60", "abc", "9", "-1:00"])
+async def test_bad_time_is_refused_and_nothing_changes(h, arg):
+    await h.send(USER, "/start")
+    (reply,) = await h.send(USER, f"/time {arg}")
+    assert "Не понимаю время" in reply or "Укажите время" in reply
+    assert (await h.services.subscribers.get(USER)).digest_time == "09:00"
+
+
+async def test_time_and_timezone_are_saved_and_shown(h):
+    await h.send(USER, "/start")
+    assert await h.send(USER, "/time 7:45") == ["Дайджест будет приходить в 07:45."]
+    (reply,) = await h.send(USER, "/tz Новосибирск")
+    assert "Asia/Novosibirsk" in reply
+    (reply,) = await h.send(USER, "/tz UTC+5")
+    assert "UTC+5" in reply
+    (reply,) = await h.send(USER, "/settings")
+    assert "07:45" in reply and "UTC+5" in reply
+
+
+async def test_unknown_timezone_is_refused(h):
+    await h.send(USER, "/start")
+    (reply,) = await h.send(USER, "/tz Mars/Base")
+    assert "Не знаю" in reply or "не знаю" in reply
+    assert (await h.services.subscribers.get(USER)).timezone == "Europe/Moscow"
+
+
+async def test_unsubscribe_and_again(h):
+    await h.send(USER, "/start")
+    assert "отписались" in (await h.send(USER, "/unsubscribe"))[0]
+    assert "и так не подписаны" in (await h.send(USER, "/unsubscribe"))[0]
+    assert not (await h.services.subscribers.get(USER)).active
+
+
+@pytest.mark.parametrize("text", ["/item abc", "/item", "/item -5", "/item 99999999999999999999"])
+async def test_bad_item_argument(h, text):
+    assert await h.send(USER, text) == ["Укажите номер сообщения: /item 12"]
+
+
+async def test_missing_item(h):
+    assert "нет" in (await h.send(USER, "/item 77"))[0]
+
+
+async def test_admin_statement_with_html_and_markdown_is_stored_verbatim_and_shown_escaped(h):
+    text = "date 2025-08-09\n<b>Жирно</b> & *звёзды* _подчёркивание_ [ссылка](http://x) `код`"
+    (reply,) = await h.send(ADMIN, text)
+    assert reply.startswith("✅ Сохранено: #1")
+    item = await h.services.items.get(1)
+    assert item.text == text.split("\n", 1)[1]
+    (shown,) = await h.send(USER, "/item1")
+    assert "&lt;b&gt;Жирно&lt;/b&gt; &amp; *звёзды*" in shown
+
+
+async def test_duplicate_statement_names_the_original(h):
+    await h.send(ADMIN, "Курс рубля укрепился.")
+    (reply,) = await h.send(ADMIN, "курс  рубля УКРЕПИЛСЯ.")
+    assert "уже есть: #1" in reply
+    assert (await h.services.items.stats())["items"] == 1
+
+
+async def test_empty_statement_is_refused(h):
+    (reply,) = await h.send(ADMIN, "date 2025-08-09")
+    assert reply.startswith("Не сохранено: пустой текст")
+
+
+async def test_admin_command_by_non_admin_is_refused_and_changes_nothing(h):
+    await h.send(ADMIN, "Заявление для удаления.")
+    for command in ("/delete 1", "/stats", "/preview", "/senddigest"):
+        assert await h.send(USER, command) == [NOT_ADMIN]
+    assert await h.services.items.get(1) is not None
+
+
+async def test_admin_deletes(h):
+    await h.send(ADMIN, "Заявление для удаления.")
+    assert await h.send(ADMIN, "/delete 1") == ["Сообщение #1 удалено."]
+    assert await h.send(ADMIN, "/delete 1") == ["Сообщения #1 нет."]
+    assert await h.send(ADMIN, "/delete abc") == ["Укажите номер: /delete 12"]
+
+
+def _document(name: str, size: int, file_id: str = "f1", mime: str = "text/plain") -> Document:
+    return Document(file_id=file_id, file_unique_id=file_id, file_name=name, mime_type=mime, file_size=size)
+
+
+async def test_txt_document_is_a_statement(h):
+    data = "date 2025-08-09\nСтатья из файла о ремонте дорог.".encode()
+    h.session.files["f1"] = data
+    (reply,) = await h.send(ADMIN, document=_document("news.txt", len(data)))
+    assert reply.startswith("✅ Сохранено: #1")
+    item = await h.services.items.get(1)
+    assert item.source == "file:news.txt" and str(item.statement_date) == "2025-08-09"
+
+
+async def test_ten_megabyte_document_is_refused_without_download(h):
+    (reply,) = await h.send(ADMIN, document=_document("big.txt", 10 * 2**20))
+    assert "слишком большой" in reply
+    assert not any(isinstance(r, GetFile) for r in h.session.requests)
+
+
+async def test_non_utf8_document_is_refused(h):
+    h.session.files["f2"] = "Привет, мир".encode("cp1251")
+    (reply,) = await h.send(ADMIN, document=_document("cp1251.txt", 11, "f2"))
+    assert "UTF-8" in reply
+    assert (await h.services.items.stats())["items"] == 0
+
+
+async def test_non_text_document_is_refused(h):
+    (reply,) = await h.send(ADMIN, document=_document("photo.jpg", 100, mime="image/jpeg"))
+    assert ".txt" in reply
+
+
+async def test_document_from_non_admin(h):
+    (reply,) = await h.send(USER, document=_document("news.txt", 10))
+    assert "только администраторы" in reply
+
+
+async def test_plain_text_from_user_is_a_search_with_bold_matches(h):
+    await h.send(ADMIN, "date 2025-08-09\nВизит Президента в Казань <важно> прошёл успешно.")
+    (reply,) = await h.send(USER, "визита президента")
+    assert "<b>Визит</b> <b>Президента</b>" in reply and "&lt;важно&gt;" in reply and "/item1" in reply
+
+
+@pytest.mark.parametrize("query", ['"', "AND OR NOT", "a:b (", "*", "<script>", "**жирный** _x_", "🙂" * 50,
+                                   "x" * 5000])
+async def test_any_search_text_gets_an_answer(h, query):
+    await h.send(ADMIN, "Курс рубля укрепился.")
+    (reply,) = await h.send(USER, f"/search {query}")
+    assert "ничего не нашлось" in reply or "Что искать" in reply
+    assert "<script>" not in reply
+
+
+async def test_search_date_filters(h):
+    await h.send(ADMIN, "date 2025-08-01\nГаз подорожал в начале месяца.")
+    await h.send(ADMIN, "date 2025-09-01\nГаз подешевел осенью.")
+    (reply,) = await h.send(USER, "/search газ с:2025-08-01 по:2025-08-31")
+    assert "/item1" in reply and "/item2" not in reply
+    (reply,) = await h.send(USER, "/search газ с:вчера")
+    assert "Не понимаю дату" in reply
+
+
+async def test_empty_search_explains_usage(h):
+    (reply,) = await h.send(USER, "/search")
+    assert "Что искать" in reply
+
+
+async def test_sticker_like_message_without_text_in_private(h):
+    assert await h.send(USER) == ["Я понимаю команды (/help) и текст для поиска по новостям."]
+
+
+async def test_stats_for_admin(h):
+    await h.send(ADMIN, "Курс рубля укрепился.")
+    await h.send(USER, "/start")
+    (reply,) = await h.send(ADMIN, "/stats")
+    assert "Сообщений: 1" in reply and "Подписчиков: 1" in reply and "Модель" in reply
+
+
+async def test_preview_and_digest(h):
+    await h.send(ADMIN, "date 2025-08-09\nКурс рубля укрепился на торгах.")
+    replies = await h.send(ADMIN, "/preview")
+    assert "Предпросмотр: 1" in replies[0] and "Дайджест за" in replies[1]
+    (digest,) = await h.send(USER, "/digest")
+    assert digest.startswith("<b>Дайджест за 9 августа 2025</b>") and "/item1" in digest
