@@ -1,0 +1,193 @@
+"""Digest fan-out: exactly once, Telegram errors, due times and catch-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter
+from aiogram.methods import SendMessage
+
+import bot.delivery as delivery_module
+from bot.config import load_settings
+from bot.delivery import Fanout, RateLimiter, due_slot
+from bot.services import Services
+from storage.items import iso_utc
+from storage.statements import parse_statement
+from storage.subscribers import Subscriber
+
+NOW = datetime(2025, 8, 9, 6, 30, tzinfo=UTC)  # 09:30 in Moscow
+
+
+class FakeBot:
+    """send_message that records, or raises what the test scripted for a chat."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+        self.script: dict[int, list[Exception]] = {}
+
+    async def send_message(self, chat_id: int, text: str, **_):
+        errors = self.script.get(chat_id)
+        if errors:
+            raise errors.pop(0)
+        self.sent.append((chat_id, text))
+
+
+@pytest.fixture(autouse=True)
+def _no_sleep(monkeypatch):
+    """Backoff and pacing without waiting: the order of events is what these tests check."""
+    async def instant(_seconds):
+        return None
+    monkeypatch.setattr(delivery_module.asyncio, "sleep", instant)
+
+
+@pytest.fixture
+async def env(db):
+    settings = load_settings(summarizer_backend="extractive", digest_skip_empty=True)
+    services = Services.build(settings, db)
+    bot = FakeBot()
+    fanout = Fanout(bot, services)
+    await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
+    return services, bot, fanout
+
+
+async def subscribe(services: Services, chat_id: int, at: str = "09:00", tz: str = "Europe/Moscow",
+                    joined: datetime = NOW - timedelta(days=3)) -> None:
+    await services.subscribers.subscribe(chat_id, at, tz)
+    await services.db.conn.execute("UPDATE subscribers SET created_at = ? WHERE chat_id = ?",
+                                   (iso_utc(joined), chat_id))
+
+
+def sub(at="09:00", tz="Europe/Moscow", joined=NOW - timedelta(days=3)) -> Subscriber:
+    return Subscriber(1, True, at, tz, None, joined)
+
+
+def test_due_slot_in_the_subscribers_own_time_zone():
+    assert due_slot(sub("09:00"), NOW, timedelta(hours=12)) == datetime(2025, 8, 9, 6, 0, tzinfo=UTC)
+    assert due_slot(sub("10:00"), NOW, timedelta(hours=12)) is None  # not yet: yesterday's is 23.5 h old
+    # 16:30 in Vladivostok: today's 09:00 there is 7.5 h late, inside a 12 h grace, outside a 6 h one.
+    assert due_slot(sub("09:00", "Asia/Vladivostok"), NOW, timedelta(hours=12)) == datetime(2025, 8, 8, 23, 0,
+                                                                                          tzinfo=UTC)
+    assert due_slot(sub("09:00", "Asia/Vladivostok"), NOW, timedelta(hours=6)) is None
+
+
+def test_missed_digest_is_caught_up_only_within_the_grace_period():
+    assert due_slot(sub("23:50"), datetime(2025, 8, 9, 21, 5, tzinfo=UTC), timedelta(hours=12)) is not None
+    assert due_slot(sub("09:00"), NOW + timedelta(hours=13), timedelta(hours=12)) is None
+
+
+def test_no_digest_for_a_time_before_the_subscriber_joined():
+    assert due_slot(sub("09:00", joined=NOW - timedelta(minutes=10)), NOW, timedelta(hours=12)) is None
+
+
+async def test_due_digest_is_sent_once_even_if_triggered_twice(env):
+    services, bot, fanout = env
+    await subscribe(services, 10)
+    await subscribe(services, 11, at="10:00")
+    first = await fanout.run(NOW)
+    second = await fanout.run(NOW + timedelta(minutes=1))
+    assert [c for c, _ in bot.sent] == [10]
+    assert bot.sent[0][1].startswith("<b>Дайджест за 9 августа 2025</b>")
+    assert first.counts == {"sent": 1} and second.counts == {}
+    assert (await services.subscribers.get(10)).last_digest_at == datetime(2025, 8, 9, 6, 0, tzinfo=UTC)
+
+
+async def test_next_day_digest_holds_only_what_arrived_since(env):
+    services, bot, fanout = env
+    await subscribe(services, 10)
+    await fanout.run(NOW)
+    await services.items.add(parse_statement("Школы готовы к учебному году."), now=NOW + timedelta(hours=3))
+    await fanout.run(NOW + timedelta(days=1))
+    assert len(bot.sent) == 2
+    assert "Школы" in bot.sent[1][1] and "рубля" not in bot.sent[1][1]
+
+
+async def test_empty_day_sends_nothing_but_moves_on(env):
+    services, bot, fanout = env
+    await subscribe(services, 10)
+    await fanout.run(NOW)
+    report = await fanout.run(NOW + timedelta(days=1))
+    assert len(bot.sent) == 1 and report.counts == {"empty": 1}
+
+
+async def test_empty_day_sends_a_line_when_configured(env):
+    services, bot, fanout = env
+    services.settings = load_settings(summarizer_backend="extractive", digest_skip_empty=False)
+    await subscribe(services, 10)
+    await fanout.run(NOW)
+    await fanout.run(NOW + timedelta(days=1))
+    assert "Новостей за этот период нет" in bot.sent[1][1]
+
+
+async def test_retry_after_pauses_and_resends(env):
+    services, bot, fanout = env
+    await subscribe(services, 10)
+    bot.script[10] = [TelegramRetryAfter(SendMessage(chat_id=10, text="x"), "flood", retry_after=3)]
+    paused = []
+    original = fanout.limiter.pause
+    fanout.limiter.pause = lambda s: (paused.append(s), original(s))
+    report = await fanout.run(NOW)
+    assert paused == [3] and report.counts == {"sent": 1} and len(bot.sent) == 1
+
+
+async def test_blocked_bot_unsubscribes_the_user(env):
+    services, bot, fanout = env
+    await subscribe(services, 10)
+    bot.script[10] = [TelegramForbiddenError(SendMessage(chat_id=10, text="x"), "bot was blocked by the user")]
+    report = await fanout.run(NOW)
+    assert report.counts == {"blocked": 1}
+    assert not (await services.subscribers.get(10)).active
+
+
+async def test_network_errors_are_retried_then_deferred_to_the_next_tick(env):
+    services, bot, fanout = env
+    await subscribe(services, 10)
+    await subscribe(services, 11)
+    net = [TelegramNetworkError(SendMessage(chat_id=10, text="x"), "connection reset") for _ in range(10)]
+    bot.script[10] = net[:2]
+    bot.script[11] = net[2:]  # eight failures: more than NETWORK_RETRIES
+    report = await fanout.run(NOW)
+    assert report.counts == {"sent": 1, "deferred": 1}
+    assert [c for c, _ in bot.sent] == [10]
+    report = await fanout.run(NOW + timedelta(minutes=1))  # the network is back
+    assert report.counts == {"sent": 1}
+    assert sorted(c for c, _ in bot.sent) == [10, 11]
+
+
+async def test_crash_mid_digest_resumes_from_the_next_part(env):
+    services, bot, fanout = env
+    await subscribe(services, 10)
+    messages = ["часть 1", "часть 2", "часть 3"]
+    claimed = await services.deliveries.claim(10, "2025-08-09", NOW - timedelta(days=1), NOW, messages)
+    await services.deliveries.part_sent(claimed.id, 1)  # the process died after part 1
+    restarted = Fanout(bot, services)
+    await restarted.run(NOW)
+    assert bot.sent == [(10, "часть 2"), (10, "часть 3")]
+
+
+async def test_manual_send_takes_todays_slot(env):
+    services, bot, fanout = env
+    await subscribe(services, 10)
+    report = await fanout.run(NOW - timedelta(hours=1), manual=True)  # 08:30 Moscow, before the schedule
+    assert report.counts == {"sent": 1}
+    assert (await fanout.run(NOW)).counts == {}  # 09:00's digest of the same day was that one
+    again = await fanout.run(NOW, manual=True)
+    assert again.counts == {"taken": 1} and len(bot.sent) == 1
+
+
+async def test_rate_limiter_spaces_starts_and_pauses(monkeypatch):
+    import asyncio
+    import time
+    starts = []
+
+    async def record(seconds):  # when each send would start
+        starts.append(time.monotonic() + seconds)
+
+    monkeypatch.setattr(delivery_module.asyncio, "sleep", record)
+    limiter = RateLimiter(50)
+    await asyncio.gather(*(limiter.wait() for _ in range(10)))
+    limiter.pause(5)
+    await limiter.wait()
+    gaps = sorted(b - a for a, b in zip(starts, starts[1:], strict=False))
+    assert gaps[0] >= 0.02 - 1e-4  # never two starts closer than 1/rate (µs of clock reads aside)
+    assert starts[-1] - starts[-2] >= 5 - 1e-3
