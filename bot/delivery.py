@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 NETWORK_RETRIES = 5  # backoff 1, 2, 4, 8, 16 s; then the delivery waits for the next tick
 GROUP_INTERVAL_S = 3.0  # Telegram: about 20 messages a minute in a group
 CHAT_INTERVAL_S = 1.0  # about one message a second in a private chat
+# Pace a little under DELIVERY_RATE: network jitter can bunch requests up on the way, and
+# Telegram counts arrivals; 5% headroom keeps every one-second window at or below the cap.
+RATE_HEADROOM = 0.95
 
 
 class RateLimiter:
@@ -92,7 +95,7 @@ class Fanout:
     def __init__(self, bot: Bot, services: Services, *, concurrency: int = 0) -> None:
         self.bot = bot
         self.services = services
-        self.limiter = RateLimiter(services.settings.delivery_rate)
+        self.limiter = RateLimiter(services.settings.delivery_rate * RATE_HEADROOM)
         # Enough requests in flight to keep the rate with ~1 s Bot API latency.
         self.concurrency = concurrency or max(4, int(services.settings.delivery_rate * 2))
         self._lock = asyncio.Lock()

@@ -51,8 +51,9 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _stem_set(item: Item) -> frozenset[str]:
-    return frozenset(index_stems(f"{item.title or ''} {item.text[:_LEAD_CHARS]}"))
+def fingerprint(title: str | None, text: str) -> frozenset[str]:
+    """The stems of a statement's title and lead: what two rewrites of one story share."""
+    return frozenset(index_stems(f"{title or ''} {text[:_LEAD_CHARS]}"))
 
 
 def same_story(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -73,7 +74,7 @@ def group_stories(items: list[Item]) -> list[Story]:
     stories: list[Story] = []
     stems: list[frozenset[str]] = []
     for item in sorted(items, key=lambda i: i.id):
-        own = _stem_set(item)
+        own = fingerprint(item.title, item.text)
         for story, story_stems in zip(stories, stems, strict=True):
             if same_story(own, story_stems):
                 story.items.append(item)
