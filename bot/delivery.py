@@ -110,7 +110,11 @@ class Fanout:
 
     async def run(self, now: datetime, *, manual: bool = False) -> FanoutReport:
         """Claim due digests (all active subscribers when manual), then send everything pending."""
-        own_flood_control.set(True)  # this task and its children handle 429 themselves
+        # A task of its own: the flag below stays inside the fan-out, not in the caller's context.
+        return await asyncio.create_task(self._run(now, manual))
+
+    async def _run(self, now: datetime, manual: bool) -> FanoutReport:
+        own_flood_control.set(True)  # the fan-out handles 429 for all its sends itself
         async with self._lock:  # one fan-out at a time: pending rows are sent by exactly one task
             report = FanoutReport()
             started = time.monotonic()

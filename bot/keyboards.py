@@ -8,7 +8,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 
 class SearchPageCb(CallbackData, prefix="sp"):
-    search_id: int  # a saved query (see storage.deliveries.SearchesRepo)
+    search_id: int  # a saved query (see storage.searches.SearchesRepo)
     offset: int
 
 

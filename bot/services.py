@@ -7,9 +7,10 @@ from typing import Any
 
 from bot.config import Settings
 from storage.db import Database
-from storage.deliveries import DeliveriesRepo, SearchesRepo
+from storage.deliveries import DeliveriesRepo
 from storage.items import AddResult, ItemsRepo
 from storage.search import SearchRepo
+from storage.searches import SearchesRepo
 from storage.statements import NewItem
 from storage.subscribers import SubscribersRepo
 from storage.summaries import SummariesRepo

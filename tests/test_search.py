@@ -99,3 +99,11 @@ def test_query_length_is_bounded():
 def test_only_stopwords_or_only_exclusions_is_empty():
     assert parse_query("и в на").empty
     assert parse_query("-санкции").empty
+
+
+async def test_broad_queries_rank_the_newest_window(db, monkeypatch):
+    import storage.search as search_module
+    await ItemsRepo(db).add_many([parse_statement(f"Погода номер {i}.") for i in range(30)])
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 10)
+    page = await SearchRepo(db).search("погода", limit=50)
+    assert sorted(h.item_id for h in page.hits) == list(range(21, 31))
