@@ -20,7 +20,7 @@ class Rejected:
     reason: str
 
 
-def _jsonl_date(value: object) -> date | None:
+def parse_date_field(value: object) -> date | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -40,7 +40,7 @@ def _from_json_line(line: str, default_source: str) -> NewItem:
         raise StatementError("нужен объект с текстовым полем text")
     title = obj.get("title") if isinstance(obj.get("title"), str) else None
     source = obj.get("source") if isinstance(obj.get("source"), str) else default_source
-    return parse_statement(obj["text"], title=title, source=source, statement_date=_jsonl_date(obj.get("date")))
+    return parse_statement(obj["text"], title=title, source=source, statement_date=parse_date_field(obj.get("date")))
 
 
 def read_jsonl(lines: Iterator[str], name: str) -> Iterator[NewItem | Rejected]:
