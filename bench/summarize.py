@@ -10,7 +10,8 @@ available here, always beside Lead-1 from the same run. The seq2seq row appears 
 SUMMARIZER_MODEL can be loaded from a local directory or the hub cache.
 
 Speed: a random-weight model of the default checkpoint's shape (T5-base, 32k vocabulary),
-400 input tokens, exactly 64 output tokens, greedy, batch 8; each backend in its own
+400 input tokens, exactly 64 output tokens, greedy (--beams 4: the product's beam search),
+batch 8; each backend in its own
 process so that peak memory (max RSS) is its own.
 """
 
@@ -85,7 +86,7 @@ def build_random_base_model(directory: str) -> str:
     return directory
 
 
-def speed_worker(backend: str, path: str, batches: int) -> dict:
+def speed_worker(backend: str, path: str, batches: int, beams: int) -> dict:
     """Runs in a child process: items/s of one backend, and this process's peak memory."""
     import random
 
@@ -102,7 +103,7 @@ def speed_worker(backend: str, path: str, batches: int) -> dict:
         for _ in range(batches + 1):
             t = time.perf_counter()
             with torch.inference_mode():
-                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), num_beams=1,
+                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), num_beams=beams,
                                      do_sample=False, min_new_tokens=OUTPUT_TOKENS, max_new_tokens=OUTPUT_TOKENS)
             times.append(time.perf_counter() - t)
         out_len = out.shape[1] - 1
@@ -113,8 +114,9 @@ def speed_worker(backend: str, path: str, batches: int) -> dict:
         tokens = [[str(i) for i in seq] for seq in inputs]  # the vocabulary's tokens are the ids
         for _ in range(batches + 1):
             t = time.perf_counter()
-            res = translator.translate_batch(tokens, beam_size=1, min_decoding_length=OUTPUT_TOKENS,
-                                             max_decoding_length=OUTPUT_TOKENS, max_batch_size=0)
+            res = translator.translate_batch(tokens, beam_size=beams, min_decoding_length=OUTPUT_TOKENS,
+                                             max_decoding_length=OUTPUT_TOKENS, max_batch_size=0,
+                                             return_scores=False)
             times.append(time.perf_counter() - t)
         out_len = len(res[0].hypotheses[0])
     per_batch = median(times[1:])  # the first batch warms up
@@ -131,7 +133,7 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def speed(batches: int) -> None:
+def speed(batches: int, beams: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         hf_dir = build_random_base_model(os.path.join(tmp, "hf"))
         ct2_dir = os.path.join(tmp, "ct2")
@@ -142,9 +144,10 @@ def speed(batches: int) -> None:
         results = {}
         for backend, path in (("transformers", hf_dir), ("ctranslate2", ct2_dir)):
             proc = subprocess.run([sys.executable, "-m", "bench.summarize", "--speed-worker", backend, path,
-                                   str(batches)], capture_output=True, text=True, check=True)
+                                   str(batches), str(beams)], capture_output=True, text=True, check=True)
             results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"\nspeed: T5-base shape (random weights), {INPUT_TOKENS} tokens in, {OUTPUT_TOKENS} out, greedy, "
+    decoding = "greedy" if beams == 1 else f"beam {beams}"
+    print(f"\nspeed: T5-base shape (random weights), {INPUT_TOKENS} tokens in, {OUTPUT_TOKENS} out, {decoding}, "
           f"batch {BATCH}, {os.cpu_count()} cores, median of {batches} batches")
     print(f"  {'backend':26}{'items/s':>9}{'s/batch':>9}{'out tok':>9}{'peak MB':>9}{'disk MB':>9}")
     for (backend, r), disk in zip(results.items(), sizes.values(), strict=True):
@@ -157,17 +160,18 @@ def speed(batches: int) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--speed-worker":
-        print(json.dumps(speed_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+        print(json.dumps(speed_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--quality-only", action="store_true")
     parser.add_argument("--speed-only", action="store_true")
-    parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--beams", type=int, default=1, help="1: greedy; 4: the product's setting")
     args = parser.parse_args()
     if not args.speed_only:
         quality()
     if not args.quality_only:
-        speed(args.batches)
+        speed(args.batches, args.beams)
 
 
 if __name__ == "__main__":
