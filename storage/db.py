@@ -89,7 +89,9 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
         conn.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
+        # synchronous FULL: in WAL mode NORMAL may lose the last commits on power loss, and a
+        # statement the bot has confirmed must survive that. Bulk ingest commits in batches.
+        for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON",
                        "busy_timeout = 5000", "temp_store = MEMORY", "cache_size = -65536"):
             await conn.execute(f"PRAGMA {pragma}")
         db = cls(conn, path)

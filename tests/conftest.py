@@ -15,9 +15,9 @@ async def db(tmp_path):
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
     """Settings come from the environment: make every test start from the defaults."""
-    for name in ("BOT_TOKEN", "ADMIN_IDS", "DATABASE_PATH", "TELEGRAM_API_BASE", "DIGEST_TIME", "TIMEZONE",
-                 "SUMMARIZER_MODEL", "SUMMARIZER_BACKEND", "SUMMARIZER_CT2_DIR", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
+    from bot.config import Settings
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env, and data/ lands in the temp dir
 
 
