@@ -35,7 +35,7 @@ def _date(value: str) -> date:
 
 async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     db = await Database.open(settings.database_path)
-    items = ItemsRepo(db)
+    items = ItemsRepo(db, settings.zone)
     added = duplicate = rejected = 0
     batch = []
 

@@ -45,7 +45,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
         summarizer = LazySummarizer(settings.summarizer_config())
-        return cls(settings=settings, db=db, items=ItemsRepo(db), summaries=SummariesRepo(db),
+        return cls(settings=settings, db=db, items=ItemsRepo(db, settings.zone), summaries=SummariesRepo(db),
                    search=SearchRepo(db), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
                    deliveries=DeliveriesRepo(db), summarizer=summarizer,
                    worker=SummaryWorker(db, summarizer, settings.summarizer_batch_size))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from storage.db import Database
 from storage.morphology import index_stems
@@ -51,8 +51,9 @@ def _row_to_item(row) -> Item:
 
 
 class ItemsRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, zone: tzinfo = UTC) -> None:
         self.db = db
+        self.zone = zone  # whose calendar day a statement without a `date` line belongs to
 
     async def add(self, item: NewItem, *, now: datetime | None = None) -> AddResult:
         return (await self.add_many([item], now=now))[0]
@@ -72,7 +73,7 @@ class ItemsRepo:
                     continue
                 next_id += 1
                 known[h] = next_id
-                day = it.statement_date or now.date()
+                day = it.statement_date or now.astimezone(self.zone).date()
                 rows.append((next_id, it.text, it.title, day.isoformat(), it.source, h, iso_utc(now)))
                 fts_rows.append((next_id, " ".join(index_stems(it.title or "")),
                                  " ".join(index_stems(it.text)), julian_day(day)))

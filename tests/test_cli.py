@@ -94,3 +94,27 @@ def test_run_without_token_says_what_is_missing(capsys):
 def test_bad_date_argument_is_a_usage_error():
     with pytest.raises(SystemExit):
         main(["search", "x", "--from", "yesterday"])
+
+
+def test_model_convert_then_digest_uses_the_ctranslate2_copy(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SUMMARIZER_MODEL", tiny_model_dir)
+    monkeypatch.setenv("SUMMARIZER_CT2_DIR", str(tmp_path / "ct2"))
+    assert main(["model", "convert"]) == 0
+    assert (tmp_path / "ct2" / "model.bin").exists()
+    main(["ingest", str(EXAMPLES)])
+    capsys.readouterr()
+    assert main(["digest", "--date", "2025-08-09"]) == 0
+    assert "Дайджест за 9 августа 2025" in capsys.readouterr().out
+    main(["stats"])
+    assert json.loads(capsys.readouterr().out)["summaries"] == {"tiny-rut5 (ct2-int8)": 9}
+
+
+def test_model_download_without_hub_access_fails_with_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["model", "download"]) == 1
+    assert "cannot download" in capsys.readouterr().err
+
+
+def test_digest_of_an_empty_day(capsys):
+    assert main(["digest", "--date", "2020-01-01"]) == 0
+    assert "Новостей за этот период нет" in capsys.readouterr().out

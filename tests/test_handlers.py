@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from aiogram import Bot
@@ -257,3 +257,19 @@ async def test_preview_and_digest(h):
     assert "Предпросмотр: 1" in replies[0] and "Дайджест за" in replies[1]
     (digest,) = await h.send(USER, "/digest")
     assert digest.startswith("<b>Дайджест за 9 августа 2025</b>") and "/item1" in digest
+
+
+async def test_forwarded_channel_post_keeps_its_channel_and_date(h):
+    from aiogram.types import MessageOriginChannel
+    origin = MessageOriginChannel(date=datetime(2025, 8, 7, 22, 30, tzinfo=UTC), message_id=5,
+                                  chat=Chat(id=-100500, type="channel", title="Новости", username="news_ru"))
+    (reply,) = await h.send(ADMIN, "Пост канала о ремонте моста.", forward_origin=origin)
+    assert reply.startswith("✅ Сохранено: #1")
+    item = await h.services.items.get(1)
+    assert item.source == "channel:@news_ru"
+    assert str(item.statement_date) == "2025-08-08"  # 22:30 UTC is already the 8th in Moscow
+
+
+async def test_photo_caption_from_admin_is_a_statement(h):
+    (reply,) = await h.send(ADMIN, caption="Подпись к фото: открыт новый парк.")
+    assert reply.startswith("✅ Сохранено")

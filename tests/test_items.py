@@ -80,3 +80,10 @@ async def test_summaries_record_method_and_missing_lists_unsummarized(db):
     assert await summaries.missing() == [b]
     assert (await summaries.get(a)).method == "ruT5"
     assert await summaries.count_by_method() == {"ruT5": 1}
+
+
+async def test_arrival_day_is_taken_in_the_configured_time_zone(db):
+    from zoneinfo import ZoneInfo
+    late = datetime(2025, 8, 9, 22, 30, tzinfo=UTC)  # already 10 August in Moscow
+    result = await ItemsRepo(db, ZoneInfo("Europe/Moscow")).add(parse_statement("Поздняя новость."), now=late)
+    assert (await ItemsRepo(db).get(result.item_id)).statement_date == date(2025, 8, 10)

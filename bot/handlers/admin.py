@@ -46,10 +46,11 @@ async def _store(message: Message, services: Services, entry) -> None:
 
 
 async def statement_text(message: Message, services: Services) -> None:
-    origin = message.forward_origin
+    origin = message.forward_origin  # a forwarded post is dated by when it was first published
+    posted = origin.date.astimezone(services.settings.zone).date() if origin else None
     try:
         entry = parse_statement(message.text or message.caption or "", source=_source(message),
-                                statement_date=origin.date.date() if origin else None)
+                                statement_date=posted)
     except StatementError as exc:
         entry = Rejected("message", str(exc))
     await _store(message, services, entry)
