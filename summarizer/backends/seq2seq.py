@@ -32,11 +32,13 @@ def fit_to_window(tokenizer, text: str, max_tokens: int) -> str:
     if len(tokenizer(text, add_special_tokens=True)["input_ids"]) <= max_tokens:
         return text
     kept: list[str] = []
+    used = len(tokenizer("", add_special_tokens=True)["input_ids"])  # </s> and the like
     for sent in sentences(text):
-        candidate = " ".join([*kept, sent])
-        if len(tokenizer(candidate, add_special_tokens=True)["input_ids"]) > max_tokens:
+        cost = len(tokenizer(" " + sent, add_special_tokens=False)["input_ids"])
+        if used + cost > max_tokens:
             break
         kept.append(sent)
+        used += cost
     # A first sentence longer than the window: let the tokenizer truncate it.
     return " ".join(kept) if kept else text
 
