@@ -145,3 +145,27 @@ async def test_background_worker_picks_up_new_items(db):
 @pytest.mark.parametrize("size", [1, 3])
 def test_batch_sizes_give_one_summary_per_text(tiny_model_dir, size):
     assert len(TransformersBackend(tiny_model_dir).summarize(TEXTS[:size])) == size
+
+
+def test_tokenizer_with_token_type_ids_still_works(tiny_model_dir, tmp_path):
+    """Some fast tokenizers return token_type_ids, which seq2seq generate() refuses."""
+    import shutil
+
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+    from transformers import PreTrainedTokenizerFast
+
+    model_dir = tmp_path / "word-level"
+    shutil.copytree(tiny_model_dir, model_dir)
+    for name in ("spiece.model", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"):
+        (model_dir / name).unlink(missing_ok=True)
+    words = sorted({w for t in TEXTS for w in t.lower().replace(".", " .").split()})
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(words)}}
+    word_level = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    word_level.pre_tokenizer = Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=word_level, pad_token="<pad>", eos_token="</s>",
+                                   unk_token="<unk>")
+    assert "token_type_ids" in fast(["текст"])
+    fast.save_pretrained(model_dir)
+    assert len(TransformersBackend(str(model_dir)).summarize(TEXTS)) == 3

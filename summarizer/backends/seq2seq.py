@@ -62,7 +62,9 @@ class TransformersBackend:
         batch = self.tokenizer(inputs, return_tensors="pt", padding=True, truncation=True,
                                max_length=self.gen.max_input_tokens)
         with self.torch.inference_mode():
-            out = self.model.generate(**batch, max_new_tokens=self.gen.max_new_tokens, num_beams=self.gen.num_beams,
+            # Only ids and mask: some tokenizers add token_type_ids, which seq2seq generate() rejects.
+            out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                      max_new_tokens=self.gen.max_new_tokens, num_beams=self.gen.num_beams,
                                       no_repeat_ngram_size=self.gen.no_repeat_ngram_size, early_stopping=True)
         return [clean_summary(s) for s in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
 
