@@ -27,7 +27,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX items_statement_date ON items(statement_date);
     CREATE INDEX items_created_at ON items(created_at);
-    -- Lemmas, not words: FTS5 has no Russian morphology. rowid = items.id;
+    -- Stems, not words: FTS5 has no Russian morphology. rowid = items.id;
     -- day (Julian day of the statement) feeds the recency boost without a join.
     CREATE VIRTUAL TABLE items_fts USING fts5(
         title, body, day UNINDEXED, tokenize = 'unicode61 remove_diacritics 0'

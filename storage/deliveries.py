@@ -9,8 +9,6 @@ from datetime import datetime
 from storage.db import Database
 from storage.items import iso_utc, utc_now
 
-FINISHED = ("sent", "empty", "blocked", "failed")
-
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -51,11 +49,6 @@ class DeliveriesRepo:
                                    (iso_utc(end), chat_id))
             async with conn.execute("SELECT * FROM deliveries WHERE id = ?", (cur.lastrowid,)) as c:
                 return _row(await c.fetchone())
-
-    async def has_slot(self, chat_id: int, slot: str) -> bool:
-        async with self.db.conn.execute("SELECT 1 FROM deliveries WHERE chat_id = ? AND slot = ?",
-                                        (chat_id, slot)) as cur:
-            return await cur.fetchone() is not None
 
     async def slots_taken(self, slot_by_chat: dict[int, str]) -> set[int]:
         """Chats among these whose slot is already in the log."""

@@ -1,4 +1,4 @@
-"""Russian full-text search: user text → safe FTS5 query over lemmas, ranking, snippets."""
+"""Russian full-text search: user text → safe FTS5 query over stems, ranking, snippets."""
 
 from __future__ import annotations
 
