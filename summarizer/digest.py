@@ -119,18 +119,19 @@ def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, 
     return messages
 
 
+async def _stored_digest(db: Database, items: list[Item], first: date, last: date) -> list[str]:
+    return build_digest(items, await SummariesRepo(db).get_many([i.id for i in items]), first, last)
+
+
 async def digest_for_dates(db: Database, first: date, last: date) -> list[str]:
-    """The digest of statements dated first..last, as the CLI and /preview show it."""
-    items = await ItemsRepo(db).by_statement_dates(first, last)
-    summaries = await SummariesRepo(db).get_many([i.id for i in items])
-    return build_digest(items, summaries, first, last)
+    """The digest of statements dated first..last, as the CLI and /digest show it."""
+    return await _stored_digest(db, await ItemsRepo(db).by_statement_dates(first, last), first, last)
 
 
 async def digest_for_arrivals(db: Database, start: datetime, end: datetime, day: date) -> tuple[list[str], int]:
     """The digest of statements that arrived in [start, end), titled with `day`; and how many there were."""
     items = await ItemsRepo(db).created_between(start, end)
-    summaries = await SummariesRepo(db).get_many([i.id for i in items])
-    return build_digest(items, summaries, day, day), len(items)
+    return await _stored_digest(db, items, day, day), len(items)
 
 
 def split_escaped(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:

@@ -43,6 +43,11 @@ def fit_to_window(tokenizer, text: str, max_tokens: int) -> str:
     return " ".join(kept) if kept else text
 
 
+def prepare_inputs(tokenizer, texts: list[str], gen: GenerationSettings) -> list[str]:
+    """What both backends feed the model: the prefix and the leading sentences that fit."""
+    return [gen.prefix + fit_to_window(tokenizer, t, gen.max_input_tokens) for t in texts]
+
+
 class TransformersBackend:
     def __init__(self, model: str, gen: GenerationSettings = GenerationSettings(), threads: int = 0) -> None:
         import torch
@@ -58,9 +63,8 @@ class TransformersBackend:
         self.model = AutoModelForSeq2SeqLM.from_pretrained(model, local_files_only=True).eval()
 
     def summarize(self, texts: list[str]) -> list[str]:
-        inputs = [self.gen.prefix + fit_to_window(self.tokenizer, t, self.gen.max_input_tokens) for t in texts]
-        batch = self.tokenizer(inputs, return_tensors="pt", padding=True, truncation=True,
-                               max_length=self.gen.max_input_tokens)
+        batch = self.tokenizer(prepare_inputs(self.tokenizer, texts, self.gen), return_tensors="pt", padding=True,
+                               truncation=True, max_length=self.gen.max_input_tokens)
         with self.torch.inference_mode():
             # Only ids and mask: some tokenizers add token_type_ids, which seq2seq generate() rejects.
             out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
@@ -82,11 +86,9 @@ class CTranslate2Backend:
                                                  intra_threads=threads or os.cpu_count() or 1)
 
     def summarize(self, texts: list[str]) -> list[str]:
-        tokens = []
-        for text in texts:
-            ids = self.tokenizer(self.gen.prefix + fit_to_window(self.tokenizer, text, self.gen.max_input_tokens),
-                                 truncation=True, max_length=self.gen.max_input_tokens)["input_ids"]
-            tokens.append(self.tokenizer.convert_ids_to_tokens(ids))
+        encoded = self.tokenizer(prepare_inputs(self.tokenizer, texts, self.gen), truncation=True,
+                                 max_length=self.gen.max_input_tokens)["input_ids"]
+        tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         results = self.translator.translate_batch(
             tokens, beam_size=self.gen.num_beams, max_decoding_length=self.gen.max_new_tokens,
             no_repeat_ngram_size=self.gen.no_repeat_ngram_size, max_batch_size=0,
