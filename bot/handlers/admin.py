@@ -80,10 +80,7 @@ async def statement_file(message: Message, bot: Bot, services: Services, is_admi
         await _store(message, services, entry)
 
 
-async def delete(message: Message, command: CommandObject, services: Services, is_admin: bool) -> None:
-    if not is_admin:
-        await message.answer(texts.NOT_ADMIN)
-        return
+async def delete(message: Message, command: CommandObject, services: Services) -> None:
     arg = (command.args or "").strip().lstrip("#")
     if not re.fullmatch(r"\d{1,12}", arg):
         await message.answer("Укажите номер: /delete 12")
@@ -92,10 +89,7 @@ async def delete(message: Message, command: CommandObject, services: Services, i
     await message.answer(f"Сообщение #{int(arg)} удалено." if deleted else f"Сообщения #{int(arg)} нет.")
 
 
-async def stats(message: Message, services: Services, is_admin: bool) -> None:
-    if not is_admin:
-        await message.answer(texts.NOT_ADMIN)
-        return
+async def stats(message: Message, services: Services) -> None:
     items = await services.items.stats()
     subs = await services.subscribers.counts()
     deliveries = await services.deliveries.count_by_status()
@@ -111,10 +105,7 @@ async def stats(message: Message, services: Services, is_admin: bool) -> None:
         f"Модель: {escape(services.model_in_use())}")
 
 
-async def preview(message: Message, services: Services, is_admin: bool) -> None:
-    if not is_admin:
-        await message.answer(texts.NOT_ADMIN)
-        return
+async def preview(message: Message, services: Services) -> None:
     now = utc_now()
     sub = await services.subscribers.get(message.chat.id)
     start = sub.last_digest_at if sub and sub.last_digest_at else now - timedelta(days=1)
@@ -124,13 +115,17 @@ async def preview(message: Message, services: Services, is_admin: bool) -> None:
     await answer_parts(message, messages)
 
 
-async def send_digest(message: Message, services: Services, is_admin: bool) -> None:
-    if not is_admin:
-        await message.answer(texts.NOT_ADMIN)
-        return
+async def send_digest(message: Message, services: Services) -> None:
     await message.answer("Отправляю сегодняшний дайджест подписчикам…")
     report = await services.fanout.run(utc_now(), manual=True)
     await message.answer(f"Готово. {escape(report.describe())}")
+
+
+async def refuse(message: Message) -> None:
+    await message.answer(texts.NOT_ADMIN)
+
+
+ADMIN_COMMANDS = ("delete", "stats", "preview", "senddigest")
 
 
 def build_router() -> Router:
@@ -138,8 +133,9 @@ def build_router() -> Router:
     statement = (F.text & ~F.text.startswith("/")) | F.caption
     router.message.register(statement_text, F.chat.type == "private", admin_only, statement)
     router.message.register(statement_file, F.document)
-    router.message.register(delete, Command("delete"))
-    router.message.register(stats, Command("stats"))
-    router.message.register(preview, Command("preview"))
-    router.message.register(send_digest, Command("senddigest"))
+    router.message.register(delete, Command("delete"), admin_only)
+    router.message.register(stats, Command("stats"), admin_only)
+    router.message.register(preview, Command("preview"), admin_only)
+    router.message.register(send_digest, Command("senddigest"), admin_only)
+    router.message.register(refuse, Command(*ADMIN_COMMANDS))  # anyone else: a polite no, nothing changes
     return router
