@@ -1,16 +1,19 @@
-"""One SQLite connection in WAL mode, numbered migrations, serialized write transactions."""
+"""SQLite in WAL mode: a read connection, a write connection, numbered migrations, serialized writes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Append only: a migration that has shipped is never edited. Index i is version i + 1.
 MIGRATIONS: list[str] = [
@@ -71,14 +74,113 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 3: a rendered digest stored once and referenced by every delivery of it; saved searches owned by a
+    # chat; leases that let exactly one process run the digest fan-out
+    """
+    CREATE TABLE digests (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,              -- what it was built from: the same request reuses it
+        title TEXT NOT NULL,
+        messages TEXT NOT NULL,                -- JSON list of the rendered parts of its first page
+        story_count INTEGER NOT NULL,
+        shown INTEGER NOT NULL,                -- stories on the first page; the rest are behind a button
+        created_at TEXT NOT NULL
+    );
+    -- Every story's rendered line, in digest order: the "more" button pages through them.
+    CREATE TABLE digest_entries (
+        digest_id INTEGER NOT NULL REFERENCES digests(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        html TEXT NOT NULL,
+        PRIMARY KEY (digest_id, position)
+    ) WITHOUT ROWID;
+    INSERT INTO digests(id, key, title, messages, story_count, shown, created_at)
+        SELECT id, 'delivery:' || id, '', messages, 0, 0, created_at FROM deliveries WHERE messages != '[]';
+    CREATE TABLE deliveries_v3 (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        slot TEXT NOT NULL,                    -- the subscriber's local date, YYYY-MM-DD
+        period_start TEXT NOT NULL,
+        period_end TEXT NOT NULL,
+        digest_id INTEGER REFERENCES digests(id) ON DELETE SET NULL,  -- NULL: nothing to send
+        parts_sent INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending', -- pending | sent | empty | blocked | failed
+        error TEXT,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        UNIQUE (chat_id, slot)
+    );
+    INSERT INTO deliveries_v3(id, chat_id, slot, period_start, period_end, digest_id, parts_sent, status, error,
+                              created_at, finished_at)
+        SELECT id, chat_id, slot, period_start, period_end, CASE WHEN messages = '[]' THEN NULL ELSE id END,
+               parts_sent, status, error, created_at, finished_at
+        FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_v3 RENAME TO deliveries;
+    CREATE INDEX deliveries_status ON deliveries(status);
+    CREATE INDEX deliveries_digest ON deliveries(digest_id);
+    -- Old saved searches had no owner: nobody may page through them any more.
+    DROP TABLE searches;
+    CREATE TABLE searches (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        query TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX searches_created_at ON searches(created_at);
+    CREATE INDEX digests_created_at ON digests(created_at);
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL               -- UTC, ISO 8601
+    );
+    """,
 ]
+
+IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit
+WRITE_WAIT_MS = 15_000  # how long a write waits for another process's write lock before it fails
+
+
+def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def marks(values: Sequence[object]) -> str:
+    """`?,?,?` for an `IN (...)` over these values."""
+    return ",".join("?" * len(values))
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+    conn.row_factory = aiosqlite.Row
+    # synchronous FULL: in WAL mode NORMAL may lose the last commits on power loss, and a
+    # statement the bot has confirmed must survive that. Bulk ingest commits in batches.
+    for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON",
+                   f"busy_timeout = {WRITE_WAIT_MS}", "temp_store = MEMORY", "cache_size = -65536"):
+        await conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def _create_private(path: str) -> None:
+    """A new database file readable by its owner only: it holds chat ids and queries.
+    SQLite gives the -wal and -shm files the same permissions."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 class Database:
-    """The one connection of a process. Writers go through `transaction()`."""
+    """Two connections of a process: reads run on one, write transactions on the other.
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        self.conn = conn
+    Reads (`fetchall`, `fetchone`) run whole in one call, so no cursor stays open across
+    an await. Writes go through `transaction()`, one at a time, on a connection that
+    never holds a read snapshot between transactions: so BEGIN IMMEDIATE waits for
+    another process's lock (busy timeout) instead of failing at once with "database
+    is locked", and a slow read never blocks a write."""
+
+    def __init__(self, reader: aiosqlite.Connection, writer: aiosqlite.Connection, path: str) -> None:
+        self.conn = reader
+        self._writer = writer
         self.path = path
         self._write_lock = asyncio.Lock()
 
@@ -86,39 +188,44 @@ class Database:
     async def open(cls, path: str | Path) -> Database:
         path = str(path)
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
-        conn.row_factory = aiosqlite.Row
-        # synchronous FULL: in WAL mode NORMAL may lose the last commits on power loss, and a
-        # statement the bot has confirmed must survive that. Bulk ingest commits in batches.
-        for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON",
-                       "busy_timeout = 5000", "temp_store = MEMORY", "cache_size = -65536"):
-            await conn.execute(f"PRAGMA {pragma}")
-        db = cls(conn, path)
+            _create_private(path)
+        writer = await _connect(path)
+        db = cls(writer, writer, path)
         await db.migrate()
+        if path != ":memory:":  # a second connection to :memory: would open another, empty database
+            db.conn = await _connect(path)
         return db
 
     async def migrate(self) -> None:
-        async with self.conn.execute("PRAGMA user_version") as cur:
+        async with self._writer.execute("PRAGMA user_version") as cur:
             (version,) = await cur.fetchone()
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             # executescript commits on its own, so the version bump rides inside the script.
-            await self.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+            await self._writer.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
             log.info("database %s migrated to version %d", self.path, number)
+
+    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
+        return list(await self.conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            await self._writer.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield self._writer
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._writer.execute("ROLLBACK")
                 raise
-            await self.conn.execute("COMMIT")
+            await self._writer.execute("COMMIT")
 
     async def close(self) -> None:
         async with self._write_lock:
             with contextlib.suppress(Exception):
-                await self.conn.execute("PRAGMA optimize")
-            await self.conn.close()
+                await self._writer.execute("PRAGMA optimize")
+            if self.conn is not self._writer:
+                await self.conn.close()
+            await self._writer.close()

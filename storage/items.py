@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
-from storage.db import Database
+from storage.db import Database, chunks, marks
 from storage.morphology import index_stems
 from storage.statements import NewItem
-
-_IN_CHUNK = 500  # stays under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +62,7 @@ class ItemsRepo:
         hashes = [it.content_hash for it in items]
         async with self.db.transaction() as conn:
             known = await self._ids_by_hash(conn, set(hashes))
-            async with conn.execute("SELECT coalesce(max(id), 0) FROM items") as cur:
-                (next_id,) = await cur.fetchone()
+            ((next_id,),) = await conn.execute_fetchall("SELECT coalesce(max(id), 0) FROM items")
             rows, fts_rows, results = [], [], []
             for it, h in zip(items, hashes, strict=True):
                 if h in known:
@@ -88,28 +85,21 @@ class ItemsRepo:
     @staticmethod
     async def _ids_by_hash(conn, hashes: set[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        hashes_list = list(hashes)
-        for i in range(0, len(hashes_list), _IN_CHUNK):
-            chunk = hashes_list[i:i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            async with conn.execute(
-                f"SELECT content_hash, id FROM items WHERE content_hash IN ({marks})", chunk
-            ) as cur:
-                found.update({h: i for h, i in await cur.fetchall()})
+        for chunk in chunks(list(hashes)):
+            rows = await conn.execute_fetchall(
+                f"SELECT content_hash, id FROM items WHERE content_hash IN ({marks(chunk)})", chunk)
+            found.update({h: i for h, i in rows})
         return found
 
     async def get(self, item_id: int) -> Item | None:
-        async with self.db.conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self.db.fetchone("SELECT * FROM items WHERE id = ?", (item_id,))
         return _row_to_item(row) if row else None
 
     async def get_many(self, ids: list[int]) -> dict[int, Item]:
         out: dict[int, Item] = {}
-        for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i:i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            async with self.db.conn.execute(f"SELECT * FROM items WHERE id IN ({marks})", chunk) as cur:
-                out.update({row["id"]: _row_to_item(row) for row in await cur.fetchall()})
+        for chunk in chunks(ids):
+            rows = await self.db.fetchall(f"SELECT * FROM items WHERE id IN ({marks(chunk)})", chunk)
+            out.update({row["id"]: _row_to_item(row) for row in rows})
         return out
 
     async def delete(self, item_id: int) -> bool:
@@ -120,28 +110,22 @@ class ItemsRepo:
         return deleted
 
     async def by_statement_dates(self, first: date, last: date) -> list[Item]:
-        async with self.db.conn.execute(
+        rows = await self.db.fetchall(
             "SELECT * FROM items WHERE statement_date BETWEEN ? AND ? ORDER BY statement_date, id",
-            (first.isoformat(), last.isoformat()),
-        ) as cur:
-            return [_row_to_item(r) for r in await cur.fetchall()]
+            (first.isoformat(), last.isoformat()))
+        return [_row_to_item(r) for r in rows]
 
     async def created_between(self, start: datetime, end: datetime) -> list[Item]:
         """Items that arrived in [start, end)."""
-        async with self.db.conn.execute(
-            "SELECT * FROM items WHERE created_at >= ? AND created_at < ? ORDER BY id",
-            (iso_utc(start), iso_utc(end)),
-        ) as cur:
-            return [_row_to_item(r) for r in await cur.fetchall()]
+        rows = await self.db.fetchall(
+            "SELECT * FROM items WHERE created_at >= ? AND created_at < ? ORDER BY id", (iso_utc(start), iso_utc(end)))
+        return [_row_to_item(r) for r in rows]
 
     async def latest_statement_date(self) -> date | None:
-        async with self.db.conn.execute("SELECT max(statement_date) FROM items") as cur:
-            (value,) = await cur.fetchone()
+        (value,) = await self.db.fetchone("SELECT max(statement_date) FROM items")
         return date.fromisoformat(value) if value else None
 
     async def stats(self) -> dict[str, object]:
-        async with self.db.conn.execute(
-            "SELECT count(*), min(statement_date), max(statement_date), max(created_at) FROM items"
-        ) as cur:
-            count, first, last, newest = await cur.fetchone()
+        count, first, last, newest = await self.db.fetchone(
+            "SELECT count(*), min(statement_date), max(statement_date), max(created_at) FROM items")
         return {"items": count, "first_date": first, "last_date": last, "last_added": newest}

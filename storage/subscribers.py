@@ -30,8 +30,7 @@ class SubscribersRepo:
         self.db = db
 
     async def get(self, chat_id: int) -> Subscriber | None:
-        async with self.db.conn.execute("SELECT * FROM subscribers WHERE chat_id = ?", (chat_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self.db.fetchone("SELECT * FROM subscribers WHERE chat_id = ?", (chat_id,))
         return _row(row) if row else None
 
     async def subscribe(self, chat_id: int, digest_time: str, timezone: str) -> tuple[Subscriber, bool]:
@@ -59,11 +58,8 @@ class SubscribersRepo:
                 await conn.execute("UPDATE subscribers SET timezone = ? WHERE chat_id = ?", (timezone, chat_id))
 
     async def active(self) -> list[Subscriber]:
-        async with self.db.conn.execute("SELECT * FROM subscribers WHERE active = 1 ORDER BY chat_id") as cur:
-            return [_row(r) for r in await cur.fetchall()]
+        return [_row(r) for r in await self.db.fetchall("SELECT * FROM subscribers WHERE active = 1 ORDER BY chat_id")]
 
     async def counts(self) -> dict[str, int]:
-        async with self.db.conn.execute(
-            "SELECT coalesce(sum(active), 0), count(*) FROM subscribers") as cur:
-            active, total = await cur.fetchone()
+        active, total = await self.db.fetchone("SELECT coalesce(sum(active), 0), count(*) FROM subscribers")
         return {"active": active, "total": total}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.db import Database, chunks, marks
 from storage.items import iso_utc, utc_now
 
 
@@ -31,13 +31,10 @@ class SummariesRepo:
 
     async def get_many(self, item_ids: list[int]) -> dict[int, Summary]:
         out: dict[int, Summary] = {}
-        for i in range(0, len(item_ids), 500):
-            chunk = item_ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            async with self.db.conn.execute(
-                f"SELECT item_id, summary, method FROM summaries WHERE item_id IN ({marks})", chunk
-            ) as cur:
-                out.update({r[0]: Summary(r[0], r[1], r[2]) for r in await cur.fetchall()})
+        for chunk in chunks(item_ids):
+            rows = await self.db.fetchall(
+                f"SELECT item_id, summary, method FROM summaries WHERE item_id IN ({marks(chunk)})", chunk)
+            out.update({r[0]: Summary(r[0], r[1], r[2]) for r in rows})
         return out
 
     async def get(self, item_id: int) -> Summary | None:
@@ -45,14 +42,10 @@ class SummariesRepo:
 
     async def missing(self, limit: int = 1000) -> list[int]:
         """Ids of items without a summary, oldest first."""
-        async with self.db.conn.execute(
-            "SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM summaries) ORDER BY id LIMIT ?",
-            (limit,),
-        ) as cur:
-            return [r[0] for r in await cur.fetchall()]
+        rows = await self.db.fetchall(
+            "SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM summaries) ORDER BY id LIMIT ?", (limit,))
+        return [r[0] for r in rows]
 
     async def count_by_method(self) -> dict[str, int]:
-        async with self.db.conn.execute(
-            "SELECT method, count(*) FROM summaries GROUP BY method ORDER BY 2 DESC"
-        ) as cur:
-            return {m: n for m, n in await cur.fetchall()}
+        rows = await self.db.fetchall("SELECT method, count(*) FROM summaries GROUP BY method ORDER BY 2 DESC")
+        return {m: n for m, n in rows}
