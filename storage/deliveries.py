@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.db import Database
+from storage.digests import StoredDigest
 from storage.items import iso_utc, utc_now
 
 
@@ -17,15 +18,23 @@ class Delivery:
     slot: str
     period_start: datetime
     period_end: datetime
-    messages: list[str]
+    digest_id: int | None
+    messages: list[str]  # the digest's first page (stored once, in digests)
+    story_count: int
+    shown: int           # stories on the first page; the rest are behind its "more" button
     parts_sent: int
     status: str
 
 
 def _row(row) -> Delivery:
     return Delivery(row["id"], row["chat_id"], row["slot"], datetime.fromisoformat(row["period_start"]),
-                    datetime.fromisoformat(row["period_end"]), json.loads(row["messages"]), row["parts_sent"],
-                    row["status"])
+                    datetime.fromisoformat(row["period_end"]), row["digest_id"],
+                    json.loads(row["messages"] or "[]"), row["story_count"] or 0, row["shown"] or 0,
+                    row["parts_sent"], row["status"])
+
+
+_SELECT = ("SELECT d.*, g.messages, g.story_count, g.shown FROM deliveries d"
+           " LEFT JOIN digests g ON g.id = d.digest_id")
 
 
 class DeliveriesRepo:
@@ -33,30 +42,30 @@ class DeliveriesRepo:
         self.db = db
 
     async def claim(self, chat_id: int, slot: str, start: datetime, end: datetime,
-                    messages: list[str]) -> Delivery | None:
-        """Record the digest for (chat, slot); None if that slot was claimed before (by any run)."""
+                    digest: StoredDigest | None) -> Delivery | None:
+        """Record the digest for (chat, slot); None if that slot was claimed before (by any process).
+        No digest: nothing to send, and the period counts as delivered."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT INTO deliveries(chat_id, slot, period_start, period_end, messages, status, created_at)"
+                "INSERT INTO deliveries(chat_id, slot, period_start, period_end, digest_id, status, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id, slot) DO NOTHING",
-                (chat_id, slot, iso_utc(start), iso_utc(end), json.dumps(messages, ensure_ascii=False),
-                 "pending" if messages else "empty", iso_utc(utc_now())),
+                (chat_id, slot, iso_utc(start), iso_utc(end), digest.id if digest else None,
+                 "pending" if digest else "empty", iso_utc(utc_now())),
             )
             if cur.rowcount == 0:
                 return None
-            if not messages:  # nothing to send: the period is done all the same
+            if digest is None:
                 await conn.execute("UPDATE subscribers SET last_digest_at = ? WHERE chat_id = ?",
                                    (iso_utc(end), chat_id))
-            async with conn.execute("SELECT * FROM deliveries WHERE id = ?", (cur.lastrowid,)) as c:
-                return _row(await c.fetchone())
+            (row,) = await conn.execute_fetchall(f"{_SELECT} WHERE d.id = ?", (cur.lastrowid,))
+            return _row(row)
 
     async def slots_taken(self, slot_by_chat: dict[int, str]) -> set[int]:
         """Chats among these whose slot is already in the log."""
         taken: set[int] = set()
-        slots = set(slot_by_chat.values())
-        for slot in slots:
-            async with self.db.conn.execute("SELECT chat_id FROM deliveries WHERE slot = ?", (slot,)) as cur:
-                taken.update(r[0] for r in await cur.fetchall() if slot_by_chat.get(r[0]) == slot)
+        for slot in set(slot_by_chat.values()):
+            rows = await self.db.fetchall("SELECT chat_id FROM deliveries WHERE slot = ?", (slot,))
+            taken.update(r[0] for r in rows if slot_by_chat.get(r[0]) == slot)
         return taken
 
     async def part_sent(self, delivery_id: int, parts_sent: int) -> None:
@@ -74,10 +83,7 @@ class DeliveriesRepo:
                 await conn.execute("UPDATE subscribers SET active = 0 WHERE chat_id = ?", (delivery.chat_id,))
 
     async def pending(self) -> list[Delivery]:
-        async with self.db.conn.execute("SELECT * FROM deliveries WHERE status = 'pending' ORDER BY id") as cur:
-            return [_row(r) for r in await cur.fetchall()]
+        return [_row(r) for r in await self.db.fetchall(f"{_SELECT} WHERE d.status = 'pending' ORDER BY d.id")]
 
     async def count_by_status(self) -> dict[str, int]:
-        async with self.db.conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status") as cur:
-            return {s: n for s, n in await cur.fetchall()}
-
+        return {s: n for s, n in await self.db.fetchall("SELECT status, count(*) FROM deliveries GROUP BY status")}

@@ -1,9 +1,14 @@
-"""Saved search queries, behind the paging buttons of search results."""
+"""Saved search queries, behind the paging buttons of search results; each belongs to the chat that asked."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from storage.db import Database
 from storage.items import iso_utc, utc_now
+from storage.search import MAX_QUERY_CHARS
+
+RETENTION = timedelta(days=7)  # raw queries are personal: kept only as long as their buttons are useful
 
 
 class SearchesRepo:
@@ -12,13 +17,17 @@ class SearchesRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def save(self, query: str) -> int:
+    async def save(self, chat_id: int, query: str, *, now: datetime | None = None) -> int:
+        now = now or utc_now()
         async with self.db.transaction() as conn:
-            cur = await conn.execute("INSERT INTO searches(query, created_at) VALUES (?, ?)",
-                                     (query, iso_utc(utc_now())))
+            await conn.execute("DELETE FROM searches WHERE created_at < ?", (iso_utc(now - RETENTION),))
+            cur = await conn.execute("INSERT INTO searches(chat_id, query, created_at) VALUES (?, ?, ?)",
+                                     (chat_id, query[:MAX_QUERY_CHARS], iso_utc(now)))
             return cur.lastrowid
 
-    async def get(self, search_id: int) -> str | None:
-        async with self.db.conn.execute("SELECT query FROM searches WHERE id = ?", (search_id,)) as cur:
-            row = await cur.fetchone()
+    async def get(self, search_id: int, chat_id: int, *, now: datetime | None = None) -> str | None:
+        """The query, if it is this chat's and not older than the retention period."""
+        cutoff = iso_utc((now or utc_now()) - RETENTION)
+        row = await self.db.fetchone("SELECT query FROM searches WHERE id = ? AND chat_id = ? AND created_at >= ?",
+                                     (search_id, chat_id, cutoff))
         return row[0] if row else None

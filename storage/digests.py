@@ -1,0 +1,72 @@
+"""Rendered digests, stored once: every delivery of one references it, and its "more" button pages through it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.db import Database
+from storage.items import iso_utc, utc_now
+
+RETENTION = timedelta(days=30)  # older digests go, unless a delivery of one is still pending
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDigest:
+    id: int
+    title: str
+    messages: list[str]  # the first page, as sent
+    story_count: int
+    shown: int           # stories on the first page
+
+    @property
+    def more(self) -> int:
+        return self.story_count - self.shown
+
+
+def _row(row) -> StoredDigest:
+    return StoredDigest(row["id"], row["title"], json.loads(row["messages"]), row["story_count"], row["shown"])
+
+
+class DigestsRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def by_key(self, key: str) -> StoredDigest | None:
+        row = await self.db.fetchone("SELECT * FROM digests WHERE key = ?", (key,))
+        return _row(row) if row else None
+
+    async def get(self, digest_id: int) -> StoredDigest | None:
+        row = await self.db.fetchone("SELECT * FROM digests WHERE id = ?", (digest_id,))
+        return _row(row) if row else None
+
+    async def put(self, key: str, title: str, messages: list[str], entries: list[str], shown: int,
+                  *, now: datetime | None = None) -> StoredDigest:
+        """Store a digest with all its story lines; one built meanwhile under the same key wins."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO digests(key, title, messages, story_count, shown, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(key) DO NOTHING",
+                (key, title, json.dumps(messages, ensure_ascii=False), len(entries), shown,
+                 iso_utc(now or utc_now())))
+            if cur.rowcount:
+                await conn.executemany("INSERT INTO digest_entries(digest_id, position, html) VALUES (?, ?, ?)",
+                                       [(cur.lastrowid, n, html) for n, html in enumerate(entries)])
+            (row,) = await conn.execute_fetchall("SELECT * FROM digests WHERE key = ?", (key,))
+        return _row(row)
+
+    async def entries(self, digest_id: int, offset: int, limit: int) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT html FROM digest_entries WHERE digest_id = ? AND position >= ? ORDER BY position LIMIT ?",
+            (digest_id, offset, limit))
+        return [r[0] for r in rows]
+
+    async def prune(self, *, now: datetime | None = None) -> int:
+        """Drop digests past retention that no pending delivery still needs; how many went."""
+        cutoff = iso_utc((now or utc_now()) - RETENTION)
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM digests WHERE created_at < ? AND id NOT IN"
+                " (SELECT digest_id FROM deliveries WHERE status = 'pending' AND digest_id IS NOT NULL)", (cutoff,))
+            return cur.rowcount
