@@ -1,17 +1,14 @@
+import threading
 from datetime import UTC, date, datetime
 
+import summarizer.digest_maker as digest_maker_module
 from storage.items import Item, ItemsRepo
 from storage.statements import content_hash, parse_statement
 from storage.summaries import SummariesRepo, Summary
-from summarizer.digest import (
-    MAX_MESSAGE_CHARS,
-    build_digest,
-    digest_for_dates,
-    group_stories,
-    plural,
-    russian_date,
-    russian_period,
-)
+from summarizer.digest import build_digest, continuation, plural, russian_date, russian_period
+from summarizer.digest_maker import DigestMaker
+from summarizer.markup import MAX_MESSAGE_CHARS, message_length
+from summarizer.stories import group_stories
 
 DAY = date(2025, 8, 9)
 
@@ -35,7 +32,7 @@ def test_plural():
 
 def test_title_and_one_line_per_item_with_item_command():
     messages = build_digest([item(1, "Курс рубля укрепился."), item(2, "Школы готовы к учебному году.")],
-                            {1: Summary(1, "Рубль укрепился.", "m")}, DAY, DAY)
+                            {1: Summary(1, "Рубль укрепился.", "m")}, DAY, DAY).messages
     assert len(messages) == 1
     text = messages[0]
     assert text.startswith("<b>Дайджест за 9 августа 2025</b>")
@@ -44,13 +41,13 @@ def test_title_and_one_line_per_item_with_item_command():
 
 
 def test_user_text_is_html_escaped():
-    text = build_digest([item(1, "<script>alert(1)</script> & <b>жирный</b>")], {}, DAY, DAY)[0]
+    text = build_digest([item(1, "<script>alert(1)</script> & <b>жирный</b>")], {}, DAY, DAY).messages[0]
     assert "<script>" not in text and "&lt;script&gt;" in text and "&amp;" in text
     assert "<b>жирный</b>" not in text
 
 
 def test_empty_period_says_no_news():
-    messages = build_digest([], {}, DAY, DAY)
+    messages = build_digest([], {}, DAY, DAY).messages
     assert messages == ["<b>Дайджест за 9 августа 2025</b>\n\nНовостей за этот период нет."]
 
 
@@ -58,7 +55,7 @@ def test_near_duplicates_merge_and_show_source_count():
     a = "В Казани открыли новую станцию метро «Дубравная-2». Она примет двадцать тысяч пассажиров в сутки."
     b = "Новая станция метро «Дубравная-2» открылась в Казани и будет принимать двадцать тысяч пассажиров в сутки."
     c = "Курс рубля укрепился на открытии торгов Московской биржи."
-    messages = build_digest([item(1, a), item(2, c), item(3, b)], {}, DAY, DAY)
+    messages = build_digest([item(1, a), item(2, c), item(3, b)], {}, DAY, DAY).messages
     text = messages[0]
     assert "(2 источника)" in text and "/item1" in text and "/item3" not in text
     assert text.index("/item1") < text.index("/item2")  # the bigger story first
@@ -68,7 +65,7 @@ def test_near_duplicates_merge_and_show_source_count():
 def test_long_digest_splits_at_entries_under_4096():
     items = [item(i, f"Уникальная новость {i}: " + " ".join(f"слово{i}x{j}" for j in range(40)) + ".")
              for i in range(1, 120)]
-    messages = build_digest(items, {}, DAY, DAY)
+    messages = build_digest(items, {}, DAY, DAY, max_stories=200).messages
     assert len(messages) > 1
     assert all(len(m) <= MAX_MESSAGE_CHARS for m in messages)
     joined = "\n".join(messages)
@@ -84,5 +81,55 @@ async def test_digest_for_dates_reads_stored_items_and_summaries(db):
     r1 = await items.add(parse_statement("date 2025-08-09\nКурс рубля укрепился."))
     await items.add(parse_statement("date 2025-08-01\nСтарое заявление."))
     await SummariesRepo(db).put_many([Summary(r1.item_id, "Рубль вырос.", "extractive")])
-    messages = await digest_for_dates(db, DAY, DAY)
+    messages = (await DigestMaker(db).for_dates(DAY, DAY)).messages
     assert "Рубль вырос." in messages[0] and "Старое" not in messages[0]
+
+
+def distinct(n: int) -> list[Item]:
+    return [item(i, f"Уникальная новость {i}: " + " ".join(f"слово{i}x{j}" for j in range(8)) + ".")
+            for i in range(1, n + 1)]
+
+
+def test_a_big_day_shows_the_top_stories_then_says_how_many_more():
+    digest = build_digest(distinct(100), {}, DAY, DAY, max_stories=30)
+    text = "\n".join(digest.messages)
+    assert text.count("• ") == 30 and "…и ещё 70 сюжетов" in text
+    assert "100 сообщений, 100 сюжетов" in text
+    assert len(digest.entries) == 100 and digest.shown == 30 and digest.more == 70
+
+
+def test_the_first_page_holds_the_biggest_stories():
+    same = "В Казани открыли новую станцию метро «Дубравная-2». Она примет двадцать тысяч пассажиров в сутки."
+    items = distinct(40) + [item(100 + i, same + " " * i) for i in range(3)]
+    items[-1] = item(102, "Новая станция метро «Дубравная-2» открылась в Казани, двадцать тысяч пассажиров.")
+    digest = build_digest(items, {}, DAY, DAY, max_stories=5)
+    assert "/item100" in digest.messages[0].split("\n")[3]  # the first story line: 3 sources
+    assert all("/item" not in line or "источник" not in line for line in digest.entries[1:])
+
+
+def test_continuation_numbers_the_stories_and_fits():
+    digest = build_digest(distinct(100), {}, DAY, DAY, max_stories=30)
+    parts = continuation(digest.title, digest.entries[30:60], 30, 100)
+    assert "Сюжеты 31–60 из 100" in parts[0]
+    assert "\n".join(parts).count("• ") == 30 and all(message_length(p) <= MAX_MESSAGE_CHARS for p in parts)
+
+
+async def test_a_digest_is_built_off_the_event_loop_once_and_stored(db, monkeypatch):
+    """Grouping a big day costs seconds of CPU: it must not run on the event loop's thread."""
+    threads = []
+    real = digest_maker_module.build_digest
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(digest_maker_module, "build_digest", spy)
+    await ItemsRepo(db).add_many([parse_statement(f"date 2025-08-09\nНовость {i} о погоде.") for i in range(5)])
+    maker = DigestMaker(db)
+    first = await maker.for_dates(DAY, DAY)
+    again = await maker.for_dates(DAY, DAY)
+    assert threads and threading.main_thread() not in threads
+    assert again.id == first.id and len(threads) == 1  # the same items: the stored digest, not a rebuild
+    await SummariesRepo(db).put_many([Summary(1, "Погода хорошая.", "m")])
+    changed = await maker.for_dates(DAY, DAY)
+    assert changed.id != first.id and "Погода хорошая." in changed.messages[0]

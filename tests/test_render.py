@@ -7,7 +7,7 @@ from bot.timezones import describe_timezone, parse_timezone
 from storage.items import Item
 from storage.statements import content_hash
 from storage.summaries import Summary
-from summarizer.digest import MAX_MESSAGE_CHARS, split_escaped
+from summarizer.markup import MAX_MESSAGE_CHARS, split_escaped
 
 
 @pytest.mark.parametrize(("typed", "zone"), [
