@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -17,11 +18,11 @@ from bot import texts
 from bot.config import Settings
 from bot.delivery import Fanout
 from bot.handlers import routers
-from bot.middlewares import AdminFlagMiddleware, RetryAfterMiddleware
+from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware
 from bot.services import Services
 from storage.db import Database
 from storage.summaries import Summary
-from summarizer.digest import escape
+from summarizer.markup import escape
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,10 @@ TICK_SECONDS = 30
 SHUTDOWN_GRACE_S = 10
 
 
-def build_dispatcher(services: Services) -> Dispatcher:
+def build_dispatcher(services: Services, in_flight: InFlightMiddleware | None = None) -> Dispatcher:
     dp = Dispatcher(services=services)  # workflow data: every handler may ask for `services`
+    if in_flight:
+        dp.update.outer_middleware(in_flight)
     dp.message.outer_middleware(AdminFlagMiddleware())
     dp.callback_query.outer_middleware(AdminFlagMiddleware())
     dp.include_routers(*routers())
@@ -39,8 +42,8 @@ def build_dispatcher(services: Services) -> Dispatcher:
 
 def build_bot(settings: Settings) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
-    session.middleware(RetryAfterMiddleware())
-    return Bot(settings.bot_token, session=session,
+    session.middleware(ReplyRetryMiddleware())
+    return Bot(settings.bot_token.get_secret_value(), session=session,
                default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True))
 
 
@@ -62,13 +65,24 @@ def summary_notifier(bot: Bot, services: Services):
     return notify
 
 
+async def housekeeping(services: Services) -> None:
+    """Stored digests past their retention go (saved searches are pruned as new ones are saved)."""
+    try:
+        pruned = await services.digest_maker.digests.prune()
+        if pruned:
+            log.info("pruned %d old digests", pruned)
+    except Exception:
+        log.exception("housekeeping failed")
+
+
 async def run_bot(settings: Settings) -> None:
     db = await Database.open(settings.database_path)
     services = Services.build(settings, db)
     bot = build_bot(settings)
     services.fanout = fanout = Fanout(bot, services)
     services.worker.listeners.append(summary_notifier(bot, services))
-    dp = build_dispatcher(services)
+    in_flight = InFlightMiddleware()
+    dp = build_dispatcher(services, in_flight)
     scheduler = AsyncIOScheduler(timezone=UTC)
     try:
         me = await bot.get_me()
@@ -79,14 +93,19 @@ async def run_bot(settings: Settings) -> None:
         # and the first tick at start catches up digests missed while the bot was down.
         scheduler.add_job(fanout.tick, "interval", seconds=TICK_SECONDS, next_run_time=datetime.now(UTC),
                           max_instances=1, coalesce=True, id="digest-tick")
+        scheduler.add_job(housekeeping, "interval", hours=1, args=[services], next_run_time=datetime.now(UTC),
+                          max_instances=1, coalesce=True, id="housekeeping")
         scheduler.start()
         await dp.start_polling(bot, handle_signals=True, close_bot_session=False,
                                allowed_updates=dp.resolve_used_update_types())
     finally:
-        log.info("stopping: finishing in-flight deliveries (up to %d s)", SHUTDOWN_GRACE_S)
+        log.info("stopping: finishing replies and deliveries in progress (up to %d s)", SHUTDOWN_GRACE_S)
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        await fanout.wait_idle(SHUTDOWN_GRACE_S)
+        replies_done, _ = await asyncio.gather(in_flight.wait_idle(SHUTDOWN_GRACE_S),
+                                               fanout.wait_idle(SHUTDOWN_GRACE_S))
+        if not replies_done:
+            log.warning("some updates were still being handled after %d s", SHUTDOWN_GRACE_S)
         await services.worker.stop()
         await bot.session.close()
         await db.close()

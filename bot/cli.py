@@ -15,11 +15,13 @@ from tqdm import tqdm
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.ingest import Rejected, read_path
+from bot.logs import setup_logging
 from storage.db import Database
 from storage.items import ItemsRepo
 from storage.search import SearchRepo
 from storage.summaries import SummariesRepo
-from summarizer.digest import digest_for_dates
+from summarizer.digest import continuation
+from summarizer.digest_maker import DigestMaker
 from summarizer.loader import LazySummarizer
 from summarizer.worker import SummaryWorker
 
@@ -116,7 +118,12 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         worker = SummaryWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size)
         await worker.drain()
-        messages = await digest_for_dates(db, first, last)
+        maker = DigestMaker(db, settings.digest_max_stories)
+        digest = await maker.for_dates(first, last)
+        messages = list(digest.messages)
+        if args.all and digest.more:
+            rest = await maker.digests.entries(digest.id, digest.shown, digest.more)
+            messages += continuation(digest.title, rest, digest.shown, digest.story_count)
     finally:
         await db.close()
     for message in messages:
@@ -149,7 +156,7 @@ async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.bot_token:
+    if not settings.bot_token.get_secret_value():
         print("BOT_TOKEN is not set: get one from @BotFather and put it in .env", file=sys.stderr)
         return 2
     from bot.app import run_bot  # aiogram is imported only when the bot runs
@@ -183,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--from", dest="date_from", type=_date)
     p.add_argument("--to", dest="date_to", type=_date)
     p.add_argument("--print", action="store_true", help="print Telegram HTML as it would be sent")
+    p.add_argument("--all", action="store_true", help="every story, not only the first DIGEST_MAX_STORIES")
     p.set_defaults(func=cmd_digest)
 
     p = sub.add_parser("model", help="fetch the summarization model or make its CTranslate2 copy")
@@ -201,8 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level, [settings.bot_token.get_secret_value()])
     try:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:
         return 130
+    except Exception:  # through the redacting log, not Python's raw traceback
+        logging.getLogger("newsbot").exception("%s failed", args.command)
+        return 1

@@ -7,7 +7,7 @@ from datetime import time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from summarizer.loader import SummarizerConfig
@@ -30,7 +30,7 @@ def parse_hhmm(value: str) -> time:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    bot_token: str = ""
+    bot_token: SecretStr = SecretStr("")
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     database_path: str = "data/newsbot.sqlite3"
     telegram_api_base: str = TELEGRAM_API
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     summarizer_threads: int = Field(0, ge=0, le=256)
     delivery_rate: float = Field(25.0, gt=0, le=30)
     digest_skip_empty: bool = True
+    digest_max_stories: int = Field(30, ge=1, le=200)
     digest_catch_up_hours: float = Field(12.0, ge=0, le=168)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -1,8 +1,11 @@
 """Digest fan-out within Telegram's limits; the delivery log makes every digest go out once.
 
 A digest is claimed in the log (unique per chat and local day) before anything is sent,
-with its rendered parts; each part sent is recorded at once. A crash or restart resumes
-pending deliveries from the next unsent part, and a second trigger finds the slot taken.
+referencing the digest rendered once for everyone with the same period; each part sent is
+recorded at once. A crash or restart resumes pending deliveries from the next unsent part,
+and a second trigger finds the slot taken. Only the process holding the "fanout" lease
+sends: a second instance on the same database (a restart overlap, a double deploy) waits,
+and takes over when the holder stops renewing.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,11 +29,13 @@ from aiogram.exceptions import (
 )
 
 from bot.config import parse_hhmm
+from bot.keyboards import digest_more
 from bot.middlewares import own_flood_control
 from bot.services import Services
 from storage.deliveries import Delivery
+from storage.digests import StoredDigest
+from storage.leases import Lease, LeasesRepo
 from storage.subscribers import Subscriber
-from summarizer.digest import digest_for_arrivals
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +45,26 @@ CHAT_INTERVAL_S = 1.0  # about one message a second in a private chat
 # Pace a little under DELIVERY_RATE: network jitter can bunch requests up on the way, and
 # Telegram counts arrivals; 5% headroom keeps every one-second window at or below the cap.
 RATE_HEADROOM = 0.95
+LEASE_NAME = "fanout"
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class RateLimiter:
     """Spaces message starts at least 1/rate apart across all chats; a 429 pauses everyone."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, sleep: Sleep = asyncio.sleep) -> None:
         self.interval = 1.0 / rate
         self._next = 0.0
         self._lock = asyncio.Lock()
+        self._sleep = sleep
 
     async def wait(self) -> None:
         async with self._lock:
             now = time.monotonic()
             start = max(now, self._next)
             self._next = start + self.interval
-        await asyncio.sleep(start - now)
+        await self._sleep(start - now)
 
     def pause(self, seconds: float) -> None:
         self._next = max(self._next, time.monotonic() + seconds)
@@ -65,11 +75,14 @@ class FanoutReport:
     counts: dict[str, int] = field(default_factory=dict)
     messages: int = 0
     seconds: float = 0.0
+    busy_with: str | None = None  # another process holds the fan-out lease
 
     def add(self, status: str) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
 
     def describe(self) -> str:
+        if self.busy_with:
+            return "рассылку сейчас ведёт другой запущенный экземпляр бота; он отправит всё сам"
         names = {"sent": "отправлено", "empty": "без новостей", "blocked": "заблокировали бота",
                  "failed": "ошибка", "deferred": "отложено", "taken": "уже получили сегодня"}
         parts = [f"{names.get(k, k)}: {v}" for k, v in sorted(self.counts.items())] or ["подписчиков нет"]
@@ -92,14 +105,17 @@ def due_slot(sub: Subscriber, now: datetime, catch_up: timedelta) -> datetime | 
 
 
 class Fanout:
-    def __init__(self, bot: Bot, services: Services, *, concurrency: int = 0) -> None:
+    def __init__(self, bot: Bot, services: Services, *, concurrency: int = 0, sleep: Sleep = asyncio.sleep,
+                 lease: Lease | None = None) -> None:
         self.bot = bot
         self.services = services
-        self.limiter = RateLimiter(services.settings.delivery_rate * RATE_HEADROOM)
+        self.limiter = RateLimiter(services.settings.delivery_rate * RATE_HEADROOM, sleep)
         # Enough requests in flight to keep the rate with ~1 s Bot API latency.
         self.concurrency = concurrency or max(4, int(services.settings.delivery_rate * 2))
+        self.lease = lease or Lease(LeasesRepo(services.db), LEASE_NAME)
+        self._sleep = sleep
         self._lock = asyncio.Lock()
-        self._chat_next: dict[int, float] = {}
+        self._chat_next: dict[int, float] = {}  # when each chat may get its next message (pruned after a run)
 
     async def tick(self) -> None:
         """The scheduler's job: send every digest that is due."""
@@ -115,8 +131,12 @@ class Fanout:
 
     async def _run(self, now: datetime, manual: bool) -> FanoutReport:
         own_flood_control.set(True)  # the fan-out handles 429 for all its sends itself
-        async with self._lock:  # one fan-out at a time: pending rows are sent by exactly one task
+        async with self._lock:  # one fan-out at a time in this process; the lease: in all processes
             report = FanoutReport()
+            if not await self.lease.keep():
+                report.busy_with = await self.lease.repo.holder(self.lease.name, now) or "?"
+                log.info("digest fan-out: another process (%s) holds the lease", report.busy_with)
+                return report
             started = time.monotonic()
             await self._claim_due(now, manual, report)
             pending = await self.services.deliveries.pending()
@@ -128,6 +148,8 @@ class Fanout:
 
             await asyncio.gather(*(one(d) for d in pending))
             report.seconds = time.monotonic() - started
+            moment = time.monotonic()
+            self._chat_next = {chat: at for chat, at in self._chat_next.items() if at > moment}
             if report.counts:
                 rate = report.messages / report.seconds if report.seconds else 0.0
                 log.info("digest fan-out: %s; %d messages in %.1f s (%.1f msg/s)",
@@ -146,7 +168,7 @@ class Fanout:
         slots = {chat: moment.astimezone(ZoneInfo(sub.timezone)).date().isoformat()
                  for chat, (sub, moment) in due.items()}
         taken = await self.services.deliveries.slots_taken(slots)
-        cache: dict[tuple, tuple[list[str], int]] = {}  # subscribers with the same period share a digest
+        cache: dict[tuple, tuple[StoredDigest, int]] = {}  # subscribers with the same period share a digest
         for chat, (sub, moment) in due.items():
             if chat in taken:
                 if manual:
@@ -155,12 +177,11 @@ class Fanout:
             start = sub.last_digest_at or (moment - timedelta(days=1))
             key = (start, moment, slots[chat])
             if key not in cache:
-                cache[key] = await digest_for_arrivals(self.services.db, start, moment,
-                                                       datetime.fromisoformat(slots[chat]).date())
-            messages, count = cache[key]
-            if count == 0 and settings.digest_skip_empty:
-                messages = []
-            claimed = await self.services.deliveries.claim(chat, slots[chat], start, moment, messages)
+                cache[key] = await self.services.digest_maker.for_arrivals(
+                    start, moment, datetime.fromisoformat(slots[chat]).date())
+            digest, count = cache[key]
+            skip = count == 0 and settings.digest_skip_empty
+            claimed = await self.services.deliveries.claim(chat, slots[chat], start, moment, None if skip else digest)
             if claimed and claimed.status == "empty":
                 report.add("empty")
 
@@ -169,7 +190,7 @@ class Fanout:
         now = time.monotonic()
         start = max(now, self._chat_next.get(chat_id, 0.0))
         self._chat_next[chat_id] = start + interval
-        await asyncio.sleep(start - now)
+        await self._sleep(start - now)
 
     async def _send(self, delivery: Delivery, report: FanoutReport) -> str:
         """Send the remaining parts of one digest; the final status (or 'deferred' to retry later)."""
@@ -179,8 +200,13 @@ class Fanout:
         while part < len(delivery.messages):
             await self._pace_chat(delivery.chat_id)
             await self.limiter.wait()
+            if not await self.lease.keep():  # another process took over: it sends the rest
+                log.warning("fan-out lease lost: leaving the digest to %s for its new holder", delivery.chat_id)
+                return "deferred"
+            last = part == len(delivery.messages) - 1
+            markup = digest_more(delivery.digest_id, delivery.shown, delivery.story_count) if last else None
             try:
-                await self.bot.send_message(delivery.chat_id, delivery.messages[part])
+                await self.bot.send_message(delivery.chat_id, delivery.messages[part], reply_markup=markup)
             except TelegramRetryAfter as exc:
                 log.warning("429 from Telegram: pausing all sends for %s s", exc.retry_after)
                 self.limiter.pause(exc.retry_after)
@@ -199,7 +225,7 @@ class Fanout:
                     log.warning("digest to %s deferred after %d network errors: %s", delivery.chat_id,
                                 failures, exc)
                     return "deferred"
-                await asyncio.sleep(2 ** (failures - 1))
+                await self._sleep(2 ** (failures - 1))
                 continue
             part += 1
             report.messages += 1
@@ -208,7 +234,13 @@ class Fanout:
         return "sent"
 
     async def wait_idle(self, timeout: float) -> None:
-        """On shutdown: let a running fan-out finish; whatever is left stays pending for the next start."""
-        with contextlib.suppress(asyncio.TimeoutError):
+        """On shutdown: let a running fan-out finish, then hand the lease on at once; whatever is left
+        stays pending for the next holder."""
+        self.lease.stop()  # no new sends from here on
+        try:
             await asyncio.wait_for(self._lock.acquire(), timeout)
-            self._lock.release()
+        except TimeoutError:  # sends may still be in flight: the lease row expires on its own
+            return
+        self._lock.release()
+        with contextlib.suppress(Exception):
+            await self.lease.release()

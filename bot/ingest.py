@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from storage.statements import NewItem, StatementError, parse_statement
+from storage.statements import NewItem, StatementError, is_date_line, parse_statement
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -53,14 +53,22 @@ def read_jsonl(lines: Iterator[str], name: str) -> Iterator[NewItem | Rejected]:
             yield Rejected(f"{name}:{number}", str(exc))
 
 
-def read_text(data: bytes, name: str) -> Iterator[NewItem | Rejected]:
+def read_text(data: bytes, name: str, caption: str | None = None) -> Iterator[NewItem | Rejected]:
+    """One statement from a text file. A caption (of a file sent to the bot) is a first `date` line
+    for it, or else its title."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         yield Rejected(name, "файл не в кодировке UTF-8")
         return
+    caption = (caption or "").strip()
+    title = None
+    if is_date_line(caption):
+        text = f"{caption}\n{text}"
+    elif caption:
+        title = caption
     try:
-        yield parse_statement(text, source=f"file:{name}")
+        yield parse_statement(text, source=f"file:{name}", title=title)
     except StatementError as exc:
         yield Rejected(name, str(exc))
 

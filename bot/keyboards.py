@@ -1,15 +1,29 @@
-"""Inline buttons and their typed callback data."""
+"""Inline buttons and their typed callback data.
+
+Callback data comes from the client and can be forged: every field is bounded, so data that
+does not parse, or is out of range, matches no button and is answered by the fallback router."""
 
 from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
+
+from summarizer.digest import stories_word
+
+MAX_ID = 2**62  # SQLite integers are 64-bit
+MAX_OFFSET = 100_000
 
 
 class SearchPageCb(CallbackData, prefix="sp"):
-    search_id: int  # a saved query (see storage.searches.SearchesRepo)
-    offset: int
+    search_id: int = Field(ge=1, le=MAX_ID)  # a saved query of this chat (see storage.searches.SearchesRepo)
+    offset: int = Field(ge=0, le=MAX_OFFSET)
+
+
+class DigestMoreCb(CallbackData, prefix="dm"):
+    digest_id: int = Field(ge=1, le=MAX_ID)  # a stored digest (see storage.digests.DigestsRepo)
+    offset: int = Field(ge=0, le=MAX_OFFSET)  # the first story to show
 
 
 def search_pager(search_id: int, offset: int, page_size: int, has_more: bool) -> InlineKeyboardMarkup | None:
@@ -20,3 +34,13 @@ def search_pager(search_id: int, offset: int, page_size: int, has_more: bool) ->
     if has_more:
         builder.button(text="Ещё ▶", callback_data=SearchPageCb(search_id=search_id, offset=offset + page_size))
     return builder.as_markup() if builder.buttons else None
+
+
+def digest_more(digest_id: int | None, offset: int, story_count: int) -> InlineKeyboardMarkup | None:
+    """"Показать ещё N сюжетов" under a digest page, when stories are left after `offset`."""
+    if digest_id is None or offset >= story_count:
+        return None
+    builder = InlineKeyboardBuilder()
+    builder.button(text=f"Показать ещё {stories_word(story_count - offset)}",
+                   callback_data=DigestMoreCb(digest_id=digest_id, offset=offset))
+    return builder.as_markup()

@@ -1,8 +1,10 @@
-"""Per-update context for handlers: whether the sender is an admin."""
+"""Middlewares: the admin flag for handlers, bounded retries for the bot's replies, and a count of updates
+in progress so that shutdown lets them finish before it closes the HTTP session."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
@@ -10,12 +12,13 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import GetUpdates
 from aiogram.types import TelegramObject
 
 log = logging.getLogger(__name__)
 
-# Set by the digest fan-out, which paces itself and handles 429 for all its sends at once.
+# Set by the digest fan-out, which paces itself and handles 429, 5xx and network errors for all its sends.
 own_flood_control: contextvars.ContextVar[bool] = contextvars.ContextVar("own_flood_control", default=False)
 
 
@@ -29,20 +32,59 @@ class AdminFlagMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
-class RetryAfterMiddleware(BaseRequestMiddleware):
-    """A 429 on a handler's reply waits as told and tries again, instead of losing the reply."""
+class ReplyRetryMiddleware(BaseRequestMiddleware):
+    """A reply is not lost to a passing fault: a 429 waits as told (up to `max_wait`), a 5xx or a network
+    error is retried after 0.5, 1, 2, 4 and 8 s. Bounded: after that the error reaches the handler.
+    A network error may mean the request arrived and only the answer was lost, so a retried reply can
+    come twice; a lost one is worse."""
 
-    def __init__(self, max_wait: float = 60.0, attempts: int = 5) -> None:
+    def __init__(self, max_wait: float = 60.0, attempts: int = 6,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.max_wait = max_wait
         self.attempts = attempts
+        self._sleep = sleep
 
     async def __call__(self, make_request, bot, method):
-        for attempt in range(self.attempts):
+        if own_flood_control.get() or isinstance(method, GetUpdates):  # these have their own retries
+            return await make_request(bot, method)
+        backoff = 0.5
+        for attempt in range(1, self.attempts + 1):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
-                if own_flood_control.get() or exc.retry_after > self.max_wait or attempt == self.attempts - 1:
+                if exc.retry_after > self.max_wait or attempt == self.attempts:
                     raise
-                log.warning("429 on %s: retrying in %s s", type(method).__name__, exc.retry_after)
-                await asyncio.sleep(exc.retry_after)
+                wait, why = float(exc.retry_after), "429"
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                if attempt == self.attempts:
+                    raise
+                (wait, why), backoff = (backoff, type(exc).__name__), backoff * 2
+            log.warning("%s on %s (attempt %d): retrying in %.1f s", why, type(method).__name__, attempt, wait)
+            await self._sleep(wait)
         raise AssertionError("unreachable")
+
+
+class InFlightMiddleware(BaseMiddleware):
+    """Counts updates being handled; shutdown waits for them before it closes the HTTP session."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        self._count += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._count -= 1
+            if not self._count:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True if every update in progress finished within `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        return self._idle.is_set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +15,11 @@ from storage.searches import SearchesRepo
 from storage.statements import NewItem
 from storage.subscribers import SubscribersRepo
 from storage.summaries import SummariesRepo
+from summarizer.digest_maker import DigestMaker
 from summarizer.loader import LazySummarizer
 from summarizer.worker import SummaryWorker
+
+MAX_SUMMARY_NOTICES = 10_000
 
 
 @dataclass
@@ -30,8 +34,10 @@ class Services:
     deliveries: DeliveriesRepo
     summarizer: LazySummarizer
     worker: SummaryWorker
-    # item id → (chat id, message id) of the admin message that posted it: where its summary goes
-    summary_notices: dict[int, tuple[int, int]] = field(default_factory=dict)
+    digest_maker: DigestMaker
+    # item id → (chat id, message id) of the admin message that posted it: where its summary goes.
+    # Bounded: an item deleted before its summary would otherwise stay here for good.
+    summary_notices: OrderedDict[int, tuple[int, int]] = field(default_factory=OrderedDict)
     fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
 
     async def add_statement(self, item: NewItem, chat_id: int, message_id: int) -> AddResult:
@@ -39,6 +45,8 @@ class Services:
         result = await self.items.add(item)
         if not result.duplicate:
             self.summary_notices[result.item_id] = (chat_id, message_id)
+            while len(self.summary_notices) > MAX_SUMMARY_NOTICES:
+                self.summary_notices.popitem(last=False)
             self.worker.notify()
         return result
 
@@ -48,7 +56,8 @@ class Services:
         return cls(settings=settings, db=db, items=ItemsRepo(db, settings.zone), summaries=SummariesRepo(db),
                    search=SearchRepo(db), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
                    deliveries=DeliveriesRepo(db), summarizer=summarizer,
-                   worker=SummaryWorker(db, summarizer, settings.summarizer_batch_size))
+                   worker=SummaryWorker(db, summarizer, settings.summarizer_batch_size),
+                   digest_maker=DigestMaker(db, settings.digest_max_stories))
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_ids

@@ -1,18 +1,22 @@
-"""Digest fan-out: exactly once, Telegram errors, due times and catch-up."""
+"""Digest fan-out: exactly once (also across processes), Telegram errors, due times and catch-up."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import SendMessage
 
-import bot.delivery as delivery_module
 from bot.config import load_settings
 from bot.delivery import Fanout, RateLimiter, due_slot
+from bot.keyboards import DigestMoreCb
 from bot.services import Services
+from storage.db import Database
+from storage.digests import DigestsRepo
 from storage.items import iso_utc
+from storage.leases import Lease, LeasesRepo
 from storage.statements import parse_statement
 from storage.subscribers import Subscriber
 
@@ -24,21 +28,21 @@ class FakeBot:
 
     def __init__(self) -> None:
         self.sent: list[tuple[int, str]] = []
+        self.markups: list = []
         self.script: dict[int, list[Exception]] = {}
+        self.latency = 0.0
 
-    async def send_message(self, chat_id: int, text: str, **_):
+    async def send_message(self, chat_id: int, text: str, reply_markup=None, **_):
+        await asyncio.sleep(self.latency)  # a real send lets other tasks run
         errors = self.script.get(chat_id)
         if errors:
             raise errors.pop(0)
         self.sent.append((chat_id, text))
+        self.markups.append(reply_markup)
 
 
-@pytest.fixture(autouse=True)
-def _no_sleep(monkeypatch):
+async def instant(_seconds: float) -> None:
     """Backoff and pacing without waiting: the order of events is what these tests check."""
-    async def instant(_seconds):
-        return None
-    monkeypatch.setattr(delivery_module.asyncio, "sleep", instant)
 
 
 @pytest.fixture
@@ -46,7 +50,7 @@ async def env(db):
     settings = load_settings(summarizer_backend="extractive", digest_skip_empty=True)
     services = Services.build(settings, db)
     bot = FakeBot()
-    fanout = Fanout(bot, services)
+    fanout = Fanout(bot, services, sleep=instant)
     await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
     return services, bot, fanout
 
@@ -54,8 +58,8 @@ async def env(db):
 async def subscribe(services: Services, chat_id: int, at: str = "09:00", tz: str = "Europe/Moscow",
                     joined: datetime = NOW - timedelta(days=3)) -> None:
     await services.subscribers.subscribe(chat_id, at, tz)
-    await services.db.conn.execute("UPDATE subscribers SET created_at = ? WHERE chat_id = ?",
-                                   (iso_utc(joined), chat_id))
+    async with services.db.transaction() as conn:
+        await conn.execute("UPDATE subscribers SET created_at = ? WHERE chat_id = ?", (iso_utc(joined), chat_id))
 
 
 def sub(at="09:00", tz="Europe/Moscow", joined=NOW - timedelta(days=3)) -> Subscriber:
@@ -157,10 +161,12 @@ async def test_network_errors_are_retried_then_deferred_to_the_next_tick(env):
 async def test_crash_mid_digest_resumes_from_the_next_part(env):
     services, bot, fanout = env
     await subscribe(services, 10)
-    messages = ["часть 1", "часть 2", "часть 3"]
-    claimed = await services.deliveries.claim(10, "2025-08-09", NOW - timedelta(days=1), NOW, messages)
+    digest = await DigestsRepo(services.db).put("k", "<b>Дайджест</b>", ["часть 1", "часть 2", "часть 3"],
+                                                ["• a", "• b"], 2)
+    claimed = await services.deliveries.claim(10, "2025-08-09", NOW - timedelta(days=1), NOW, digest)
     await services.deliveries.part_sent(claimed.id, 1)  # the process died after part 1
-    restarted = Fanout(bot, services)
+    await fanout.wait_idle(1)  # ... and its lease went with it
+    restarted = Fanout(bot, services, sleep=instant)
     await restarted.run(NOW)
     assert bot.sent == [(10, "часть 2"), (10, "часть 3")]
 
@@ -175,16 +181,14 @@ async def test_manual_send_takes_todays_slot(env):
     assert again.counts == {"taken": 1} and len(bot.sent) == 1
 
 
-async def test_rate_limiter_spaces_starts_and_pauses(monkeypatch):
-    import asyncio
+async def test_rate_limiter_spaces_starts_and_pauses():
     import time
     starts = []
 
     async def record(seconds):  # when each send would start
         starts.append(time.monotonic() + seconds)
 
-    monkeypatch.setattr(delivery_module.asyncio, "sleep", record)
-    limiter = RateLimiter(50)
+    limiter = RateLimiter(50, sleep=record)
     await asyncio.gather(*(limiter.wait() for _ in range(10)))
     paused_at = time.monotonic()
     limiter.pause(5)
@@ -192,3 +196,99 @@ async def test_rate_limiter_spaces_starts_and_pauses(monkeypatch):
     gaps = sorted(b - a for a, b in zip(starts, starts[1:], strict=False))
     assert gaps[0] >= 0.02 - 1e-4  # never two starts closer than 1/rate (µs of clock reads aside)
     assert starts[-1] >= paused_at + 5 - 1e-3  # a 429 holds everyone back
+
+
+async def test_a_big_digest_ends_with_a_button_for_the_rest(env):
+    services, bot, fanout = env
+    services.digest_maker.max_stories = 2
+    for topic in ("Школы готовы к учебному году.", "В Казани открыли станцию метро.", "Синоптики обещают жару.",
+                  "Футболисты выиграли кубок."):
+        await services.items.add(parse_statement(topic), now=NOW - timedelta(hours=1))
+    await subscribe(services, 10)
+    await fanout.run(NOW)
+    assert "…и ещё 3 сюжета" in bot.sent[-1][1]
+    (button,) = bot.markups[-1].inline_keyboard[0]
+    assert button.text == "Показать ещё 3 сюжета"
+    assert DigestMoreCb.unpack(button.callback_data).offset == 2
+
+
+async def test_digest_is_stored_once_for_all_subscribers_of_a_period(env):
+    services, bot, fanout = env
+    for chat in range(10, 20):
+        await subscribe(services, chat)
+    await fanout.run(NOW)
+    assert len(bot.sent) == 10
+    (count,) = await services.db.fetchone("SELECT count(*) FROM digests")
+    assert count == 1
+
+
+async def test_pacing_memory_is_released_after_a_run(env):
+    services, bot, fanout = env
+    for chat in range(10, 15):
+        await subscribe(services, chat)
+    await fanout.run(NOW)
+    fanout._chat_next[99] = 0.0  # a chat whose pacing moment has long passed
+    await fanout.run(NOW + timedelta(minutes=1))
+    assert 99 not in fanout._chat_next
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+        self.mono = 1000.0
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        self.mono += seconds
+
+
+async def test_two_processes_on_one_database_send_each_digest_once(tmp_path):
+    """A restart overlap or a double deploy: two bots on the same file and token."""
+    path = tmp_path / "shared.sqlite3"
+    dbs = [await Database.open(path), await Database.open(path)]
+    settings = load_settings(summarizer_backend="extractive")
+    bot = FakeBot()  # the same token: one Telegram
+    bot.latency = 0.01  # sends overlap, as they do over a network
+    fanouts = [Fanout(bot, Services.build(settings, db), sleep=instant) for db in dbs]
+    services = fanouts[0].services
+    await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
+    for chat in range(100, 160):
+        await subscribe(services, chat)
+    try:
+        reports = await asyncio.gather(*(f.run(NOW, manual=True) for f in fanouts))
+        again = await asyncio.gather(*(f.run(NOW + timedelta(seconds=30)) for f in fanouts))
+    finally:
+        for db in dbs:
+            await db.close()
+    assert sorted(c for c, _ in bot.sent) == list(range(100, 160))  # each once
+    assert sum(1 for r in reports if r.busy_with) == 1 and "другой запущенный экземпляр" in \
+        next(r for r in reports if r.busy_with).describe()
+    assert all(r.counts == {} for r in again)
+
+
+async def test_lease_is_taken_over_only_after_its_holder_stops_renewing(db):
+    clock = Clock()
+    repo = LeasesRepo(db)
+    first = Lease(repo, "job", holder="a", ttl=60, clock=lambda: clock.now, monotonic=lambda: clock.mono)
+    second = Lease(repo, "job", holder="b", ttl=60, clock=lambda: clock.now, monotonic=lambda: clock.mono)
+    assert await first.keep() and not await second.keep()
+    clock.advance(40)
+    assert await first.keep() and not await second.keep()  # renewed: good for 60 s from now
+    clock.advance(59)
+    assert not await second.keep()
+    clock.advance(2)  # the holder died 61 s ago
+    assert await second.keep() and not await first.keep()
+
+
+async def test_a_holder_that_lost_its_lease_stops_sending(env):
+    services, bot, fanout = env
+    for chat in range(10, 13):
+        await subscribe(services, chat)
+    clock = Clock()
+    fanout.lease = Lease(LeasesRepo(services.db), "fanout", holder="old", ttl=60, clock=lambda: clock.now,
+                         monotonic=lambda: clock.mono)
+    await fanout.lease.keep()
+    clock.advance(61)  # stalled past its lease ...
+    assert await Lease(LeasesRepo(services.db), "fanout", holder="new", clock=lambda: clock.now).keep()
+    report = await fanout.run(NOW)  # ... then woke up
+    assert bot.sent == [] and report.busy_with == "new"

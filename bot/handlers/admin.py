@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import re
+import logging
 from datetime import timedelta
 
 from aiogram import Bot, F, Router
@@ -11,12 +11,14 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, MessageOriginChannel, MessageOriginChat, MessageOriginUser
 
 from bot import texts
-from bot.handlers.common import admin_only, answer_parts
+from bot.handlers.common import admin_only, answer_digest, item_number
 from bot.ingest import Rejected, read_text
 from bot.services import Services
 from storage.items import utc_now
 from storage.statements import StatementError, parse_statement
-from summarizer.digest import digest_for_arrivals, escape
+from summarizer.markup import escape
+
+log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 1024 * 1024  # a statement is at most 100,000 characters
 
@@ -34,10 +36,17 @@ def _source(message: Message) -> str:
 
 
 async def _store(message: Message, services: Services, entry) -> None:
+    """Store a statement and tell the admin its id, or that it was not stored and why: never silence."""
     if isinstance(entry, Rejected):
         await message.reply(f"Не сохранено: {escape(entry.reason)}.")
         return
-    result = await services.add_statement(entry, message.chat.id, message.message_id)
+    try:
+        result = await services.add_statement(entry, message.chat.id, message.message_id)
+    except Exception as exc:
+        log.exception("statement from chat %s not stored", message.chat.id)
+        reason = "база данных занята другим процессом" if "locked" in str(exc) else "ошибка базы данных"
+        await message.reply(f"⚠️ Не сохранено: {reason}. Пришлите это сообщение ещё раз чуть позже.")
+        return
     if result.duplicate:
         await message.reply(f"Такой текст уже есть: #{result.item_id} (/item{result.item_id}). "
                             "Второй раз не сохраняю.")
@@ -57,9 +66,10 @@ async def statement_text(message: Message, services: Services) -> None:
 
 
 async def statement_file(message: Message, bot: Bot, services: Services, is_admin: bool) -> None:
+    """A .txt file in a private chat: its text is the statement; a caption, if any, is its title
+    (or its `date YYYY-MM-DD` line)."""
     if not is_admin:
-        if message.chat.type == "private":
-            await message.answer("Присылать новости могут только администраторы. Поиск — просто напишите слова.")
+        await message.answer("Присылать новости могут только администраторы. Поиск — просто напишите слова.")
         return
     doc = message.document
     name = doc.file_name or "document"
@@ -76,17 +86,18 @@ async def statement_file(message: Message, bot: Bot, services: Services, is_admi
     if len(data) > MAX_DOCUMENT_BYTES:
         await message.reply("Файл слишком большой: одно сообщение — не больше 1 МБ текста.")
         return
-    for entry in read_text(data, name):
+    for entry in read_text(data, name, caption=message.caption):
         await _store(message, services, entry)
 
 
 async def delete(message: Message, command: CommandObject, services: Services) -> None:
-    arg = (command.args or "").strip().lstrip("#")
-    if not re.fullmatch(r"\d{1,12}", arg):
+    number = item_number(command.args)
+    if number is None:
         await message.answer("Укажите номер: /delete 12")
         return
-    deleted = await services.items.delete(int(arg))
-    await message.answer(f"Сообщение #{int(arg)} удалено." if deleted else f"Сообщения #{int(arg)} нет.")
+    deleted = await services.items.delete(number)
+    services.summary_notices.pop(number, None)
+    await message.answer(f"Сообщение #{number} удалено." if deleted else f"Сообщения #{number} нет.")
 
 
 async def stats(message: Message, services: Services) -> None:
@@ -110,9 +121,9 @@ async def preview(message: Message, services: Services) -> None:
     sub = await services.subscribers.get(message.chat.id)
     start = sub.last_digest_at if sub and sub.last_digest_at else now - timedelta(days=1)
     zone = services.settings.zone
-    messages, count = await digest_for_arrivals(services.db, start, now, now.astimezone(zone).date())
+    digest, count = await services.digest_maker.for_arrivals(start, now, now.astimezone(zone).date())
     await message.answer(f"<i>Предпросмотр: {count} новых сообщений с последнего дайджеста.</i>")
-    await answer_parts(message, messages)
+    await answer_digest(message, digest)
 
 
 async def send_digest(message: Message, services: Services) -> None:
@@ -130,9 +141,11 @@ ADMIN_COMMANDS = ("delete", "stats", "preview", "senddigest")
 
 def build_router() -> Router:
     router = Router(name="admin")
-    statement = (F.text & ~F.text.startswith("/")) | F.caption
-    router.message.register(statement_text, F.chat.type == "private", admin_only, statement)
-    router.message.register(statement_file, F.document)
+    # Statements come from private chats only. A document's caption belongs to the document.
+    private = F.chat.type == "private"
+    statement = (F.text & ~F.text.startswith("/")) | (F.caption & ~F.document)
+    router.message.register(statement_text, private, admin_only, statement)
+    router.message.register(statement_file, private, F.document)
     router.message.register(delete, Command("delete"), admin_only)
     router.message.register(stats, Command("stats"), admin_only)
     router.message.register(preview, Command("preview"), admin_only)

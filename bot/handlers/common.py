@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from aiogram.types import Message
+
+from bot.keyboards import MAX_ID, digest_more
+from storage.digests import StoredDigest
+
+_NUMBER_RE = re.compile(r"#?([0-9]{1,18})")  # ASCII digits only: str.isdigit() accepts "²"
 
 
 def admin_only(_: object, is_admin: bool) -> bool:
@@ -10,6 +17,20 @@ def admin_only(_: object, is_admin: bool) -> bool:
     return is_admin
 
 
+def item_number(arg: str | None) -> int | None:
+    """`12` or `#12` as an item id; None for anything else."""
+    match = _NUMBER_RE.fullmatch((arg or "").strip())
+    return int(match.group(1)) if match and 0 < int(match.group(1)) <= MAX_ID else None
+
+
 async def answer_parts(message: Message, parts: list[str]) -> None:
     for part in parts:
         await message.answer(part)
+
+
+async def answer_digest(message: Message, digest: StoredDigest) -> None:
+    """A digest's first page; its last message carries the button to the stories not shown."""
+    for n, part in enumerate(digest.messages, start=1):
+        last = n == len(digest.messages)
+        await message.answer(part, reply_markup=digest_more(digest.id, digest.shown, digest.story_count)
+                             if last else None)

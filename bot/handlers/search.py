@@ -12,15 +12,17 @@ from aiogram.types import CallbackQuery, Message
 from bot.keyboards import SearchPageCb, search_pager
 from bot.render import PAGE_SIZE, nothing_found, search_results
 from bot.services import Services
-from storage.search import split_date_filters
-from summarizer.digest import escape
+from storage.search import MAX_QUERY_CHARS, split_date_filters
+from summarizer.markup import escape
 
 USAGE = ("Что искать? Например: /search визит президента\n"
          "Фильтр по датам: /search газ с:2025-08-01 по:2025-08-31")
 
 
-async def _page(services: Services, raw: str, offset: int, search_id: int | None = None) -> tuple[str, object]:
+async def _page(services: Services, chat_id: int, raw: str, offset: int,
+                search_id: int | None = None) -> tuple[str, object]:
     """The text and buttons of one page of results for what the user typed."""
+    raw = raw[:MAX_QUERY_CHARS]  # search reads no more; the same text is saved for the paging buttons
     query, date_from, date_to, problems = split_date_filters(raw)
     if problems:
         return (f"Не понимаю дату «{escape(problems[0][:20])}». Формат: с:2025-08-01 по:2025-08-31", None)
@@ -31,26 +33,27 @@ async def _page(services: Services, raw: str, offset: int, search_id: int | None
     if not page.hits:
         return (nothing_found(query) if offset == 0 else "Больше результатов нет."), None
     if search_id is None:
-        search_id = await services.searches.save(raw)
+        search_id = await services.searches.save(chat_id, raw)
     return search_results(query, page), search_pager(search_id, offset, PAGE_SIZE, page.has_more)
 
 
 async def search_command(message: Message, command: CommandObject, services: Services) -> None:
-    text, markup = await _page(services, command.args or "", 0)
+    text, markup = await _page(services, message.chat.id, command.args or "", 0)
     await message.answer(text, reply_markup=markup)
 
 
 async def plain_text_search(message: Message, services: Services) -> None:
-    text, markup = await _page(services, message.text, 0)
+    text, markup = await _page(services, message.chat.id, message.text, 0)
     await message.answer(text, reply_markup=markup)
 
 
 async def turn_page(callback: CallbackQuery, callback_data: SearchPageCb, services: Services) -> None:
-    raw = await services.searches.get(callback_data.search_id)
-    if raw is None or callback.message is None:
+    chat_id = callback.message.chat.id if callback.message else None
+    raw = await services.searches.get(callback_data.search_id, chat_id) if chat_id is not None else None
+    if raw is None:  # expired, or another chat's search (callback data can be forged)
         await callback.answer("Этот поиск устарел — повторите запрос.", show_alert=True)
         return
-    text, markup = await _page(services, raw, callback_data.offset, callback_data.search_id)
+    text, markup = await _page(services, chat_id, raw, callback_data.offset, callback_data.search_id)
     with contextlib.suppress(TelegramBadRequest):  # "message is not modified" after a double tap
         await callback.message.edit_text(text, reply_markup=markup)
     await callback.answer()

@@ -1,20 +1,25 @@
-"""Subscribers: /start, /help, /subscribe, /unsubscribe, /time, /tz, /settings, /digest, /item."""
+"""Subscribers: /start, /help, /subscribe, /unsubscribe, /time, /tz, /settings, /digest (and its "more"
+button), /item."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from bot import texts
 from bot.config import parse_hhmm
-from bot.handlers.common import answer_parts
+from bot.handlers.common import answer_digest, answer_parts, item_number
+from bot.keyboards import DigestMoreCb, digest_more
 from bot.render import item_messages
 from bot.services import Services
 from bot.timezones import describe_timezone, parse_timezone
-from summarizer.digest import digest_for_dates, escape
+from summarizer.digest import continuation
+from summarizer.markup import escape
 
 
 def _defaults(services: Services) -> tuple[str, str]:
@@ -92,7 +97,26 @@ async def latest_digest(message: Message, services: Services) -> None:
     if day is None:
         await message.answer("Новостей пока нет.")
         return
-    await answer_parts(message, await digest_for_dates(services.db, day, day))
+    await answer_digest(message, await services.digest_maker.for_dates(day, day))
+
+
+async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, services: Services) -> None:
+    """The next stories of a digest, as new messages; the pressed button goes away."""
+    digests = services.digest_maker.digests
+    digest = await digests.get(callback_data.digest_id)
+    page = await digests.entries(digest.id, callback_data.offset, services.settings.digest_max_stories) \
+        if digest else []
+    if digest is None or not page or callback.message is None:
+        await callback.answer("Этот дайджест устарел — свежий: /digest.", show_alert=True)
+        return
+    await callback.answer()
+    with contextlib.suppress(TelegramBadRequest):  # already removed by a double tap
+        await callback.message.edit_reply_markup(reply_markup=None)
+    parts = continuation(digest.title, page, callback_data.offset, digest.story_count)
+    shown = callback_data.offset + len(page)
+    for n, part in enumerate(parts, start=1):
+        markup = digest_more(digest.id, shown, digest.story_count) if n == len(parts) else None
+        await callback.message.answer(part, reply_markup=markup)
 
 
 async def item_inline(message: Message, command: CommandObject, services: Services) -> None:
@@ -104,12 +128,13 @@ async def item(message: Message, command: CommandObject, services: Services) -> 
 
 
 async def _show_item(message: Message, arg: str, services: Services) -> None:
-    if not arg.isdigit() or len(arg) > 12:
+    number = item_number(arg)
+    if number is None:
         await message.answer("Укажите номер сообщения: /item 12")
         return
-    found = await services.items.get(int(arg))
+    found = await services.items.get(number)
     if found is None:
-        await message.answer(f"Сообщения #{int(arg)} нет — возможно, оно удалено.")
+        await message.answer(f"Сообщения #{number} нет — возможно, оно удалено.")
         return
     await answer_parts(message, item_messages(found, await services.summaries.get(found.id)))
 
@@ -126,4 +151,5 @@ def build_router() -> Router:
     router.message.register(latest_digest, Command("digest"))
     router.message.register(item_inline, Command(re.compile(r"item(\d+)")))
     router.message.register(item, Command("item"))
+    router.callback_query.register(more_stories, DigestMoreCb.filter())
     return router
