@@ -64,6 +64,10 @@ class BotApiServer:
     def flood(self, count: int, retry_after: int = 1) -> None:
         self._call("/test/flood", {"count": count, "retry_after": retry_after})
 
+    def fault(self, count: int = 0, status: int = 500, delay: float = 0.0) -> None:
+        """The next `count` sendMessage calls fail with `status`; each takes `delay` seconds."""
+        self._call("/test/fault", {"count": count, "status": status, "delay": delay})
+
     @staticmethod
     def user(user_id: int) -> dict:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": "ru"}

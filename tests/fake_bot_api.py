@@ -30,6 +30,9 @@ class FakeBotApi:
         self.blocked: set[int] = set()
         self.flood_left = 0
         self.flood_retry_after = 1
+        self.fail_left = 0        # the next sendMessage calls answer with fail_status
+        self.fail_status = 500
+        self.send_delay = 0.0     # seconds each sendMessage takes
         self.message_ids: dict[int, int] = {}
 
     # --- Bot API -------------------------------------------------------------
@@ -86,6 +89,11 @@ class FakeBotApi:
 
     async def m_sendMessage(self, params):
         chat_id = int(params["chat_id"])
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
+        if self.fail_left > 0:
+            self.fail_left -= 1
+            return self.error(self.fail_status, "Internal Server Error")
         if chat_id in self.blocked:
             return self.error(403, "Forbidden: bot was blocked by the user")
         if self.flood_left > 0:
@@ -144,6 +152,12 @@ class FakeBotApi:
         self.flood_left, self.flood_retry_after = int(body["count"]), int(body.get("retry_after", 1))
         return web.json_response({"ok": True})
 
+    async def c_fault(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.fail_left, self.fail_status = int(body.get("count", 0)), int(body.get("status", 500))
+        self.send_delay = float(body.get("delay", 0))
+        return web.json_response({"ok": True})
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self.bot_method)
@@ -153,6 +167,7 @@ class FakeBotApi:
         app.router.add_post("/test/file", self.c_file)
         app.router.add_post("/test/block", self.c_block)
         app.router.add_post("/test/flood", self.c_flood)
+        app.router.add_post("/test/fault", self.c_fault)
         return app
 
 

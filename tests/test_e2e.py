@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
-from tests.e2e import BotApiServer, BotProcess
+from tests.e2e import TOKEN, BotApiServer, BotProcess
 
 ADMIN, USER, BLOCKER = 100, 200, 300
 
@@ -24,6 +25,7 @@ def bot(api, tmp_path):
     yield process
     code = process.stop()
     assert code == 0, process.output()[-3000:]
+    assert TOKEN not in process.output()
 
 
 def to(chat_id, pattern):
@@ -113,3 +115,31 @@ def test_flood_limits_are_waited_out(api, bot):
     api.wait_for(to(USER, r"^<b>Дайджест за "), timeout=30)
     api.wait_for(to(ADMIN, r"Готово.*отправлено: 1"))
     assert "429" in bot.output()
+
+
+def test_replies_survive_a_burst_of_server_errors(api, bot):
+    api.send_text(USER, "/start")
+    api.wait_for(to(USER, r"Вы подписаны"))
+    api.fault(count=4, status=502)  # the Bot API answers 502 four times in a row
+    for i in range(3):
+        api.send_text(ADMIN, f"Заявление номер {i + 1} во время сбоя.")
+    for i in range(3):
+        api.wait_for(to(ADMIN, rf"Сохранено: #{i + 1}\b"), timeout=30)
+    assert "TelegramServerError on SendMessage" in bot.output()
+
+
+def test_sigterm_mid_reply_lets_the_reply_finish(api, bot):
+    api.send_text(USER, "/start")
+    api.wait_for(to(USER, r"Вы подписаны"))
+    api.fault(delay=3)  # every reply now takes 3 s to be accepted
+    before = api.state()["calls"].get("sendMessage", 0)
+    api.send_text(USER, "/help")
+    deadline = time.monotonic() + 10
+    while api.state()["calls"].get("sendMessage", 0) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bot.stop() == 0  # SIGTERM while the reply is on its way
+    api.wait_for(to(USER, r"Новостной дайджест"))
+    output = bot.output()
+    # The reply was written to its end, not cut off by the session closing under it.
+    assert "is not handled" not in output and "NetworkError" not in output, output[-3000:]
+    assert "Traceback" not in output and "ERROR" not in output, output[-3000:]

@@ -10,14 +10,17 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
-from aiogram.methods import EditMessageText, GetFile, GetMe, SendMessage
-from aiogram.types import Chat, Document, File, Message, Update, User
+from aiogram.exceptions import TelegramServerError
+from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, GetFile, GetMe, SendMessage
+from aiogram.types import CallbackQuery, Chat, Document, File, Message, Update, User
 
 from bot.app import build_dispatcher
 from bot.config import load_settings
 from bot.delivery import Fanout
 from bot.services import Services
 from bot.texts import NOT_ADMIN
+from storage.statements import parse_statement
+from summarizer.markup import MAX_MESSAGE_CHARS, message_length
 
 ADMIN, USER = 1, 2
 _ids = itertools.count(1)
@@ -28,8 +31,11 @@ class RecordingSession(BaseSession):
         super().__init__()
         self.requests: list = []
         self.files: dict[str, bytes] = {}
+        self.failures: list[Exception] = []  # raised by the next requests, in order
 
     async def make_request(self, bot, method, timeout=None):
+        if self.failures:
+            raise self.failures.pop(0)
         self.requests.append(method)
         if isinstance(method, SendMessage | EditMessageText):
             return Message(message_id=next(_ids), date=datetime.now(), text=method.text,
@@ -64,6 +70,17 @@ class Harness:
                           from_user=User(id=user_id, is_bot=False, first_name="Тест"), **fields)
         await self.dp.feed_update(self.bot, Update(update_id=next(_ids), message=message))
         return [r.text for r in self.session.requests[start:] if isinstance(r, SendMessage)]
+
+    async def press(self, user_id: int, data: str, chat_id: int | None = None) -> list:
+        """Press a button with this callback data (forged or not) under a bot message; the requests made."""
+        start = len(self.session.requests)
+        chat = Chat(id=chat_id or user_id, type="private")
+        shown = Message(message_id=next(_ids), date=datetime.now(), text="…", chat=chat,
+                        from_user=User(id=4242, is_bot=True, first_name="Бот"))
+        callback = CallbackQuery(id=str(next(_ids)), from_user=User(id=user_id, is_bot=False, first_name="Тест"),
+                                 chat_instance="ci", data=data, message=shown)
+        await self.dp.feed_update(self.bot, Update(update_id=next(_ids), callback_query=callback))
+        return self.session.requests[start:]
 
 
 @pytest.fixture
@@ -273,3 +290,152 @@ async def test_forwarded_channel_post_keeps_its_channel_and_date(h):
 async def test_photo_caption_from_admin_is_a_statement(h):
     (reply,) = await h.send(ADMIN, caption="Подпись к фото: открыт новый парк.")
     assert reply.startswith("✅ Сохранено")
+
+
+# --- hostile and faulty input ---------------------------------------------------------------
+
+
+def answered(requests: list) -> list[AnswerCallbackQuery]:
+    return [r for r in requests if isinstance(r, AnswerCallbackQuery)]
+
+
+@pytest.mark.parametrize("data", [f"sp:1:{2**70}", "sp:abc:0", "zz:1", "sp:1:-50", "sp:0:0", "dm:abc:1",
+                                  f"dm:{2**70}:0", "dm:1:-1", "", "sp", "sp:1", "sp:1:0:9"])
+async def test_forged_or_malformed_buttons_are_answered_and_show_nothing(h, data):
+    await h.send(ADMIN, "Погода хорошая.")
+    await h.send(USER, "погода")
+    requests = await h.press(USER, data)
+    assert len(answered(requests)) == 1  # the client stops spinning
+    assert not [r for r in requests if isinstance(r, SendMessage | EditMessageText)]
+
+
+async def test_another_chats_search_cannot_be_paged(h):
+    await h.services.items.add_many([parse_statement(f"Секретная погода номер {i}.") for i in range(12)])
+    (page,) = await h.send(USER, "секретная погода")
+    assert "результаты 1–5" in page
+    stranger = await h.press(3, "sp:1:5")
+    assert answered(stranger)[0].text.startswith("Этот поиск устарел")
+    assert not [r for r in stranger if isinstance(r, EditMessageText)]
+    own = await h.press(USER, "sp:1:5")
+    (edit,) = [r for r in own if isinstance(r, EditMessageText)]
+    assert "результаты 6–10" in edit.text
+
+
+async def test_saved_searches_expire_and_are_capped(db):
+    from datetime import timedelta
+
+    from storage.searches import SearchesRepo
+    searches = SearchesRepo(db)
+    old = datetime(2025, 8, 1, tzinfo=UTC)
+    first = await searches.save(USER, "погода", now=old)
+    assert await searches.get(first, USER, now=old + timedelta(days=6)) == "погода"
+    assert await searches.get(first, USER, now=old + timedelta(days=8)) is None
+    second = await searches.save(USER, "я" * 5000, now=old + timedelta(days=8))
+    assert len(await searches.get(second, USER, now=old + timedelta(days=8))) == 1000
+    (count,) = await db.fetchone("SELECT count(*) FROM searches")
+    assert count == 1  # the expired one was deleted, not only hidden
+
+
+@pytest.mark.parametrize("text", ["/item ²", "/item ٣", "/item 1.5", "/item 0", "/item #"])
+async def test_odd_item_numbers_are_refused_politely(h, text):
+    assert await h.send(USER, text) == ["Укажите номер сообщения: /item 12"]
+
+
+async def test_item_with_a_huge_escaped_title_is_shown_within_limits(h):
+    await h.services.items.add(parse_statement("x.", title="&" * 1000))
+    replies = await h.send(USER, "/item 1")
+    assert replies and all(message_length(r) <= MAX_MESSAGE_CHARS for r in replies)
+
+
+async def test_search_for_a_giant_word_fits_one_message(h):
+    await h.send(ADMIN, "Гигантслово " + "ы" * 6000)
+    (reply,) = await h.send(USER, "Гигантслово")
+    assert "<b>Гигантслово</b>" in reply and message_length(reply) <= MAX_MESSAGE_CHARS
+
+
+async def test_document_with_a_caption_stores_the_file_with_the_caption_as_title(h):
+    data = "Статья из файла о ремонте дорог.".encode()
+    h.session.files["f1"] = data
+    (reply,) = await h.send(ADMIN, document=_document("roads.txt", len(data)), caption="Ремонт дорог")
+    assert reply.startswith("✅ Сохранено: #1")
+    item = await h.services.items.get(1)
+    assert item.text == "Статья из файла о ремонте дорог." and item.title == "Ремонт дорог"
+
+
+async def test_document_with_a_date_caption_is_dated(h):
+    data = "Статья из файла о ремонте дорог.".encode()
+    h.session.files["f1"] = data
+    await h.send(ADMIN, document=_document("roads.txt", len(data)), caption="date 2025-08-09")
+    item = await h.services.items.get(1)
+    assert str(item.statement_date) == "2025-08-09" and item.title is None
+
+
+async def test_admin_document_in_a_group_is_not_a_statement(h):
+    h.session.files["f1"] = "Статья из файла.".encode()
+    assert await h.send(ADMIN, document=_document("a.txt", 30), chat_type="group") == []
+    assert (await h.services.items.stats())["items"] == 0
+
+
+async def test_far_future_date_is_refused(h):
+    (reply,) = await h.send(ADMIN, "date 9999-12-31\nЗаявление из будущего.")
+    assert "вне допустимого диапазона" in reply
+    assert (await h.services.items.stats())["items"] == 0
+
+
+async def test_a_post_that_cannot_be_stored_is_answered_with_why(h, monkeypatch):
+    import sqlite3
+
+    async def locked(*_args, **_kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(h.services.items, "add", locked)
+    (reply,) = await h.send(ADMIN, "Важное заявление.")
+    assert reply.startswith("⚠️ Не сохранено: база данных занята")
+
+
+async def test_replies_are_retried_through_server_errors(h):
+    from bot.middlewares import ReplyRetryMiddleware
+    waits = []
+
+    async def sleep(seconds):
+        waits.append(seconds)
+
+    h.session.middleware(ReplyRetryMiddleware(sleep=sleep))
+    h.session.failures = [TelegramServerError(SendMessage(chat_id=ADMIN, text="x"), "Bad Gateway")] * 4
+    (reply,) = await h.send(ADMIN, "Заявление во время сбоя.")
+    assert reply.startswith("✅ Сохранено: #1") and waits == [0.5, 1, 2, 4]
+
+
+async def test_replies_give_up_after_bounded_retries(h):
+    from bot.middlewares import ReplyRetryMiddleware
+
+    async def sleep(_seconds):
+        pass
+
+    h.session.middleware(ReplyRetryMiddleware(sleep=sleep))
+    h.session.failures = [TelegramServerError(SendMessage(chat_id=ADMIN, text="x"), "Bad Gateway")] * 20
+    with pytest.raises(TelegramServerError):
+        await h.send(ADMIN, "Заявление во время долгого сбоя.")
+    assert len(h.session.failures) == 20 - 6
+    assert (await h.services.items.stats())["items"] == 1  # stored all the same
+
+
+async def test_digest_more_button_pages_through_the_stories(h):
+    h.services.digest_maker.max_stories = 2
+    for text in ("Школы готовы к учебному году.", "В Казани открыли станцию метро.", "Синоптики обещают жару.",
+                 "Футболисты выиграли кубок.", "Мост через Волгу отремонтируют."):
+        await h.send(ADMIN, f"date 2025-08-09\n{text}")
+    start = len(h.session.requests)
+    (first,) = await h.send(USER, "/digest")
+    (sent,) = [r for r in h.session.requests[start:] if isinstance(r, SendMessage)]
+    button = sent.reply_markup.inline_keyboard[0][0]
+    assert "…и ещё 3 сюжета" in first and button.text == "Показать ещё 3 сюжета"
+    requests = await h.press(USER, button.callback_data)
+    (page,) = [r for r in requests if isinstance(r, SendMessage)]
+    assert "Сюжеты 3–4 из 5" in page.text and page.text.count("• ") == 2
+    assert any(isinstance(r, EditMessageReplyMarkup) for r in requests)  # the pressed button goes
+    last = await h.press(USER, page.reply_markup.inline_keyboard[0][0].callback_data)
+    (final,) = [r for r in last if isinstance(r, SendMessage)]
+    assert "Сюжеты 5–5 из 5" in final.text and final.reply_markup is None
+    gone = await h.press(USER, "dm:999:0")
+    assert answered(gone)[0].text.startswith("Этот дайджест устарел")

@@ -42,3 +42,24 @@ def test_hash_ignores_case_whitespace_and_yo():
 
 def test_html_is_kept_as_text():
     assert parse_statement("<b>Жирный</b> & текст").text == "<b>Жирный</b> & текст"
+
+
+def test_control_characters_and_lone_surrogates_are_dropped():
+    item = parse_statement("Нуль\x00 байт\x07 и\x1b[31m цвет\x7f\ud800.\tТаб")
+    assert item.text == "Нуль байт и[31m цвет. Таб"
+
+
+def test_statement_dates_must_be_sane():
+    today = date(2025, 8, 9)
+    assert parse_statement("date 2025-08-10\nЗавтрашнее.", today=today).statement_date == date(2025, 8, 10)
+    for line in ("date 2025-08-11", "date 9999-12-31", "date 1000-01-01"):
+        with pytest.raises(StatementError, match="вне допустимого диапазона"):
+            parse_statement(f"{line}\nТекст.", today=today)
+    with pytest.raises(StatementError):
+        parse_statement("Текст.", statement_date=date(9999, 12, 31), today=today)  # a jsonl date field
+
+
+def test_titles_are_capped_at_a_word():
+    title = parse_statement("x.", title="Очень " * 100).title
+    assert len(title) <= 300 and title.endswith("Очень…")
+    assert parse_statement("x.", title="&" * 1000).title == "&" * 299 + "…"
