@@ -52,10 +52,8 @@ async def like_baseline(db: Database, queries: list[str], runs: int) -> list[flo
         for q in queries:
             word = q.split()[0].strip('"-')
             t = time.perf_counter()
-            async with db.conn.execute(
-                "SELECT id FROM items WHERE text LIKE ? ORDER BY statement_date DESC LIMIT 11", (f"%{word}%",)
-            ) as cur:
-                await cur.fetchall()
+            await db.fetchall("SELECT id FROM items WHERE text LIKE ? ORDER BY statement_date DESC LIMIT 11",
+                              (f"%{word}%",))
             times.append((time.perf_counter() - t) * 1000)
     return times
 
@@ -75,7 +73,8 @@ async def main() -> None:
             await repo.add_many(corpus[i:i + 2000])
         ingest_s = time.perf_counter() - t
         print(f"ingest: {len(corpus) / ingest_s:,.0f} items/s ({ingest_s:.1f} s)")
-        await db.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
 
         search = SearchRepo(db)
         fts_times, found, worst = [], {}, {}

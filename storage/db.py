@@ -145,7 +145,7 @@ def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield values[i:i + size]
 
 
-def marks(values: Sequence[object]) -> str:
+def placeholders(values: Sequence[object]) -> str:
     """`?,?,?` for an `IN (...)` over these values."""
     return ",".join("?" * len(values))
 

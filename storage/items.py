@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
-from storage.db import Database, chunks, marks
+from storage.db import Database, chunks, placeholders
 from storage.morphology import index_stems
 from storage.statements import NewItem
 
@@ -87,7 +87,7 @@ class ItemsRepo:
         found: dict[str, int] = {}
         for chunk in chunks(list(hashes)):
             rows = await conn.execute_fetchall(
-                f"SELECT content_hash, id FROM items WHERE content_hash IN ({marks(chunk)})", chunk)
+                f"SELECT content_hash, id FROM items WHERE content_hash IN ({placeholders(chunk)})", chunk)
             found.update({h: i for h, i in rows})
         return found
 
@@ -98,7 +98,7 @@ class ItemsRepo:
     async def get_many(self, ids: list[int]) -> dict[int, Item]:
         out: dict[int, Item] = {}
         for chunk in chunks(ids):
-            rows = await self.db.fetchall(f"SELECT * FROM items WHERE id IN ({marks(chunk)})", chunk)
+            rows = await self.db.fetchall(f"SELECT * FROM items WHERE id IN ({placeholders(chunk)})", chunk)
             out.update({row["id"]: _row_to_item(row) for row in rows})
         return out
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from storage.db import Database
+from storage.db import Database, placeholders
 from storage.items import julian_day
 from storage.morphology import STOPWORDS, WORD_RE, normalize_word, query_stems, stem_words, word_spans
 
@@ -187,11 +187,9 @@ class SearchRepo:
             where.append("day <= ?")
             params.append(julian_day(date_to))
         # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
-        async with self.db.conn.execute(
+        row = await self.db.fetchone(
             f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            (*params, RANK_WINDOW - 1),
-        ) as cur:
-            row = await cur.fetchone()
+            (*params, RANK_WINDOW - 1))
         if row:
             where.append("rowid >= ?")
             params.append(row[0])
@@ -201,17 +199,13 @@ class SearchRepo:
             ORDER BY bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})
                      * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS}))
             LIMIT ? OFFSET ?"""
-        async with self.db.conn.execute(sql, (*params, limit + 1, offset)) as cur:
-            ids = [r[0] for r in await cur.fetchall()]
+        ids = [r[0] for r in await self.db.fetchall(sql, (*params, limit + 1, offset))]
         has_more = len(ids) > limit
         ids = ids[:limit]
         if not ids:
             return SearchPage(offset=offset)
-        marks = ",".join("?" * len(ids))
-        async with self.db.conn.execute(
-            f"SELECT id, text, title, statement_date FROM items WHERE id IN ({marks})", ids
-        ) as cur:
-            rows = {r["id"]: r for r in await cur.fetchall()}
+        rows = {r["id"]: r for r in await self.db.fetchall(
+            f"SELECT id, text, title, statement_date FROM items WHERE id IN ({placeholders(ids)})", ids)}
         hits = []
         for item_id in ids:
             row = rows.get(item_id)

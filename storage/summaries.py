@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Database, chunks, marks
+from storage.db import Database, chunks, placeholders
 from storage.items import iso_utc, utc_now
 
 
@@ -33,7 +33,7 @@ class SummariesRepo:
         out: dict[int, Summary] = {}
         for chunk in chunks(item_ids):
             rows = await self.db.fetchall(
-                f"SELECT item_id, summary, method FROM summaries WHERE item_id IN ({marks(chunk)})", chunk)
+                f"SELECT item_id, summary, method FROM summaries WHERE item_id IN ({placeholders(chunk)})", chunk)
             out.update({r[0]: Summary(r[0], r[1], r[2]) for r in rows})
         return out
 

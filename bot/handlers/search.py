@@ -48,14 +48,14 @@ async def plain_text_search(message: Message, services: Services) -> None:
 
 
 async def turn_page(callback: CallbackQuery, callback_data: SearchPageCb, services: Services) -> None:
-    chat_id = callback.message.chat.id if callback.message else None
-    raw = await services.searches.get(callback_data.search_id, chat_id) if chat_id is not None else None
-    if raw is None:  # expired, or another chat's search (callback data can be forged)
+    message = callback.message if isinstance(callback.message, Message) else None  # None: too old to edit
+    raw = await services.searches.get(callback_data.search_id, message.chat.id) if message else None
+    if message is None or raw is None:  # expired, or another chat's search (callback data can be forged)
         await callback.answer("Этот поиск устарел — повторите запрос.", show_alert=True)
         return
-    text, markup = await _page(services, chat_id, raw, callback_data.offset, callback_data.search_id)
+    text, markup = await _page(services, message.chat.id, raw, callback_data.offset, callback_data.search_id)
     with contextlib.suppress(TelegramBadRequest):  # "message is not modified" after a double tap
-        await callback.message.edit_text(text, reply_markup=markup)
+        await message.edit_text(text, reply_markup=markup)
     await callback.answer()
 
 

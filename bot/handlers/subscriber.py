@@ -110,8 +110,9 @@ async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, ser
         await callback.answer("Этот дайджест устарел — свежий: /digest.", show_alert=True)
         return
     await callback.answer()
-    with contextlib.suppress(TelegramBadRequest):  # already removed by a double tap
-        await callback.message.edit_reply_markup(reply_markup=None)
+    if isinstance(callback.message, Message):  # not one too old for the bot to see any more
+        with contextlib.suppress(TelegramBadRequest):  # already removed by a double tap
+            await callback.message.edit_reply_markup(reply_markup=None)
     parts = continuation(digest.title, page, callback_data.offset, digest.story_count)
     shown = callback_data.offset + len(page)
     for n, part in enumerate(parts, start=1):
