@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from storage.items import Item
 from storage.search import Hit, SearchPage
 from storage.statements import shorten
@@ -17,21 +19,30 @@ SHOWN_SUMMARY_CHARS = 500  # summaries are made at most 400 long; this guards th
 _MIN_BODY_CHARS = 1000  # below this, a statement's header and footer go in messages of their own
 
 
-def _hit_html(hit: Hit, budget: int) -> str:
-    """One result within `budget`: the snippet is shortened until it fits (`&` escapes to five characters)."""
-    title = f" <b>{escape(shorten(hit.title, SHOWN_TITLE_CHARS))}</b>" if hit.title else ""
-    head, foot = f"\n<i>{russian_date(hit.statement_date)}</i>{title}\n", f"\n/item{hit.item_id}"
-
-    def html(chars: int) -> str:
-        return head + hit.cut(chars).render(lambda w: f"<b>{escape(w)}</b>", escape) + foot
-
-    lo, hi = 0, len(hit.snippet)
-    if fits(html(hi), budget):
-        return html(hi)
-    while lo < hi:  # the longest snippet prefix that fits
+def _longest_fitting(length: int, html: Callable[[int], str], budget: int) -> int:
+    """The largest n ≤ length with html(n) within budget (0 if none): escaping makes the size unpredictable."""
+    lo, hi = 0, length
+    while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if fits(html(mid), budget) else (lo, mid - 1)
-    return html(lo)
+    return lo
+
+
+def _hit_html(hit: Hit, budget: int) -> str:
+    """One result within `budget`: title and snippet are shortened until they fit (`&` escapes to five
+    characters, so a short text can be long HTML)."""
+    title = shorten(hit.title, SHOWN_TITLE_CHARS) if hit.title else ""
+
+    def html(title_chars: int, snippet_chars: int) -> str:
+        head = f" <b>{escape(shorten(title, max(title_chars, 1)))}</b>" if title and title_chars else ""
+        snippet = hit.cut(snippet_chars).render(lambda w: f"<b>{escape(w)}</b>", escape)
+        return f"\n<i>{russian_date(hit.statement_date)}</i>{head}\n{snippet}\n/item{hit.item_id}"
+
+    if fits(html(len(title), len(hit.snippet)), budget):
+        return html(len(title), len(hit.snippet))
+    title_chars = _longest_fitting(len(title), lambda n: html(n, 0), budget // 2)
+    snippet_chars = _longest_fitting(len(hit.snippet), lambda n: html(title_chars, n), budget)
+    return html(title_chars, snippet_chars)
 
 
 def search_results(query: str, page: SearchPage) -> str:
