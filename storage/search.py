@@ -55,7 +55,21 @@ class ParsedQuery:
         return not self.include
 
     def fts(self) -> str:
-        expr = " AND ".join(t.fts() for t in self.include)
+        """Documents with every word."""
+        return self._without_excluded(" AND ".join(t.fts() for t in self.include))
+
+    def fts_partial(self) -> str | None:
+        """Documents with some of the words but not all: the second tier of results. Quoted phrases stay
+        required (a user who quotes means it); None when there is no second tier (a single term)."""
+        required = [t.fts() for t in self.include if len(t.stems) > 1 and not t.prefix]
+        optional = [t.fts() for t in self.include if len(t.stems) == 1 or t.prefix]
+        if not optional or len(self.include) < 2:
+            return None
+        every = " AND ".join(optional)
+        some = " AND ".join(required) if required else " OR ".join(optional)
+        return self._without_excluded(f"({some}) NOT ({every})")
+
+    def _without_excluded(self, expr: str) -> str:
         if self.exclude:
             expr = f"({expr}) NOT ({' OR '.join(t.fts() for t in self.exclude)})"
         return expr
@@ -174,18 +188,11 @@ class SearchRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def search(self, text: str, *, limit: int = 10, offset: int = 0,
-                     date_from: date | None = None, date_to: date | None = None) -> SearchPage:
-        query = parse_query(text)
-        if query.empty:
-            return SearchPage(offset=offset)
-        where, params = ["items_fts MATCH ?"], [query.fts()]
-        if date_from:
-            where.append("day >= ?")
-            params.append(julian_day(date_from))
-        if date_to:
-            where.append("day <= ?")
-            params.append(julian_day(date_to))
+    async def _ranked(self, match: str, dates: list[tuple[str, int]], limit: int, offset: int
+                      ) -> tuple[list[int], int]:
+        """A page of the documents matching `match`, best first; and how many match (within the window)."""
+        where = ["items_fts MATCH ?", *(clause for clause, _ in dates)]
+        params: list[object] = [match, *(value for _, value in dates)]
         # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
         row = await self.db.fetchone(
             f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT 1 OFFSET ?",
@@ -199,7 +206,31 @@ class SearchRepo:
             ORDER BY bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})
                      * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS}))
             LIMIT ? OFFSET ?"""
-        ids = [r[0] for r in await self.db.fetchall(sql, (*params, limit + 1, offset))]
+        ids = [r[0] for r in await self.db.fetchall(sql, (*params, limit, offset))]
+        if len(ids) == limit:  # a full page: the total is not needed (the next tier is not reached)
+            return ids, offset + limit
+        if ids:
+            return ids, offset + len(ids)
+        (count,) = await self.db.fetchone(f"SELECT count(*) FROM items_fts WHERE {' AND '.join(where)}", params)
+        return ids, count
+
+    async def search(self, text: str, *, limit: int = 10, offset: int = 0,
+                     date_from: date | None = None, date_to: date | None = None) -> SearchPage:
+        """Ranked results: documents with every word first, then those with some of them (best first)."""
+        query = parse_query(text)
+        if query.empty:
+            return SearchPage(offset=offset)
+        dates: list[tuple[str, int]] = []
+        if date_from:
+            dates.append(("day >= ?", julian_day(date_from)))
+        if date_to:
+            dates.append(("day <= ?", julian_day(date_to)))
+        ids, complete = await self._ranked(query.fts(), dates, limit + 1, offset)
+        partial = query.fts_partial()
+        if partial and len(ids) <= limit:  # the all-words tier ran out on this page: the partial tier follows
+            first = max(0, offset - complete)
+            more, _ = await self._ranked(partial, dates, limit + 1 - len(ids), first)
+            ids += more
         has_more = len(ids) > limit
         ids = ids[:limit]
         if not ids:

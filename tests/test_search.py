@@ -90,7 +90,8 @@ async def test_any_user_text_is_safe(search, query, expected):
 
 async def test_operators_typed_by_users_are_words_or_ignored(search):
     assert await texts(search, "NOT санкции") == await texts(search, "санкции") == [3, 2]
-    assert await texts(search, "title:санкции") == await texts(search, "title санкции") == []
+    assert await texts(search, "title:санкции") == []  # one chunk: the phrase "title санкции"
+    assert await texts(search, "title санкции") == [3, 2]  # two words: санкции alone ranks
 
 
 def test_query_terms_are_capped():
@@ -112,3 +113,37 @@ async def test_broad_queries_rank_the_newest_window(db, monkeypatch):
     monkeypatch.setattr(search_module, "RANK_WINDOW", 10)
     page = await SearchRepo(db).search("погода", limit=50)
     assert sorted(h.item_id for h in page.hits) == list(range(21, 31))
+
+
+async def test_a_sentence_finds_the_documents_with_most_of_its_words(search):
+    # No statement has every word: the best partial matches come, most words first.
+    assert await texts(search, "визит президента в Москву") == [1, 4]
+    assert await texts(search, "какие санкции против нефтяной отрасли") == [2, 3]
+
+
+async def test_documents_with_every_word_come_before_partial_ones(db):
+    items = ItemsRepo(db)
+    await items.add_many([parse_statement(s) for s in (
+        "Газ, газ, газ: хранилища газа полны, газ идёт в Европу, газ.",  # газ many times, no цены
+        "Цены на газ выросли.",
+        "Цены на хлеб не изменились.",
+    )])
+    got = await texts(SearchRepo(db), "газ цены")
+    assert got[0] == 2 and set(got[1:]) == {1, 3}  # both words first, however often one word repeats
+
+
+async def test_paging_runs_on_from_the_full_matches_into_the_partial_ones(db):
+    await ItemsRepo(db).add_many(
+        [parse_statement(f"Погода и урожай в районе {i}.") for i in range(7)]
+        + [parse_statement(f"Погода в городе {i}.") for i in range(6)])
+    search = SearchRepo(db)
+    pages = [await search.search("погода урожай", limit=5, offset=o) for o in (0, 5, 10)]
+    ids = [h.item_id for p in pages for h in p.hits]
+    assert len(ids) == len(set(ids)) == 13  # every statement once, none twice across the tiers
+    assert set(ids[:7]) == set(range(1, 8))  # both words first
+    assert [p.has_more for p in pages] == [True, True, False]
+
+
+async def test_quoted_phrases_stay_required_and_exclusions_hold_in_the_partial_tier(search):
+    assert await texts(search, '"визит президента" Москва') == [1]  # Москва optional, the phrase not
+    assert await texts(search, "санкции урожай -зерна") == [2]
