@@ -32,6 +32,7 @@ class Term:
     stems: tuple[str, ...]  # more than one: a phrase
     prefix: bool = False    # user typed `word*`
     forms: tuple[str, ...] = ()  # one word: the stems of all its forms, any of which matches
+    quoted: bool = False    # user typed `"a phrase"`: required in every tier
 
     def fts(self) -> str:
         # Stems are \w+ only, so quoting cannot be broken; quoting also neutralises
@@ -60,9 +61,10 @@ class ParsedQuery:
 
     def fts_partial(self) -> str | None:
         """Documents with some of the words but not all: the second tier of results. Quoted phrases stay
-        required (a user who quotes means it); None when there is no second tier (a single term)."""
-        required = [t.fts() for t in self.include if len(t.stems) > 1 and not t.prefix]
-        optional = [t.fts() for t in self.include if len(t.stems) == 1 or t.prefix]
+        required (a user who quotes means it; a run like `из-за` is a phrase too, but optional); None when
+        there is no second tier (a single term)."""
+        required = [t.fts() for t in self.include if t.quoted]
+        optional = [t.fts() for t in self.include if not t.quoted]
         if not optional or len(self.include) < 2:
             return None
         every = " AND ".join(optional)
@@ -105,7 +107,7 @@ def parse_query(text: str) -> ParsedQuery:
             forms = query_stems(words[0])
             term = Term(stems=forms[:1], forms=forms)
         else:
-            term = Term(stems=tuple(stem_words(words)))
+            term = Term(stems=tuple(stem_words(words)), quoted=m.group(3) is None)
         target = exclude if negative else include
         if term not in target and len(include) + len(exclude) < MAX_TERMS:
             target.append(term)

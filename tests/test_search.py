@@ -80,7 +80,7 @@ async def test_paging(db):
 @pytest.mark.parametrize(("query", "expected"), [
     ('"', []), ('"визит', [1]), ("AND", []), ("OR OR", []), ("NOT санкции", [3, 2]), ("санкции AND", [3, 2]),
     ("a:b", []), ("title:санкции", []), ("(((", []), (")", []), ("*", []), ("-", []), ("--", []),
-    ("санкции*)", [3, 2]), ("NEAR(визит президента)", []), ("🙂🙂", []), ("'; DROP TABLE items; --", []),
+    ("санкции*)", [3, 2]), ("NEAR(визит президента)", [1]), ("🙂🙂", []), ("'; DROP TABLE items; --", []),
     ("^визит", [1]), ("визит + президент", [1]), ("x" * 5000, []), ("санкции " * 1000, [3, 2]),
     ("\x00\x01", []), ("", []),
 ])
@@ -147,3 +147,10 @@ async def test_paging_runs_on_from_the_full_matches_into_the_partial_ones(db):
 async def test_quoted_phrases_stay_required_and_exclusions_hold_in_the_partial_tier(search):
     assert await texts(search, '"визит президента" Москва') == [1]  # Москва optional, the phrase not
     assert await texts(search, "санкции урожай -зерна") == [2]
+
+
+async def test_a_hyphenated_run_is_an_optional_phrase_not_a_requirement(db):
+    await ItemsRepo(db).add_many([parse_statement("Пять поездов пришли с опозданием из-за поломки на участке.")
+                                  , parse_statement("Поезд Чудово–Петербург отменён.")])
+    # "Чудово-Петербург" typed with a hyphen is a phrase; a statement without it is still found.
+    assert await texts(SearchRepo(db), "Из-за поломки на участке Чудово-Петербург опоздали поезда") == [1, 2]
