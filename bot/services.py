@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,15 +10,18 @@ from typing import Any
 from bot.config import Settings
 from storage.db import Database
 from storage.deliveries import DeliveriesRepo
+from storage.embeddings import EmbeddingsRepo
 from storage.items import AddResult, ItemsRepo
-from storage.search import SearchRepo
+from storage.search import SearchPage, SearchRepo
 from storage.searches import SearchesRepo
 from storage.statements import NewItem
 from storage.subscribers import SubscribersRepo
 from storage.summaries import SummariesRepo
+from storage.vectors import VectorIndex
 from summarizer.digest_maker import DigestMaker
+from summarizer.encoder import LazyEncoder
 from summarizer.loader import LazySummarizer
-from summarizer.worker import SummaryWorker
+from summarizer.worker import StatementWorker
 
 MAX_SUMMARY_NOTICES = 10_000
 
@@ -33,8 +37,9 @@ class Services:
     subscribers: SubscribersRepo
     deliveries: DeliveriesRepo
     summarizer: LazySummarizer
-    worker: SummaryWorker
+    worker: StatementWorker
     digest_maker: DigestMaker
+    query_encoder: LazyEncoder  # its own instance: a query never waits behind the worker's batch
     # item id → (chat id, message id) of the admin message that posted it: where its summary goes.
     # Bounded: an item deleted before its summary would otherwise stay here for good.
     summary_notices: OrderedDict[int, tuple[int, int]] = field(default_factory=OrderedDict)
@@ -50,14 +55,27 @@ class Services:
             self.worker.notify()
         return result
 
+    async def find(self, text: str, *, limit: int, offset: int = 0, date_from=None, date_to=None) -> SearchPage:
+        """Search by words and, when an encoder is available, by meaning (the query is embedded in a thread)."""
+        encoder = await asyncio.to_thread(self.query_encoder.get)
+        vector = None
+        if encoder is not None and self.search.index is not None:
+            vector = (await asyncio.to_thread(encoder.queries, [text]))[0]
+            await self.search.index.sync(encoder.name)
+        return await self.search.search(text, limit=limit, offset=offset, date_from=date_from, date_to=date_to,
+                                        query_vector=vector)
+
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
         summarizer = LazySummarizer(settings.summarizer_config())
+        index = VectorIndex(EmbeddingsRepo(db))
         return cls(settings=settings, db=db, items=ItemsRepo(db, settings.zone), summaries=SummariesRepo(db),
-                   search=SearchRepo(db), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
+                   search=SearchRepo(db, index), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
                    deliveries=DeliveriesRepo(db), summarizer=summarizer,
-                   worker=SummaryWorker(db, summarizer, settings.summarizer_batch_size),
-                   digest_maker=DigestMaker(db, settings.digest_max_stories))
+                   worker=StatementWorker(db, summarizer, settings.summarizer_batch_size,
+                                          LazyEncoder(settings.encoder_config())),
+                   digest_maker=DigestMaker(db, settings.digest_max_stories),
+                   query_encoder=LazyEncoder(settings.encoder_config()))
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_ids

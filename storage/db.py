@@ -134,6 +134,15 @@ MIGRATIONS: list[str] = [
         expires_at TEXT NOT NULL               -- UTC, ISO 8601
     );
     """,
+    # 4: one sentence vector per statement, with the encoder that made it (a changed encoder re-embeds)
+    """
+    CREATE TABLE embeddings (
+        item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL                   -- float32, little-endian, unit length
+    );
+    CREATE INDEX embeddings_model ON embeddings(model);
+    """,
 ]
 
 IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit

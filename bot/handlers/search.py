@@ -28,8 +28,7 @@ async def _page(services: Services, chat_id: int, raw: str, offset: int,
         return (f"Не понимаю дату «{escape(problems[0][:20])}». Формат: с:2025-08-01 по:2025-08-31", None)
     if not query:
         return USAGE, None
-    page = await services.search.search(query, limit=PAGE_SIZE, offset=offset, date_from=date_from,
-                                        date_to=date_to)
+    page = await services.find(query, limit=PAGE_SIZE, offset=offset, date_from=date_from, date_to=date_to)
     if not page.hits:
         return (nothing_found(query) if offset == 0 else "Больше результатов нет."), None
     if search_id is None:

