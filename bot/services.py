@@ -58,12 +58,12 @@ class Services:
     async def find(self, text: str, *, limit: int, offset: int = 0, date_from=None, date_to=None) -> SearchPage:
         """Search by words and, when an encoder is available, by meaning (the query is embedded in a thread)."""
         encoder = await asyncio.to_thread(self.query_encoder.get)
-        vector = None
+        vector, floor = None, 0.0
         if encoder is not None and self.search.index is not None:
-            vector = (await asyncio.to_thread(encoder.queries, [text]))[0]
+            vector, floor = (await asyncio.to_thread(encoder.queries, [text]))[0], encoder.min_similarity
             await self.search.index.sync(encoder.name)
         return await self.search.search(text, limit=limit, offset=offset, date_from=date_from, date_to=date_to,
-                                        query_vector=vector)
+                                        query_vector=vector, min_similarity=floor)
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:

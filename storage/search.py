@@ -248,10 +248,10 @@ class SearchRepo:
 
     async def search(self, text: str, *, limit: int = 10, offset: int = 0,
                      date_from: date | None = None, date_to: date | None = None,
-                     query_vector: np.ndarray | None = None) -> SearchPage:
+                     query_vector: np.ndarray | None = None, min_similarity: float = 0.0) -> SearchPage:
         """Documents with every word first (an exact match is never pushed down); then those with some of
         the words, best first; with a query vector, these are merged with the nearest statements by meaning
-        (reciprocal-rank fusion)."""
+        (reciprocal-rank fusion), those at least `min_similarity` close (below it, a neighbour is noise)."""
         query = parse_query(text)
         if query.empty:
             return SearchPage(offset=offset)
@@ -267,7 +267,8 @@ class SearchRepo:
         by_meaning: list[int] = []
         if query_vector is not None and self.index is not None:
             seen = set(complete)
-            nearest = [i for i, _ in self.index.nearest(query_vector, depth + len(complete)) if i not in seen]
+            nearest = [i for i, score in self.index.nearest(query_vector, depth + len(complete))
+                       if i not in seen and score >= min_similarity]
             by_meaning = await self._allowed(query, dates, nearest)
         ranking = complete + fuse(by_words, by_meaning)
         meaning_only = set(by_meaning) - set(by_words)

@@ -126,3 +126,11 @@ async def test_the_index_takes_in_new_vectors_and_survives_a_restart(db):
 def test_reciprocal_rank_fusion_rewards_agreement():
     assert fuse([1, 2, 3], [3, 4]) == [3, 1, 2, 4]
     assert fuse([5, 6], []) == [5, 6]
+
+
+async def test_an_unrelated_question_finds_nothing_rather_than_noise(db):
+    search, e5 = await searcher(db)
+    query = "рецепт борща"
+    assert (await search.search(query, query_vector=e5.queries([query])[0], min_similarity=e5.min_similarity)).hits \
+        == []
+    assert (await search.search(query, query_vector=e5.queries([query])[0])).hits  # without the floor: noise
