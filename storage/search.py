@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -267,8 +268,9 @@ class SearchRepo:
         by_meaning: list[int] = []
         if query_vector is not None and self.index is not None:
             seen = set(complete)
-            nearest = [i for i, score in self.index.nearest(query_vector, depth + len(complete))
-                       if i not in seen and score >= min_similarity]
+            # A product over every stored vector: off the event loop (a million rows take a while).
+            found = await asyncio.to_thread(self.index.nearest, query_vector, depth + len(complete))
+            nearest = [i for i, score in found if i not in seen and score >= min_similarity]
             by_meaning = await self._allowed(query, dates, nearest)
         ranking = complete + fuse(by_words, by_meaning)
         meaning_only = set(by_meaning) - set(by_words)

@@ -17,27 +17,36 @@ class VectorIndex:
     def __init__(self, repo: EmbeddingsRepo) -> None:
         self.repo = repo
         self.model: str | None = None
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.matrix = np.zeros((0, 0), dtype=np.float32)
+        # (item ids, their vectors), replaced whole: a search in a thread always sees a matching pair
+        self._snapshot = (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
         self._lock = asyncio.Lock()
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._snapshot[0]
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._snapshot[1]
 
     async def sync(self, model: str) -> None:
         """Take in the vectors stored since the last call (all of them when the encoder changed)."""
         async with self._lock:
             if model != self.model:
-                self.model, self.ids, self.matrix = model, np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32)
-            after = int(self.ids[-1]) if len(self.ids) else 0
-            ids, vectors = await self.repo.load(model, after)
+                self.model = model
+                self._snapshot = (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+            known, matrix = self._snapshot
+            ids, vectors = await self.repo.load(model, int(known[-1]) if len(known) else 0)
             if len(ids):
-                self.ids = np.concatenate([self.ids, ids])
-                self.matrix = vectors if not len(self.matrix) else np.vstack([self.matrix, vectors])
+                self._snapshot = (np.concatenate([known, ids]), vectors if not len(matrix) else np.vstack([matrix, vectors]))
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k stored items most similar to a unit query vector: (item id, cosine), best first."""
-        if not len(self.ids) or k <= 0:
+        ids, matrix = self._snapshot
+        if not len(ids) or k <= 0:
             return []
-        scores = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+        scores = matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(int(self.ids[i]), float(scores[i])) for i in top]
+        return [(int(ids[i]), float(scores[i])) for i in top]
