@@ -38,7 +38,8 @@ class VectorIndex:
             known, matrix = self._snapshot
             ids, vectors = await self.repo.load(model, int(known[-1]) if len(known) else 0)
             if len(ids):
-                self._snapshot = (np.concatenate([known, ids]), vectors if not len(matrix) else np.vstack([matrix, vectors]))
+                grown = vectors if not len(matrix) else np.vstack([matrix, vectors])
+                self._snapshot = (np.concatenate([known, ids]), grown)
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k stored items most similar to a unit query vector: (item id, cosine), best first."""
