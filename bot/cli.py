@@ -77,7 +77,7 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         await db.close()
     if args.json:
         print(json.dumps([{"id": h.item_id, "date": h.statement_date.isoformat(), "title": h.title,
-                           "snippet": h.snippet, "marks": h.marks} for h in page.hits],
+                           "snippet": h.snippet, "marks": h.marks, "by_meaning": h.by_meaning} for h in page.hits],
                          ensure_ascii=False, indent=1))
         return 0
     if not page.hits:
@@ -86,7 +86,8 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     bold = (lambda s: f"\033[1m{s}\033[0m") if sys.stdout.isatty() else (lambda s: f"**{s}**")
     for hit in page.hits:
         title = f" {hit.title}" if hit.title else ""
-        print(f"#{hit.item_id} {hit.statement_date.isoformat()}{title}\n  {hit.render(bold)}\n")
+        meaning = " (by meaning)" if hit.by_meaning else ""
+        print(f"#{hit.item_id} {hit.statement_date.isoformat()}{meaning}{title}\n  {hit.render(bold)}\n")
     if page.has_more:
         print(f"more: --offset {args.offset + args.limit}")
     return 0

