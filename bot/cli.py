@@ -18,6 +18,7 @@ from bot.ingest import Rejected, read_path
 from bot.logs import setup_logging
 from bot.services import Services
 from storage.db import Database
+from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.summaries import SummariesRepo
 from summarizer.digest import continuation
@@ -98,6 +99,7 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     try:
         stats = await ItemsRepo(db).stats()
         stats["summaries"] = await SummariesRepo(db).count_by_method()
+        stats["embeddings"] = await EmbeddingsRepo(db).count_by_model()
     finally:
         await db.close()
     stats["database"] = settings.database_path

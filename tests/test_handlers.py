@@ -266,6 +266,7 @@ async def test_stats_for_admin(h):
     await h.send(USER, "/start")
     (reply,) = await h.send(ADMIN, "/stats")
     assert "Сообщений: 1" in reply and "Подписчиков: 1" in reply and "Модель" in reply
+    assert "Векторов для поиска по смыслу: нет" in reply  # the worker has not run in this test
 
 
 async def test_preview_and_digest(h):

@@ -106,6 +106,8 @@ async def stats(message: Message, services: Services) -> None:
     deliveries = await services.deliveries.count_by_status()
     methods = await services.summaries.count_by_method()
     made = ", ".join(f"{escape(m)}: {n}" for m, n in methods.items()) or "нет"
+    vectors = await services.worker.embeddings.count_by_model()
+    embedded = ", ".join(f"{escape(m)}: {n}" for m, n in vectors.items()) or "нет"
     await message.answer(
         "<b>Статистика</b>\n"
         f"Сообщений: {items['items']} (даты {items['first_date'] or '—'} … {items['last_date'] or '—'})\n"
@@ -113,6 +115,7 @@ async def stats(message: Message, services: Services) -> None:
         f"Дайджестов отправлено: {deliveries.get('sent', 0)}, ждут отправки: {deliveries.get('pending', 0)}, "
         f"заблокировали бота: {deliveries.get('blocked', 0)}\n"
         f"Кратких содержаний: {made}\n"
+        f"Векторов для поиска по смыслу: {embedded}\n"
         f"Модель: {escape(services.model_in_use())}")
 
 
