@@ -3,6 +3,11 @@
     python -m bench.search             # the 28k real corpus
     python -m bench.search --scale 1000000
 
+Two query sets: 20 short keyword queries, and 20 publishers' teasers typed as questions (long
+sentences: most statements hold only some of their words, so the ranked partial tier does the work).
+For the sentences, the all-words search (every word required: the search before ranking) is the
+baseline from the same run.
+
 Run from the repository root; reads ../shared/data/search_corpus_ru.jsonl.gz.
 """
 
@@ -86,6 +91,16 @@ async def main() -> None:
                 found[q] = len(page.hits)
                 worst[q] = max(worst.get(q, 0.0), fts_times[-1])
         like_times = await like_baseline(db, QUERIES, max(1, args.runs // 2 if len(corpus) > 100_000 else args.runs))
+        sentences = [r["summary"] for r in read_jsonl_gz("eval_lead_summary_ru.jsonl.gz")][:20]
+        ranked_times, all_words_times = [], []
+        for _ in range(args.runs):
+            for q in sentences:
+                t = time.perf_counter()
+                await search.search(q, limit=10)
+                ranked_times.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                await search._ranked(parse_query(q).fts(), [], 11)
+                all_words_times.append((time.perf_counter() - t) * 1000)
         await db.close()
     print(f"queries: {len(QUERIES)} x {args.runs} runs; parsed e.g. {parse_query(QUERIES[1]).fts()}")
     print(f"{'':22}{'p50 ms':>10}{'p99 ms':>10}")
@@ -97,6 +112,9 @@ async def main() -> None:
     print("hits per query (page of 10):", ", ".join(f"{q}={n}" for q, n in found.items()))
     slowest = sorted(worst.items(), key=lambda kv: -kv[1])[:3]
     print("slowest queries (ms):", ", ".join(f"{q}={ms:.1f}" for q, ms in slowest))
+    print(f"sentences (20 teasers x {args.runs} runs): ranked p50 {median(ranked_times):.1f} ms, "
+          f"p99 {percentile(ranked_times, 99):.1f} ms; all words (baseline) p50 {median(all_words_times):.1f} ms, "
+          f"p99 {percentile(all_words_times, 99):.1f} ms")
 
 
 if __name__ == "__main__":
