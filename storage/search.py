@@ -261,12 +261,14 @@ class SearchRepo:
             dates.append(("day >= ?", julian_day(date_from)))
         if date_to:
             dates.append(("day <= ?", julian_day(date_to)))
-        depth = max(FUSION_DEPTH, offset + limit + 1)
+        fusing = query_vector is not None and self.index is not None
+        # Words alone: rank no deeper than this page. Fusing: enough candidates from each side.
+        depth = max(FUSION_DEPTH, offset + limit + 1) if fusing else offset + limit + 1
         complete = await self._ranked(query.fts(), dates, depth)
         partial = query.fts_partial()
         by_words = await self._ranked(partial, dates, depth) if partial and len(complete) < depth else []
         by_meaning: list[int] = []
-        if query_vector is not None and self.index is not None:
+        if fusing:
             seen = set(complete)
             # A product over every stored vector: off the event loop (a million rows take a while).
             found = await asyncio.to_thread(self.index.nearest, query_vector, depth + len(complete))
