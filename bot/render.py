@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from storage.items import Item
 from storage.search import Hit, SearchPage
 from storage.statements import shorten
 from storage.summaries import Summary
 from summarizer.digest import russian_date
-from summarizer.markup import MAX_MESSAGE_CHARS, escape, fits, message_length, split_escaped
+from summarizer.markup import MAX_MESSAGE_CHARS, escape, fits, longest_fitting, message_length, split_escaped
 
 PAGE_SIZE = 5
 SHOWN_QUERY_CHARS = 100
@@ -17,15 +15,6 @@ SHOWN_TITLE_CHARS = 200
 SHOWN_SOURCE_CHARS = 100
 SHOWN_SUMMARY_CHARS = 500  # summaries are made at most 400 long; this guards the message limit
 _MIN_BODY_CHARS = 1000  # below this, a statement's header and footer go in messages of their own
-
-
-def _longest_fitting(length: int, html: Callable[[int], str], budget: int) -> int:
-    """The largest n ≤ length with html(n) within budget (0 if none): escaping makes the size unpredictable."""
-    lo, hi = 0, length
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if fits(html(mid), budget) else (lo, mid - 1)
-    return lo
 
 
 def _hit_html(hit: Hit, budget: int) -> str:
@@ -41,8 +30,8 @@ def _hit_html(hit: Hit, budget: int) -> str:
 
     if fits(html(len(title), len(hit.snippet)), budget):
         return html(len(title), len(hit.snippet))
-    title_chars = _longest_fitting(len(title), lambda n: html(n, 0), budget // 2)
-    snippet_chars = _longest_fitting(len(hit.snippet), lambda n: html(title_chars, n), budget)
+    title_chars = longest_fitting(len(title), lambda n: html(n, 0), budget // 2)
+    snippet_chars = longest_fitting(len(hit.snippet), lambda n: html(title_chars, n), budget)
     return html(title_chars, snippet_chars)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 MAX_MESSAGE_CHARS = 4096
 _LONGEST_ESCAPE = len("&amp;")
@@ -22,6 +23,16 @@ def fits(text: str, limit: int = MAX_MESSAGE_CHARS) -> bool:
     return message_length(text) <= limit
 
 
+def longest_fitting(length: int, html: Callable[[int], str], limit: int) -> int:
+    """The largest n ≤ length whose html(n) fits `limit` (0 if none). Binary search: html(n) grows with n,
+    but escaping makes by how much unpredictable."""
+    lo, hi = 0, length
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(html(mid), limit) else (lo, mid - 1)
+    return lo
+
+
 def split_escaped(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     """Escaped chunks of a plain text, each fitting `limit`, cut at paragraph, sentence or word ends."""
     if limit < _LONGEST_ESCAPE * 2:  # one character must always fit, or no cut makes progress
@@ -31,15 +42,8 @@ def split_escaped(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
         if fits(escape(rest), limit):
             chunks.append(escape(rest))
             break
-        # The longest prefix whose escaped form fits (binary search: escaping is monotonic).
-        lo, hi = 1, min(len(rest), limit)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if fits(escape(rest[:mid]), limit):
-                lo = mid
-            else:
-                hi = mid - 1
-        window = rest[:lo]
+        # The longest prefix whose escaped form fits: at least one character (the limit allows it).
+        window = rest[:longest_fitting(min(len(rest), limit), lambda n, text=rest: escape(text[:n]), limit)]
         cut = max(window.rfind("\n\n"), window.rfind(". ") + 1)
         if cut <= len(window) // 2:
             space = window.rfind(" ")

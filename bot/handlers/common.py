@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aiogram.types import Message
+from aiogram.types import InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot.keyboards import MAX_ID, digest_more
 from storage.digests import StoredDigest
@@ -23,14 +23,13 @@ def item_number(arg: str | None) -> int | None:
     return int(match.group(1)) if match and 0 < int(match.group(1)) <= MAX_ID else None
 
 
-async def answer_parts(message: Message, parts: list[str]) -> None:
-    for part in parts:
-        await message.answer(part)
+async def answer_parts(message: Message | InaccessibleMessage, parts: list[str],
+                       last_markup: InlineKeyboardMarkup | None = None) -> None:
+    """Messages in order; the last one carries `last_markup` (a button under the whole)."""
+    for n, part in enumerate(parts, start=1):
+        await message.answer(part, reply_markup=last_markup if n == len(parts) else None)
 
 
 async def answer_digest(message: Message, digest: StoredDigest) -> None:
     """A digest's first page; its last message carries the button to the stories not shown."""
-    for n, part in enumerate(digest.messages, start=1):
-        last = n == len(digest.messages)
-        await message.answer(part, reply_markup=digest_more(digest.id, digest.shown, digest.story_count)
-                             if last else None)
+    await answer_parts(message, digest.messages, digest_more(digest.id, digest.shown, digest.story_count))

@@ -113,11 +113,8 @@ async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, ser
     if isinstance(callback.message, Message):  # not one too old for the bot to see any more
         with contextlib.suppress(TelegramBadRequest):  # already removed by a double tap
             await callback.message.edit_reply_markup(reply_markup=None)
-    parts = continuation(digest.title, page, callback_data.offset, digest.story_count)
-    shown = callback_data.offset + len(page)
-    for n, part in enumerate(parts, start=1):
-        markup = digest_more(digest.id, shown, digest.story_count) if n == len(parts) else None
-        await callback.message.answer(part, reply_markup=markup)
+    await answer_parts(callback.message, continuation(digest.title, page, callback_data.offset, digest.story_count),
+                       digest_more(digest.id, callback_data.offset + len(page), digest.story_count))
 
 
 async def item_inline(message: Message, command: CommandObject, services: Services) -> None:
