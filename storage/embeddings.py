@@ -6,6 +6,8 @@ import numpy as np
 
 from storage.db import Database
 
+NO_VECTORS = (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))  # (item ids, vectors), none
+
 
 class EmbeddingsRepo:
     def __init__(self, db: Database) -> None:
@@ -31,7 +33,7 @@ class EmbeddingsRepo:
         rows = await self.db.fetchall(
             "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? ORDER BY item_id", (model, after))
         if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+            return NO_VECTORS
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows])
 

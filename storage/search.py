@@ -69,22 +69,23 @@ class ParsedQuery:
         """Documents with some of the words but not all: the second tier of results. Quoted phrases stay
         required (a user who quotes means it; a run like `из-за` is a phrase too, but optional); None when
         there is no second tier (a single term)."""
-        required = [t.fts() for t in self.include if t.quoted]
         optional = [t.fts() for t in self.include if not t.quoted]
         if not optional or len(self.include) < 2:
             return None
-        every = " AND ".join(optional)
-        some = " AND ".join(required) if required else " OR ".join(optional)
-        return self._without_excluded(f"({some}) NOT ({every})")
+        some = self.required_fts() or " OR ".join(optional)
+        return self._without_excluded(f"({some}) NOT ({' AND '.join(optional)})")
 
     def required_fts(self) -> str | None:
         """The quoted phrases, which every result must hold."""
         return " AND ".join(t.fts() for t in self.include if t.quoted) or None
 
+    def excluded_fts(self) -> str | None:
+        """The `-word` terms, any of which rules a result out."""
+        return " OR ".join(t.fts() for t in self.exclude) or None
+
     def _without_excluded(self, expr: str) -> str:
-        if self.exclude:
-            expr = f"({expr}) NOT ({' OR '.join(t.fts() for t in self.exclude)})"
-        return expr
+        excluded = self.excluded_fts()
+        return f"({expr}) NOT ({excluded})" if excluded else expr
 
     def matches(self, stem: str) -> bool:
         return any(term.matches(stem) for term in self.include)
@@ -236,13 +237,13 @@ class SearchRepo:
             return []
         where = [f"rowid IN ({placeholders(ids)})", *(clause for clause, _ in dates)]
         params: list[object] = [*ids, *(value for _, value in dates)]
-        if query.required_fts():
+        if required := query.required_fts():
             where.append("items_fts MATCH ?")
-            params.append(query.required_fts())
-        if query.exclude:
+            params.append(required)
+        if excluded := query.excluded_fts():
             where.append(f"rowid NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid IN "
                          f"({placeholders(ids)}))")
-            params += [" OR ".join(t.fts() for t in query.exclude), *ids]
+            params += [excluded, *ids]
         keep = {r[0] for r in await self.db.fetchall(f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)}",
                                                      params)}
         return [i for i in ids if i in keep]

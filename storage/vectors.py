@@ -10,7 +10,7 @@ import asyncio
 
 import numpy as np
 
-from storage.embeddings import EmbeddingsRepo
+from storage.embeddings import NO_VECTORS, EmbeddingsRepo
 
 
 class VectorIndex:
@@ -18,7 +18,7 @@ class VectorIndex:
         self.repo = repo
         self.model: str | None = None
         # (item ids, their vectors), replaced whole: a search in a thread always sees a matching pair
-        self._snapshot = (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+        self._snapshot = NO_VECTORS
         self._lock = asyncio.Lock()
 
     @property
@@ -34,7 +34,7 @@ class VectorIndex:
         async with self._lock:
             if model != self.model:
                 self.model = model
-                self._snapshot = (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+                self._snapshot = NO_VECTORS
             known, matrix = self._snapshot
             ids, vectors = await self.repo.load(model, int(known[-1]) if len(known) else 0)
             if len(ids):
