@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import statistics
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -32,3 +35,20 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def embedded_passages(encoder, texts: list[str], cache_dir: Path | None) -> np.ndarray:
+    """The encoder's passage vectors of `texts`, in batches of 32; kept in `cache_dir` (when given) under
+    a hash of the model and the texts, so that a second run of a calibration costs seconds, not minutes."""
+    cached = None
+    if cache_dir is not None:
+        key = hashlib.sha256("\x00".join([encoder.name, *texts]).encode()).hexdigest()[:24]
+        cached = cache_dir / f"{key}.npy"
+        if cached.exists():
+            return np.load(cached)
+    vectors = np.vstack([encoder.passages(texts[i:i + 32]) for i in range(0, len(texts), 32)]) if texts \
+        else np.zeros((0, 0), dtype=np.float32)
+    if cached is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        np.save(cached, vectors)
+    return vectors

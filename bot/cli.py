@@ -23,6 +23,7 @@ from storage.items import ItemsRepo
 from storage.summaries import SummariesRepo
 from summarizer.digest import continuation
 from summarizer.digest_maker import DigestMaker
+from summarizer.encoder import LazyEncoder
 from summarizer.loader import LazySummarizer
 from summarizer.worker import StatementWorker
 
@@ -122,7 +123,8 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         worker = StatementWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size)
         await worker.drain(embed=False)
-        maker = DigestMaker(db, settings.digest_max_stories)
+        # Stories are grouped by meaning where `newsbot process` has embedded the statements.
+        maker = DigestMaker(db, settings.digest_max_stories, LazyEncoder(settings.encoder_config()))
         digest = await maker.for_dates(first, last)
         messages = list(digest.messages)
         if args.all and digest.more:

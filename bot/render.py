@@ -6,7 +6,7 @@ from storage.items import Item
 from storage.search import Hit, SearchPage
 from storage.statements import shorten
 from storage.summaries import Summary
-from summarizer.digest import russian_date
+from summarizer.digest import plural, russian_date
 from summarizer.markup import MAX_MESSAGE_CHARS, escape, fits, longest_fitting, message_length, split_escaped
 
 PAGE_SIZE = 5
@@ -15,6 +15,8 @@ SHOWN_TITLE_CHARS = 200
 SHOWN_SOURCE_CHARS = 100
 SHOWN_SUMMARY_CHARS = 500  # summaries are made at most 400 long; this guards the message limit
 _MIN_BODY_CHARS = 1000  # below this, a statement's header and footer go in messages of their own
+SHOWN_STORY_ITEMS = 10    # /item lists this many of the other statements of its story
+SHOWN_STORY_CHARS = 60    # each by its title or the start of its text: ten always fit one message
 
 
 def _hit_html(hit: Hit, budget: int) -> str:
@@ -48,8 +50,20 @@ def nothing_found(query: str) -> str:
             "Попробуйте другие слова, меньше слов или уберите фильтр по датам.")
 
 
-def item_messages(item: Item, summary: Summary | None) -> list[str]:
-    """The full statement with its date and summary, split to fit Telegram's limit."""
+def _story_lines(related: list[Item]) -> str:
+    if not related:
+        return ""
+    lines = [f"/item{r.id} {escape(shorten(r.title or r.text, SHOWN_STORY_CHARS))}"
+             for r in related[:SHOWN_STORY_ITEMS]]
+    if len(related) > SHOWN_STORY_ITEMS:
+        lines.append(f"…и ещё {len(related) - SHOWN_STORY_ITEMS}")
+    count = plural(len(related), "сообщение", "сообщения", "сообщений")
+    return f"<i>Тот же сюжет — ещё {count}:</i>\n" + "\n".join(lines)
+
+
+def item_messages(item: Item, summary: Summary | None, related: list[Item] | None = None) -> list[str]:
+    """The full statement with its date and summary (and the other statements of its story, when a
+    digest grouped it with some), split to fit Telegram's limit."""
     header = f"<b>#{item.id}</b> · {russian_date(item.statement_date)}"
     if item.source:
         header += f" · {escape(shorten(item.source, SHOWN_SOURCE_CHARS))}"
@@ -59,8 +73,15 @@ def item_messages(item: Item, summary: Summary | None) -> list[str]:
               else "<i>Краткое содержание готовится.</i>")
     room = MAX_MESSAGE_CHARS - message_length(header) - message_length(footer) - 4
     if room < _MIN_BODY_CHARS:  # a long title and summary of "&": no room left beside them
-        return [header, *split_escaped(item.text, MAX_MESSAGE_CHARS), footer]
-    parts = split_escaped(item.text, room)
-    parts[0] = f"{header}\n\n{parts[0]}"
-    parts[-1] += f"\n\n{footer}"
+        parts = [header, *split_escaped(item.text, MAX_MESSAGE_CHARS), footer]
+    else:
+        parts = split_escaped(item.text, room)
+        parts[0] = f"{header}\n\n{parts[0]}"
+        parts[-1] += f"\n\n{footer}"
+    story = _story_lines(related or [])
+    if story:
+        if fits(f"{parts[-1]}\n\n{story}"):
+            parts[-1] += f"\n\n{story}"
+        else:
+            parts.append(story)
     return parts

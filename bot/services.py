@@ -69,13 +69,14 @@ class Services:
     def build(cls, settings: Settings, db: Database) -> Services:
         summarizer = LazySummarizer(settings.summarizer_config())
         index = VectorIndex(EmbeddingsRepo(db))
+        encoder = LazyEncoder(settings.encoder_config())  # queries, and the same-story cut of digests
         return cls(settings=settings, db=db, items=ItemsRepo(db, settings.zone), summaries=SummariesRepo(db),
                    search=SearchRepo(db, index), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
                    deliveries=DeliveriesRepo(db), summarizer=summarizer,
                    worker=StatementWorker(db, summarizer, settings.summarizer_batch_size,
                                           LazyEncoder(settings.encoder_config())),
-                   digest_maker=DigestMaker(db, settings.digest_max_stories),
-                   query_encoder=LazyEncoder(settings.encoder_config()))
+                   digest_maker=DigestMaker(db, settings.digest_max_stories, encoder),
+                   query_encoder=encoder)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_ids

@@ -143,6 +143,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX embeddings_model ON embeddings(model);
     """,
+    # 5: the statements behind each digest line that tells a story from more than one: /item N lists them
+    """
+    CREATE TABLE story_members (
+        digest_id INTEGER NOT NULL REFERENCES digests(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,             -- the line: digest_entries.position
+        item_id INTEGER NOT NULL,
+        PRIMARY KEY (digest_id, position, item_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX story_members_item ON story_members(item_id, digest_id);
+    """,
 ]
 
 IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit

@@ -42,8 +42,9 @@ class DigestsRepo:
         return _row(row) if row else None
 
     async def put(self, key: str, title: str, messages: list[str], entries: list[str], shown: int,
-                  *, now: datetime | None = None) -> StoredDigest:
-        """Store a digest with all its story lines; one built meanwhile under the same key wins."""
+                  stories: list[list[int]] | None = None, *, now: datetime | None = None) -> StoredDigest:
+        """Store a digest with all its story lines and the statements behind each (`stories`, line by line);
+        one built meanwhile under the same key wins."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT INTO digests(key, title, messages, story_count, shown, created_at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -53,6 +54,10 @@ class DigestsRepo:
             if cur.rowcount:
                 await conn.executemany("INSERT INTO digest_entries(digest_id, position, html) VALUES (?, ?, ?)",
                                        [(cur.lastrowid, n, html) for n, html in enumerate(entries)])
+                await conn.executemany(
+                    "INSERT INTO story_members(digest_id, position, item_id) VALUES (?, ?, ?)",
+                    [(cur.lastrowid, n, item_id) for n, story in enumerate(stories or []) if len(story) > 1
+                     for item_id in story])
             (row,) = await conn.execute_fetchall("SELECT * FROM digests WHERE key = ?", (key,))
         return _row(row)
 
@@ -60,6 +65,16 @@ class DigestsRepo:
         rows = await self.db.fetchall(
             "SELECT html FROM digest_entries WHERE digest_id = ? AND position >= ? ORDER BY position LIMIT ?",
             (digest_id, offset, limit))
+        return [r[0] for r in rows]
+
+    async def story_of(self, item_id: int) -> list[int]:
+        """The other statements of this one's story, as the newest digest that told it grouped them
+        (none when no digest has grouped it with others)."""
+        rows = await self.db.fetchall(
+            "SELECT m.item_id FROM story_members m JOIN"
+            " (SELECT digest_id, position FROM story_members WHERE item_id = ? ORDER BY digest_id DESC LIMIT 1) s"
+            " ON m.digest_id = s.digest_id AND m.position = s.position WHERE m.item_id != ? ORDER BY m.item_id",
+            (item_id, item_id))
         return [r[0] for r in rows]
 
     async def prune(self, *, now: datetime | None = None) -> int:

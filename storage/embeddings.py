@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from storage.db import Database
+from storage.db import Database, chunks, placeholders
 
 NO_VECTORS = (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))  # (item ids, vectors), none
 
@@ -36,6 +36,16 @@ class EmbeddingsRepo:
             return NO_VECTORS
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows])
+
+    async def of_items(self, model: str, item_ids: list[int]) -> dict[int, np.ndarray]:
+        """The vectors this encoder made of these items (items without one are left out)."""
+        found: dict[int, np.ndarray] = {}
+        for chunk in chunks(item_ids):
+            rows = await self.db.fetchall(
+                f"SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id IN ({placeholders(chunk)})",
+                (model, *chunk))
+            found.update((r[0], np.frombuffer(r[1], dtype="<f4")) for r in rows)
+        return found
 
     async def forget(self, model: str | None = None) -> int:
         """Drop the vectors of other encoders than `model` (None: all), so they are made again."""

@@ -6,8 +6,11 @@ thread: see summarizer.digest_maker).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+
+import numpy as np
 
 from storage.items import Item
 from storage.summaries import Summary
@@ -58,6 +61,7 @@ class RenderedDigest:
     messages: list[str]   # the first page: header and the top stories, each message ≤ 4096
     entries: list[str]    # every story's line, in digest order (the first `shown` are on the first page)
     shown: int
+    stories: list[list[int]]  # the item ids behind each line, its lead first
 
     @property
     def more(self) -> int:
@@ -83,12 +87,14 @@ def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool) -> str
 
 
 def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, last: date,
-                 max_stories: int = DEFAULT_MAX_STORIES) -> RenderedDigest:
-    """Every story's line, and the first page: the `max_stories` most important, then "и ещё N сюжетов"."""
+                 max_stories: int = DEFAULT_MAX_STORIES, vectors: Mapping[int, np.ndarray] | None = None,
+                 same_story: float | None = None) -> RenderedDigest:
+    """Every story's line, and the first page: the `max_stories` most important, then "и ещё N сюжетов".
+    Stories are grouped by meaning where `vectors` has an item's vector and `same_story` is known."""
     title = f"<b>Дайджест за {russian_period(first, last)}</b>"
     if not items:
-        return RenderedDigest(title, [f"{title}\n\nНовостей за этот период нет."], [], 0)
-    stories = rank(group_stories(items))
+        return RenderedDigest(title, [f"{title}\n\nНовостей за этот период нет."], [], 0, [])
+    stories = rank(group_stories(items, vectors, same_story))
     show_dates = first != last or any(i.statement_date != first for i in items)
     entries = [_entry(story, summaries, show_dates) for story in stories]
     counts = f"{plural(len(items), 'сообщение', 'сообщения', 'сообщений')}, {stories_word(len(stories))}"
@@ -96,7 +102,8 @@ def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, 
     page = entries[:shown]
     if len(entries) > shown:
         page.append(f"\n<i>…и ещё {stories_word(len(entries) - shown)}</i>")
-    return RenderedDigest(title, pack(f"{title}\n{counts}\n", page), entries, shown)
+    members = [[s.lead.id] + [i.id for i in s.items if i is not s.lead] for s in stories]
+    return RenderedDigest(title, pack(f"{title}\n{counts}\n", page), entries, shown, members)
 
 
 def continuation(title: str, entries: list[str], offset: int, total: int) -> list[str]:

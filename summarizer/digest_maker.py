@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Mapping
 from datetime import date, datetime
+
+import numpy as np
 
 from storage.db import Database
 from storage.digests import DigestsRepo, StoredDigest
+from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo
 from storage.summaries import SummariesRepo, Summary
 from summarizer.digest import DEFAULT_MAX_STORIES, build_digest
+from summarizer.encoder import LazyEncoder
 
 
-def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, Summary], max_stories: int) -> str:
-    """What a digest is made of: the same items with the same summaries make the same digest."""
-    h = hashlib.sha256(f"{first}:{last}:{max_stories}".encode())
+def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, Summary], max_stories: int,
+               story_model: str = "", vectors: Mapping[int, np.ndarray] | None = None) -> str:
+    """What a digest is made of: the same items with the same summaries (and the same of them embedded,
+    which decides how they group into stories) make the same digest."""
+    h = hashlib.sha256(f"{first}:{last}:{max_stories}:{story_model}".encode())
     for item in items:
         summary = summaries.get(item.id)
-        h.update(f"|{item.id}:{summary.summary if summary else ''}".encode())
+        embedded = "v" if vectors and item.id in vectors else ""
+        h.update(f"|{item.id}{embedded}:{summary.summary if summary else ''}".encode())
     return h.hexdigest()
 
 
@@ -26,11 +34,14 @@ class DigestMaker:
     """One per process. Grouping a big day costs seconds of CPU: it runs in a thread, one build at a time
     (the other core stays with the event loop), and a digest already built is reused, not rebuilt."""
 
-    def __init__(self, db: Database, max_stories: int = DEFAULT_MAX_STORIES) -> None:
+    def __init__(self, db: Database, max_stories: int = DEFAULT_MAX_STORIES,
+                 encoder: LazyEncoder | None = None) -> None:
         self.items = ItemsRepo(db)
         self.summaries = SummariesRepo(db)
         self.digests = DigestsRepo(db)
+        self.embeddings = EmbeddingsRepo(db)
         self.max_stories = max_stories
+        self.encoder = encoder  # whose stored vectors group stories by meaning (None: by stems)
         self._cpu = asyncio.Lock()
 
     async def for_dates(self, first: date, last: date) -> StoredDigest:
@@ -42,12 +53,25 @@ class DigestMaker:
         items = await self.items.created_between(start, end)
         return await self._make(items, day, day), len(items)
 
+    async def story_vectors(self, item_ids: list[int]) -> tuple[str, float | None, dict[int, np.ndarray]]:
+        """The encoder's name, its same-story cut and its stored vectors of these items; nothing when
+        there is no encoder or its cut is not calibrated (stories are then grouped by stems)."""
+        encoder = await asyncio.to_thread(self.encoder.get) if self.encoder else None
+        if encoder is None or encoder.same_story is None:
+            return "", None, {}
+        return encoder.name, encoder.same_story, await self.embeddings.of_items(encoder.name, item_ids)
+
     async def _make(self, items: list[Item], first: date, last: date) -> StoredDigest:
-        summaries = await self.summaries.get_many([i.id for i in items])
+        ids = [i.id for i in items]
+        summaries = await self.summaries.get_many(ids)
+        model, same_story, vectors = await self.story_vectors(ids)
         async with self._cpu:
-            key = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories)
+            key = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories, model,
+                                          vectors)
             found = await self.digests.by_key(key)
             if found:
                 return found
-            rendered = await asyncio.to_thread(build_digest, items, summaries, first, last, self.max_stories)
-        return await self.digests.put(key, rendered.title, rendered.messages, rendered.entries, rendered.shown)
+            rendered = await asyncio.to_thread(build_digest, items, summaries, first, last, self.max_stories,
+                                               vectors, same_story)
+        return await self.digests.put(key, rendered.title, rendered.messages, rendered.entries, rendered.shown,
+                                      rendered.stories)

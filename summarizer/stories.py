@@ -1,28 +1,38 @@
 """Same-story grouping: reposts and rewrites of one piece of news become one story.
 
-Each statement's fingerprint is the set of stems of its title and lead; an item joins the
-first (oldest) story whose lead's fingerprint has Jaccard similarity ≥ SAME_STORY_JACCARD
-with its own, else starts a story. Comparing every item with every story is quadratic (a
-day of 20,000 statements took minutes on the event loop). So a story is found through its
-lead's rarest stems: each item looks only at the stories that share one of its CANDIDATE_STEMS
-rarest stems (stems no other statement has cannot link anything and are skipped). Rewrites
-of one story share its rare words (names, places, numbers). On 20,000 real statements this
-makes 99 % of the exhaustive comparison's merges (4,259 of 4,303, each to the same story)
-in 3.5 s instead of 385 s; `bench/stories.py` prints both.
+By meaning, when statements have sentence vectors: average-linkage clustering of their
+cosines, cut at the encoder's calibrated `same_story` similarity, and only between items
+dated at most STORY_WINDOW_DAYS apart. Average linkage joins two groups only when their
+items are alike on average, so a chain of "similar to the one before" does not pull
+unrelated news into one story (single linkage, or joining the first match, does).
+The threshold graph's connected components are clustered one by one: no pair across two
+components reaches the threshold, so no average across them can, and the cost stays with
+the components' sizes, not the day's.
+
+By stems, for statements not embedded yet (or with no encoder): each fingerprint (the set
+of stems of the title and lead) joins the first story whose lead's fingerprint has Jaccard
+similarity ≥ SAME_STORY_JACCARD. A story is found through its lead's rarest stems: each item
+looks only at the stories that share one of its CANDIDATE_STEMS rarest stems. On 20,000
+real statements this makes 99 % of the exhaustive comparison's merges in 3.5 s instead of
+385 s; `bench/stories.py` prints both, and calibrates both thresholds.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from storage.items import Item
 from storage.morphology import index_stems
 
 SAME_STORY_JACCARD = 0.3  # stem-set Jaccard of two leads; calibrated by bench/stories.py
+STORY_WINDOW_DAYS = 1     # one story's statements are dated at most a day apart: about 48 hours
 _LEAD_CHARS = 600
 CANDIDATE_STEMS = 10  # per item: bounded work; 10 keeps 99 % of exhaustive merges (module doc)
+_BLOCK = 2048  # rows of the cosine matrix computed at once: 2048 × n float32
 
 
 def fingerprint(title: str | None, text: str) -> frozenset[str]:
@@ -34,29 +44,26 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def same_story(a: frozenset[str], b: frozenset[str]) -> bool:
-    return jaccard(a, b) >= SAME_STORY_JACCARD
-
-
 @dataclass
 class Story:
-    items: list[Item] = field(default_factory=list)
-
-    @property
-    def lead(self) -> Item:
-        return self.items[0]
+    items: list[Item]  # oldest first
+    lead: Item         # the most representative item: its summary is the story's line
 
 
-def group_fingerprints(prints: Sequence[frozenset[str]], threshold: float = SAME_STORY_JACCARD) -> list[int]:
-    """For each fingerprint, in order, the number of the story it joins (stories numbered as they start)."""
+def group_fingerprints(prints: Sequence[frozenset[str]], threshold: float = SAME_STORY_JACCARD,
+                       seeds: int = 0) -> list[int]:
+    """For each fingerprint, in order, the number of the story it joins (stories numbered as they start).
+    The first `seeds` fingerprints are stories already made (by meaning): each starts its own."""
     frequency = Counter(stem for p in prints for stem in p)
     stories_with: defaultdict[str, list[int]] = defaultdict(list)  # rare stem → stories whose lead has it
     leads: list[frozenset[str]] = []
     story_of: list[int] = []
-    for own in prints:
+    for position, own in enumerate(prints):
         keys = sorted((s for s in own if frequency[s] > 1), key=lambda s: (frequency[s], s))[:CANDIDATE_STEMS]
-        candidates = sorted({story for stem in keys for story in stories_with.get(stem, ())})
-        joined = next((story for story in candidates if jaccard(own, leads[story]) >= threshold), None)
+        joined = None
+        if position >= seeds:
+            candidates = sorted({story for stem in keys for story in stories_with.get(stem, ())})
+            joined = next((story for story in candidates if jaccard(own, leads[story]) >= threshold), None)
         if joined is None:
             joined = len(leads)
             leads.append(own)
@@ -66,13 +73,111 @@ def group_fingerprints(prints: Sequence[frozenset[str]], threshold: float = SAME
     return story_of
 
 
-def group_stories(items: list[Item]) -> list[Story]:
-    """Near-duplicate statements (reposts, rewrites of the same news) become one story, oldest item first."""
+def _components(matrix: np.ndarray, days: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """Groups of rows linked by a chain of pairs at cosine ≥ threshold within the window; singletons left out."""
+    n = len(matrix)
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    for start in range(0, n, _BLOCK):
+        sims = matrix[start:start + _BLOCK] @ matrix.T
+        rows, cols = np.nonzero(sims >= threshold)
+        rows = rows + start
+        keep = (cols > rows) & (np.abs(days[rows] - days[cols]) <= STORY_WINDOW_DAYS)
+        for a, b in zip(rows[keep].tolist(), cols[keep].tolist(), strict=True):
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    roots = np.fromiter((root(i) for i in range(n)), dtype=np.int64, count=n)
+    order = np.argsort(roots, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(roots[order])) + 1) if n else []
+    return [g for g in groups if len(g) > 1]
+
+
+def _average_linkage(sims: np.ndarray, threshold: float) -> list[list[int]]:
+    """Clusters of one component: merge the two most similar clusters (mean cosine over their item
+    pairs) while that mean is ≥ threshold. Nearest-neighbour chains find the same merges as the
+    textbook global search in O(n²) (average linkage is reducible)."""
+    n = len(sims)
+    s = sims.astype(np.float64)
+    np.fill_diagonal(s, -np.inf)
+    size = np.ones(n)
+    members: list[list[int]] = [[i] for i in range(n)]
+    alive = np.ones(n, dtype=bool)
+    chain: list[int] = []
+    while alive.sum() > 1:
+        if not chain:
+            chain.append(int(np.flatnonzero(alive)[0]))
+        a = chain[-1]
+        b = int(np.argmax(s[a]))
+        if len(chain) > 1 and s[a, chain[-2]] >= s[a, b]:
+            b = chain[-2]  # reciprocal nearest neighbours (ties resolved towards the chain)
+        elif s[a, b] >= threshold:
+            chain.append(b)
+            continue
+        if s[a, b] < threshold:  # a's best is below the cut: by reducibility it never merges again
+            alive[a] = False
+            s[a, :] = s[:, a] = -np.inf
+            chain.clear()
+            continue
+        chain.pop()
+        chain.pop()
+        merged = (size[a] * s[a] + size[b] * s[b]) / (size[a] + size[b])
+        s[a, :] = s[:, a] = merged
+        s[a, a] = -np.inf
+        s[b, :] = s[:, b] = -np.inf
+        size[a] += size[b]
+        members[a] += members[b]
+        members[b] = []
+        alive[b] = False
+    return [m for m in members if m]
+
+
+def cluster_by_meaning(matrix: np.ndarray, days: np.ndarray, threshold: float) -> list[list[int]]:
+    """Row numbers of unit vectors grouped into stories (every row in exactly one), each most
+    representative first: the one with the highest mean cosine to the rest of its story."""
+    clustered = np.zeros(len(matrix), dtype=bool)
+    stories: list[list[int]] = []
+    for component in _components(matrix, days, threshold):
+        sims = matrix[component] @ matrix[component].T
+        apart = np.abs(days[component][:, None] - days[component][None, :]) > STORY_WINDOW_DAYS
+        sims[apart] = 0.0  # outside the window: as unlike as can be for a unit-vector average
+        for cluster in _average_linkage(sims, threshold):
+            inner = sims[np.ix_(cluster, cluster)].sum(axis=1)
+            best = cluster[int(np.argmax(inner))]
+            stories.append([int(component[best])] + [int(component[c]) for c in cluster if c != best])
+        clustered[component] = True
+    stories.extend([int(i)] for i in np.flatnonzero(~clustered))
+    return stories
+
+
+def group_stories(items: list[Item], vectors: Mapping[int, np.ndarray] | None = None,
+                  similarity: float | None = None) -> list[Story]:
+    """Statements of one piece of news become one story: by meaning for the items with a vector in
+    `vectors` (when the encoder's `similarity` cut is known), by stems for the rest."""
     ordered = sorted(items, key=lambda i: i.id)
-    story_of = group_fingerprints([fingerprint(i.title, i.text) for i in ordered])
+    embedded = [i for i in ordered if vectors and similarity is not None and i.id in vectors]
     stories: list[Story] = []
-    for item, number in zip(ordered, story_of, strict=True):
+    if embedded:
+        matrix = np.vstack([vectors[i.id] for i in embedded]).astype(np.float32)  # type: ignore[index]
+        days = np.array([i.statement_date.toordinal() for i in embedded])
+        for rows in cluster_by_meaning(matrix, days, similarity):  # type: ignore[arg-type]
+            story_items = sorted((embedded[r] for r in rows), key=lambda i: i.id)
+            stories.append(Story(story_items, embedded[rows[0]]))
+    known = {i.id for i in embedded}
+    rest = [i for i in ordered if i.id not in known]
+    prints = [fingerprint(s.lead.title, s.lead.text) for s in stories] + [fingerprint(i.title, i.text) for i in rest]
+    story_of = group_fingerprints(prints, seeds=len(stories))
+    for item, number in zip(rest, story_of[len(stories):], strict=True):
         if number == len(stories):
-            stories.append(Story())
-        stories[number].items.append(item)
+            stories.append(Story([item], item))
+        else:
+            stories[number].items.append(item)
+    for story in stories:
+        story.items.sort(key=lambda i: i.id)
     return stories

@@ -440,3 +440,18 @@ async def test_digest_more_button_pages_through_the_stories(h):
     assert "Сюжеты 5–5 из 5" in final.text and final.reply_markup is None
     gone = await h.press(USER, "dm:999:0")
     assert answered(gone)[0].text.startswith("Этот дайджест устарел")
+
+
+async def test_item_lists_the_other_statements_of_its_digest_story(h):
+    repost = "date 2025-08-09\nВ Казани открыли новую станцию метро «Дубравная-2». Она примет 20 тысяч пассажиров."
+    await h.send(ADMIN, repost)
+    await h.send(ADMIN, "date 2025-08-09\nКурс рубля укрепился на открытии торгов Московской биржи.")
+    await h.send(ADMIN, repost + " Фото.")
+    (before,) = await h.send(USER, "/item 1")
+    assert "Тот же сюжет" not in before  # no digest has grouped it yet
+    (digest,) = await h.send(USER, "/digest")
+    assert "(2 источника)" in digest and "/item1" in digest
+    (shown,) = await h.send(USER, "/item 1")
+    assert "Тот же сюжет — ещё 1 сообщение:</i>\n/item3 В Казани открыли" in shown
+    (other,) = await h.send(USER, "/item3")
+    assert "/item1 В Казани" in other and "/item2" not in other

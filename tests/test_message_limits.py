@@ -46,11 +46,13 @@ def test_search_pages_fit(text, title, query):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=hostile_text, title=st.one_of(st.none(), hostile_text), summary=hostile_text)
-def test_item_messages_fit(text, title, summary):
+@given(text=hostile_text, title=st.one_of(st.none(), hostile_text), summary=hostile_text,
+       story=st.lists(hostile_text, max_size=15))
+def test_item_messages_fit(text, title, summary, story):
     if not text.strip():
         text = "x"
-    assert fits(item_messages(item(1, text, title), Summary(1, summary, "m")))
+    related = [item(10**9 + n, t if t.strip() else "x", t) for n, t in enumerate(story)]
+    assert fits(item_messages(item(1, text, title), Summary(1, summary, "m"), related))
     assert fits(item_messages(item(1, text, title), None))
 
 

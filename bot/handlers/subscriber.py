@@ -134,7 +134,10 @@ async def _show_item(message: Message, arg: str, services: Services) -> None:
     if found is None:
         await message.answer(f"Сообщения #{number} нет — возможно, оно удалено.")
         return
-    await answer_parts(message, item_messages(found, await services.summaries.get(found.id)))
+    story = await services.digest_maker.digests.story_of(found.id)
+    related = await services.items.get_many(story) if story else {}
+    await answer_parts(message, item_messages(found, await services.summaries.get(found.id),
+                                              [related[i] for i in story if i in related]))
 
 
 def build_router() -> Router:

