@@ -37,18 +37,23 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def embedded_passages(encoder, texts: list[str], cache_dir: Path | None) -> np.ndarray:
-    """The encoder's passage vectors of `texts`, in batches of 32; kept in `cache_dir` (when given) under
-    a hash of the model and the texts, so that a second run of a calibration costs seconds, not minutes."""
-    cached = None
-    if cache_dir is not None:
-        key = hashlib.sha256("\x00".join([encoder.name, *texts]).encode()).hexdigest()[:24]
-        cached = cache_dir / f"{key}.npy"
-        if cached.exists():
-            return np.load(cached)
-    vectors = np.vstack([encoder.passages(texts[i:i + 32]) for i in range(0, len(texts), 32)]) if texts \
-        else np.zeros((0, 0), dtype=np.float32)
-    if cached is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        np.save(cached, vectors)
-    return vectors
+def embedded_passages(encoder, texts: list[str], cache_dir: Path | None, chunk: int = 1024) -> np.ndarray:
+    """The encoder's passage vectors of `texts`, in batches of 32. With `cache_dir`, each run of `chunk`
+    texts is kept there under a hash of the model and its texts: a second run of a calibration costs
+    seconds, not minutes, and an interrupted one resumes."""
+    parts = []
+    for start in range(0, len(texts), chunk):
+        part = texts[start:start + chunk]
+        cached = None
+        if cache_dir is not None:
+            key = hashlib.sha256("\x00".join([encoder.name, *part]).encode()).hexdigest()[:24]
+            cached = cache_dir / f"{key}.npy"
+            if cached.exists():
+                parts.append(np.load(cached))
+                continue
+        vectors = np.vstack([encoder.passages(part[i:i + 32]) for i in range(0, len(part), 32)])
+        if cached is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            np.save(cached, vectors)
+        parts.append(vectors)
+    return np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)

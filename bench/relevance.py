@@ -1,6 +1,6 @@
 """Known-item retrieval on the real corpus: does a natural query find its article in the first 10?
 
-    python -m bench.relevance [--vectors 3000]
+    python -m bench.relevance [--vectors 3000] [--cache DIR]
 
 The 28k corpus plus the 130 articles of the same-story gold pairs is indexed once. Two query sets:
 - teasers: a publisher's teaser of an article (eval_lead_summary_ru, 257) → that article;
@@ -23,9 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-from bench.common import median, read_jsonl_gz
+from bench.common import embedded_passages, median, read_jsonl_gz
 from storage.db import Database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
@@ -153,6 +151,7 @@ async def report(search: SearchRepo, modes, sets) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--vectors", type=int, default=0, help="also compare vectors on a sample this big")
+    parser.add_argument("--cache", default="", help="a directory keeping the embedded statements between runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "relevance.sqlite3")
@@ -173,7 +172,7 @@ async def main() -> None:
             started = time.perf_counter()
             ids = [i for i, in await db.fetchall("SELECT id FROM items ORDER BY id")]
             texts = {r[0]: passage_text(r[1], r[2]) for r in await db.fetchall("SELECT id, title, text FROM items")}
-            vectors = np.vstack([encoder.passages([texts[i] for i in ids[n:n + 32]]) for n in range(0, len(ids), 32)])
+            vectors = embedded_passages(encoder, [texts[i] for i in ids], Path(args.cache) if args.cache else None)
             await EmbeddingsRepo(db).put_many(encoder.name, ids, vectors)
             seconds = time.perf_counter() - started
             index = VectorIndex(EmbeddingsRepo(db))

@@ -153,6 +153,11 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX story_members_item ON story_members(item_id, digest_id);
     """,
+    # 6: how many statements hold each stem, read from the index itself: a query's common words are left
+    # out of finding its partial matches
+    """
+    CREATE VIRTUAL TABLE items_fts_vocab USING fts5vocab(items_fts, 'row');
+    """,
 ]
 
 IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit

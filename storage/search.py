@@ -25,6 +25,12 @@ TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
 # bm25 costs per matching row. A broad query ("Москва" at 1M items) is ranked over its
 # newest RANK_WINDOW matches only (rowid order is arrival order), which keeps p99 low.
 RANK_WINDOW = 10_000
+# Partial matches are found through the query's rarer words: a word in more than this share of the
+# statements adds thousands of rows to rank and next to nothing to bm25 (its IDF is near zero).
+# bench/relevance prints the same recall with and without it; bench/search the time it saves.
+COMMON_WORD_SHARE = 0.03
+COMMON_WORD_MIN = 1000  # ...and in at least this many: below it every word is cheap to rank
+MIN_FINDING_TERMS = 2  # the rarest words always find candidates, however common
 FUSION_DEPTH = 100  # candidates taken from each ranking before fusion
 RRF_K = 60
 
@@ -65,14 +71,20 @@ class ParsedQuery:
         """Documents with every word."""
         return self._without_excluded(" AND ".join(t.fts() for t in self.include))
 
-    def fts_partial(self) -> str | None:
+    @property
+    def optional(self) -> list[Term]:
+        """The terms a partial match may lack: all but the quoted phrases."""
+        return [t for t in self.include if not t.quoted]
+
+    def fts_partial(self, finding: list[Term] | None = None) -> str | None:
         """Documents with some of the words but not all: the second tier of results. Quoted phrases stay
-        required (a user who quotes means it; a run like `из-за` is a phrase too, but optional); None when
-        there is no second tier (a single term)."""
-        optional = [t.fts() for t in self.include if not t.quoted]
+        required (a user who quotes means it; a run like `из-за` is a phrase too, but optional); otherwise
+        a document needs one of the `finding` terms (default: any optional one). None when there is no
+        second tier (a single term)."""
+        optional = [t.fts() for t in self.optional]
         if not optional or len(self.include) < 2:
             return None
-        some = self.required_fts() or " OR ".join(optional)
+        some = self.required_fts() or " OR ".join(t.fts() for t in (finding or self.optional))
         return self._without_excluded(f"({some}) NOT ({' AND '.join(optional)})")
 
     def required_fts(self) -> str | None:
@@ -231,6 +243,23 @@ class SearchRepo:
             LIMIT ?"""
         return [r[0] for r in await self.db.fetchall(sql, (*params, limit))]
 
+    async def _finding_terms(self, query: ParsedQuery) -> list[Term]:
+        """The optional terms that find partial matches: all but the words common in the statements (a
+        prefix or a phrase always finds), and at least the MIN_FINDING_TERMS rarest."""
+        words = [t for t in query.optional if t.forms and not t.prefix]
+        if len(words) <= MIN_FINDING_TERMS:
+            return query.optional
+        stems = sorted({s for t in words for s in t.forms})
+        counts = dict(await self.db.fetchall(
+            f"SELECT term, doc FROM items_fts_vocab WHERE term IN ({placeholders(stems)})", stems))
+        statements = (await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items"))[0]
+        # A word's forms are ORed: it is in at most the sum of their statements.
+        frequency = {t: sum(counts.get(s, 0) for s in t.forms) for t in words}
+        rarest = sorted(words, key=lambda t: frequency[t])
+        common = max(COMMON_WORD_SHARE * statements, COMMON_WORD_MIN)
+        rare = {t for n, t in enumerate(rarest) if n < MIN_FINDING_TERMS or frequency[t] <= common}
+        return [t for t in query.optional if t in rare or t not in frequency]
+
     async def _allowed(self, query: ParsedQuery, dates: list[tuple[str, int]], ids: list[int]) -> list[int]:
         """Those of `ids` (in their order) within the dates, with every quoted phrase and no excluded word."""
         if not ids:
@@ -266,8 +295,9 @@ class SearchRepo:
         # Words alone: rank no deeper than this page. Fusing: enough candidates from each side.
         depth = max(FUSION_DEPTH, offset + limit + 1) if fusing else offset + limit + 1
         complete = await self._ranked(query.fts(), dates, depth)
-        partial = query.fts_partial()
-        by_words = await self._ranked(partial, dates, depth) if partial and len(complete) < depth else []
+        by_words: list[int] = []
+        if len(complete) < depth and (partial := query.fts_partial(await self._finding_terms(query))):
+            by_words = await self._ranked(partial, dates, depth)
         by_meaning: list[int] = []
         if fusing:
             seen = set(complete)

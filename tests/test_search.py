@@ -154,3 +154,13 @@ async def test_a_hyphenated_run_is_an_optional_phrase_not_a_requirement(db):
                                   , parse_statement("Поезд Чудово–Петербург отменён.")])
     # "Чудово-Петербург" typed with a hyphen is a phrase; a statement without it is still found.
     assert await texts(SearchRepo(db), "Из-за поломки на участке Чудово-Петербург опоздали поезда") == [1, 2]
+
+
+async def test_a_word_most_statements_share_does_not_find_partial_matches_alone(db):
+    # "заявил" is in 1,100 statements; the query's rarer words find the answers, and a statement with
+    # only the common word is not a partial match worth ranking.
+    items = ItemsRepo(db)
+    await items.add_many([parse_statement(f"Министр заявил о встрече номер {i}.") for i in range(1100)])
+    bridge, = await items.add_many([parse_statement("Ремонт моста на Неве начнётся весной.")])
+    page = await SearchRepo(db).search("мэр заявил о ремонте моста", limit=10)
+    assert [h.item_id for h in page.hits] == [bridge.item_id] and not page.has_more
