@@ -32,7 +32,7 @@ SAME_STORY_JACCARD = 0.3  # stem-set Jaccard of two leads; calibrated by bench/s
 STORY_WINDOW_DAYS = 1     # one story's statements are dated at most a day apart: about 48 hours
 _LEAD_CHARS = 600
 CANDIDATE_STEMS = 10  # per item: bounded work; 10 keeps 99 % of exhaustive merges (module doc)
-_BLOCK = 2048  # rows of the cosine matrix computed at once: 2048 × n float32
+_BLOCK_CELLS = 1 << 24  # cosines computed at once: 64 MB of float32 however many statements
 
 
 def fingerprint(title: str | None, text: str) -> frozenset[str]:
@@ -84,8 +84,9 @@ def _components(matrix: np.ndarray, days: np.ndarray, threshold: float) -> list[
             i = int(parent[i])
         return i
 
-    for start in range(0, n, _BLOCK):
-        sims = matrix[start:start + _BLOCK] @ matrix.T
+    block = max(1, _BLOCK_CELLS // max(n, 1))
+    for start in range(0, n, block):
+        sims = matrix[start:start + block] @ matrix.T
         rows, cols = np.nonzero(sims >= threshold)
         rows = rows + start
         keep = (cols > rows) & (np.abs(days[rows] - days[cols]) <= STORY_WINDOW_DAYS)
@@ -104,9 +105,9 @@ def _average_linkage(sims: np.ndarray, threshold: float) -> list[list[int]]:
     pairs) while that mean is ≥ threshold. Nearest-neighbour chains find the same merges as the
     textbook global search in O(n²) (average linkage is reducible)."""
     n = len(sims)
-    s = sims.astype(np.float64)
+    s = sims.astype(np.float32, copy=True)
     np.fill_diagonal(s, -np.inf)
-    size = np.ones(n)
+    size = np.ones(n, dtype=np.float32)
     members: list[list[int]] = [[i] for i in range(n)]
     alive = np.ones(n, dtype=bool)
     chain: list[int] = []

@@ -134,3 +134,8 @@ async def test_an_unrelated_question_finds_nothing_rather_than_noise(db):
     assert (await search.search(query, query_vector=e5.queries([query])[0], min_similarity=e5.min_similarity)).hits \
         == []
     assert (await search.search(query, query_vector=e5.queries([query])[0])).hits  # without the floor: noise
+
+
+def test_a_bare_link_as_a_title_is_not_embedded():
+    assert passage_text("https://example.ru/news/1", "Курс рубля укрепился.") == "Курс рубля укрепился."
+    assert passage_text("Рубль", "Курс рубля укрепился.") == "Рубль. Курс рубля укрепился."
