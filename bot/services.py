@@ -24,6 +24,7 @@ from summarizer.loader import LazySummarizer
 from summarizer.worker import StatementWorker
 
 MAX_SUMMARY_NOTICES = 10_000
+QUERY_VECTORS_KEPT = 256  # recent queries' vectors: the next page of results does not embed the query again
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Services:
     # Bounded: an item deleted before its summary would otherwise stay here for good.
     summary_notices: OrderedDict[int, tuple[int, int]] = field(default_factory=OrderedDict)
     fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
+    query_vectors: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
 
     async def add_statement(self, item: NewItem, chat_id: int, message_id: int) -> AddResult:
         """Store at once; the summary is made in the background and reported back to this message."""
@@ -60,10 +62,21 @@ class Services:
         encoder = await asyncio.to_thread(self.query_encoder.get)
         vector, floor = None, 0.0
         if encoder is not None and self.search.index is not None:
-            vector, floor = (await asyncio.to_thread(encoder.queries, [text]))[0], encoder.min_similarity
+            vector, floor = await self._query_vector(encoder, text), encoder.min_similarity
             await self.search.index.sync(encoder.name)
         return await self.search.search(text, limit=limit, offset=offset, date_from=date_from, date_to=date_to,
                                         query_vector=vector, min_similarity=floor)
+
+    async def _query_vector(self, encoder: Any, text: str) -> Any:
+        key = (encoder.name, text)
+        vector = self.query_vectors.get(key)
+        if vector is None:
+            vector = (await asyncio.to_thread(encoder.queries, [text]))[0]
+            self.query_vectors[key] = vector
+            while len(self.query_vectors) > QUERY_VECTORS_KEPT:
+                self.query_vectors.popitem(last=False)
+        self.query_vectors.move_to_end(key)
+        return vector
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:

@@ -139,3 +139,33 @@ async def test_an_unrelated_question_finds_nothing_rather_than_noise(db):
 def test_a_bare_link_as_a_title_is_not_embedded():
     assert passage_text("https://example.ru/news/1", "Курс рубля укрепился.") == "Курс рубля укрепился."
     assert passage_text("Рубль", "Курс рубля укрепился.") == "Рубль. Курс рубля укрепился."
+
+
+class CountingEncoder:
+    """Wraps a real encoder and counts the queries it embeds."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.queries_embedded = inner, 0
+        self.name, self.min_similarity, self.same_story = inner.name, inner.min_similarity, inner.same_story
+
+    def passages(self, texts):
+        return self.inner.passages(texts)
+
+    def queries(self, texts):
+        self.queries_embedded += len(texts)
+        return self.inner.queries(texts)
+
+
+async def test_the_next_page_of_a_search_does_not_embed_the_query_again(db, e5):
+    from bot.config import load_settings
+    from bot.services import Services
+    services = Services.build(load_settings(summarizer_backend="extractive"), db)
+    counting = CountingEncoder(e5)
+    services.query_encoder.get = lambda: counting
+    await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
+    first = await services.find("курс рубля", limit=1)
+    second = await services.find("курс рубля", limit=1, offset=1)
+    assert first.hits[0].item_id == 1 and second.offset == 1
+    assert counting.queries_embedded == 1
+    await services.find("жара", limit=1)
+    assert counting.queries_embedded == 2
