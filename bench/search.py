@@ -8,6 +8,11 @@ sentences: most statements hold only some of their words, so the ranked partial 
 For the sentences, the all-words search (every word required: the search before ranking) is the
 baseline from the same run.
 
+Then both sets fused with a search by meaning over a vector for every statement. Embedding the whole
+corpus takes hours, and the cost of an exact nearest-neighbour search does not depend on the values,
+so the vectors here are random unit vectors (timing only); the time the encoder takes to embed each
+query (what the bot adds before searching) is printed beside it, measured on the real queries.
+
 Run from the repository root; reads ../shared/data/search_corpus_ru.jsonl.gz.
 """
 
@@ -19,12 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from bench.common import median, percentile, read_jsonl_gz
 from bot.ingest import parse_date_field
 from storage.db import Database
 from storage.items import ItemsRepo
 from storage.search import SearchRepo, parse_query
 from storage.statements import StatementError, parse_statement
+from storage.vectors import VectorIndex
+from summarizer.encoder import EncoderConfig, load_encoder
 
 QUERIES = [
     "санкции", "визит президента", "курс рубля", "выборы губернатора", "нефть цены",
@@ -101,6 +110,7 @@ async def main() -> None:
                 t = time.perf_counter()
                 await search._ranked(parse_query(q).fts(), [], 11)
                 all_words_times.append((time.perf_counter() - t) * 1000)
+        fused = await fused_times(db, QUERIES + sentences, args.runs)
         await db.close()
     print(f"queries: {len(QUERIES)} x {args.runs} runs; parsed e.g. {parse_query(QUERIES[1]).fts()}")
     print(f"{'':22}{'p50 ms':>10}{'p99 ms':>10}")
@@ -115,6 +125,37 @@ async def main() -> None:
     print(f"sentences (20 teasers x {args.runs} runs): ranked p50 {median(ranked_times):.1f} ms, "
           f"p99 {percentile(ranked_times, 99):.1f} ms; all words (baseline) p50 {median(all_words_times):.1f} ms, "
           f"p99 {percentile(all_words_times, 99):.1f} ms")
+    for label, times in fused.items():
+        print(f"{label}: p50 {median(times):.1f} ms, p99 {percentile(times, 99):.1f} ms")
+
+
+async def fused_times(db: Database, queries: list[str], runs: int) -> dict[str, list[float]]:
+    """Search fused with meaning over random statement vectors (timing only), and the real encoder's time
+    to embed each query."""
+    ids = np.array([r[0] for r in await db.fetchall("SELECT id FROM items ORDER BY id")], dtype=np.int64)
+    rng = np.random.default_rng(1)
+    matrix = rng.standard_normal((len(ids), 384), dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    index = VectorIndex(None)  # type: ignore[arg-type]  # filled here, not read from the database
+    index._snapshot = (ids, matrix)
+    search = SearchRepo(db, index)
+    vectors = rng.standard_normal((len(queries), 384), dtype=np.float32)
+    out: dict[str, list[float]] = {"fused with meaning, keywords": [], "fused with meaning, sentences": []}
+    for _ in range(runs):
+        for n, (q, v) in enumerate(zip(queries, vectors, strict=True)):
+            t = time.perf_counter()
+            await search.search(q, limit=10, query_vector=v / np.linalg.norm(v))
+            out["fused with meaning, " + ("keywords" if n < len(QUERIES) else "sentences")].append(
+                (time.perf_counter() - t) * 1000)
+    encoder = load_encoder(EncoderConfig())
+    if encoder is not None:
+        encoder.queries(["прогрев"])
+        embedding = out[f"embedding the query ({encoder.name})"] = []
+        for q in queries:
+            t = time.perf_counter()
+            encoder.queries([q])
+            embedding.append((time.perf_counter() - t) * 1000)
+    return out
 
 
 if __name__ == "__main__":
