@@ -28,12 +28,15 @@ class EmbeddingsRepo:
             " WHERE e.item_id IS NULL OR e.model != ? ORDER BY i.id LIMIT ?", (model, limit))
         return [r[0] for r in rows]
 
-    async def load(self, model: str, after: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(item ids, vectors) of this encoder, for items after `after`, in id order."""
+    async def load(self, model: str, after: int = 0, newest: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, vectors) of this encoder, for items after `after` (only the `newest` of them, if given),
+        in id order."""
         rows = await self.db.fetchall(
-            "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? ORDER BY item_id", (model, after))
+            "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? ORDER BY item_id DESC LIMIT ?",
+            (model, after, -1 if newest is None else newest))
         if not rows:
             return NO_VECTORS
+        rows.reverse()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows])
 

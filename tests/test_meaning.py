@@ -221,3 +221,24 @@ async def test_a_failing_encoder_never_holds_up_the_summaries(db, e5):
     assert await worker.drain() == 0  # not retried before its time
     now[0] += 301
     assert await worker.drain() == 3
+
+
+async def test_meaning_reaches_the_newest_statements_of_the_window(db, monkeypatch):
+    import storage.vectors as vectors_module
+    monkeypatch.setattr(vectors_module, "VECTOR_WINDOW", 8)
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(40)])]
+    vectors = np.eye(16, dtype=np.float32)[np.arange(40) % 16]  # statement n points along axis n % 16
+    index = VectorIndex(embeddings)
+    seen = []
+    for start in range(0, 40, 3):  # the worker stores a few at a time; each search takes them in
+        await embeddings.put_many("m", ids[start:start + 3], vectors[start:start + 3])
+        await index.sync("m")
+        before = (index.ids.copy(), index.matrix.copy())
+        seen.append((index.ids, index.matrix, before))
+    assert all(np.array_equal(i, b[0]) and np.array_equal(m, b[1]) for i, m, b in seen)  # old views unchanged
+    assert ids[-8:] == list(index.ids[-8:]) and ids[0] not in index.ids and len(index.ids) <= 10
+    assert index.nearest(vectors[39], 1)[0][0] == ids[39]
+    restarted = VectorIndex(embeddings)
+    await restarted.sync("m")
+    assert list(restarted.ids) == ids[-8:]
