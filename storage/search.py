@@ -110,7 +110,8 @@ def parse_query(text: str) -> ParsedQuery:
     for m in _CHUNK_RE.finditer(text[:MAX_QUERY_CHARS]):
         if m.group(3) is not None:
             chunk = m.group(3)
-            negative = chunk.startswith("-") and len(chunk) > 1
+            # `-word` excludes; `-6` or `-20°` is a temperature, a score, a negative number: a word.
+            negative = chunk.startswith("-") and len(chunk) > 1 and not chunk[1].isdigit()
             chunk = chunk[1:] if negative else chunk
             if chunk in _OPERATORS:
                 continue

@@ -164,3 +164,9 @@ async def test_a_word_most_statements_share_does_not_find_partial_matches_alone(
     bridge, = await items.add_many([parse_statement("Ремонт моста на Неве начнётся весной.")])
     page = await SearchRepo(db).search("мэр заявил о ремонте моста", limit=10)
     assert [h.item_id for h in page.hits] == [bridge.item_id] and not page.has_more
+
+
+async def test_a_minus_before_a_number_is_a_temperature_not_an_exclusion(db):
+    await ItemsRepo(db).add_many([parse_statement("К концу выходных в Красноярске похолодает до -6 градусов.")])
+    assert parse_query("до -6").exclude == () and parse_query("-мороз").exclude != ()
+    assert await texts(SearchRepo(db), "похолодает до -6") == [1]
