@@ -32,7 +32,10 @@ COMMON_WORD_SHARE = 0.03
 COMMON_WORD_MIN = 1000  # ...and in at least this many: below it every word is cheap to rank
 MIN_FINDING_TERMS = 2  # the rarest words always find candidates, however common
 FUSION_DEPTH = 100  # candidates taken from each ranking before fusion
-RRF_K = 60
+WORDS_SHARE = 0.5  # of a fused score; the rest is meaning (bench/relevance prints the choice)
+# bm25 is negative (lower is better); recent items get up to twice the weight.
+_WORD_SCORE = (f"(bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})"
+               f" * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS})))")
 
 # A chunk is a "quoted phrase" or a run of non-space characters, maybe with a leading minus.
 _CHUNK_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -86,6 +89,10 @@ class ParsedQuery:
             return None
         some = self.required_fts() or " OR ".join(t.fts() for t in (finding or self.optional))
         return self._without_excluded(f"({some}) NOT ({' AND '.join(optional)})")
+
+    def fts_any(self) -> str:
+        """Documents with any of the words: what a word score is computed over."""
+        return " OR ".join(t.fts() for t in self.include)
 
     def required_fts(self) -> str | None:
         """The quoted phrases, which every result must hold."""
@@ -211,13 +218,21 @@ def make_snippet(text: str, query: ParsedQuery, words: int = SNIPPET_WORDS) -> t
     return "".join(out), tuple(marks)
 
 
-def fuse(*rankings: list[int], k: int = RRF_K) -> list[int]:
-    """Reciprocal-rank fusion: score Σ 1 / (k + rank) over the rankings an id is in, best first."""
-    score: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item_id in enumerate(ranking, start=1):
-            score[item_id] = score.get(item_id, 0.0) + 1.0 / (k + rank)
-    return sorted(score, key=lambda i: -score[i])
+def fuse(words: dict[int, float], meaning: dict[int, float], floor: float = 0.0) -> list[int]:
+    """Candidates by one score: WORDS_SHARE of their word score over the best one's, the rest their
+    cosine's place between the floor (or the lowest candidate's, if higher) and the best. Unlike a fusion
+    of ranks, a statement far ahead on one side stays ahead: the exact article a sentence names, or
+    the one closest in meaning to a question no statement words alike. Best first, ties by id."""
+    candidates = set(words) | set(meaning)
+    best_words = max(words.values(), default=0.0) or 1.0
+    cosines = [meaning.get(i, floor) for i in candidates]
+    low = max(floor, min(cosines, default=floor))
+    span = max(max(cosines, default=low) - low, 1e-9)
+
+    def score(i: int) -> float:
+        return (WORDS_SHARE * words.get(i, 0.0) / best_words
+                + (1 - WORDS_SHARE) * max(0.0, meaning.get(i, low) - low) / span)
+    return sorted(candidates, key=lambda i: (-score(i), i))
 
 
 class SearchRepo:
@@ -236,13 +251,17 @@ class SearchRepo:
         if row:
             where.append("rowid >= ?")
             params.append(row[0])
-        # bm25 is negative (lower is better); recent items get up to twice the weight.
-        sql = f"""
-            SELECT rowid FROM items_fts WHERE {' AND '.join(where)}
-            ORDER BY bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})
-                     * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS}))
-            LIMIT ?"""
+        sql = f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)} ORDER BY {_WORD_SCORE} LIMIT ?"
         return [r[0] for r in await self.db.fetchall(sql, (*params, limit))]
+
+    async def _word_scores(self, query: ParsedQuery, ids: list[int]) -> dict[int, float]:
+        """How well each of `ids` matches any of the query's words (higher is better; absent: none)."""
+        if not ids:
+            return {}
+        rows = await self.db.fetchall(
+            f"SELECT rowid, -{_WORD_SCORE} FROM items_fts WHERE items_fts MATCH ? AND rowid IN ({placeholders(ids)})",
+            (query.fts_any(), *ids))
+        return {r[0]: r[1] for r in rows}
 
     async def _finding_terms(self, query: ParsedQuery) -> list[Term]:
         """The optional terms that find partial matches: all but the words common in the statements (a
@@ -282,8 +301,8 @@ class SearchRepo:
                      date_from: date | None = None, date_to: date | None = None,
                      query_vector: np.ndarray | None = None, min_similarity: float = 0.0) -> SearchPage:
         """Documents with every word first (an exact match is never pushed down); then those with some of
-        the words, best first; with a query vector, these are merged with the nearest statements by meaning
-        (reciprocal-rank fusion), those at least `min_similarity` close (below it, a neighbour is noise)."""
+        the words, best first; with a query vector, these and the nearest statements by meaning (those at
+        least `min_similarity` close: below it, a neighbour is noise) are ranked by one score of both."""
         query = parse_query(text)
         if query.empty:
             return SearchPage(offset=offset)
@@ -299,15 +318,17 @@ class SearchRepo:
         by_words: list[int] = []
         if len(complete) < depth and (partial := query.fts_partial(await self._finding_terms(query))):
             by_words = await self._ranked(partial, dates, depth)
-        by_meaning: list[int] = []
+        rest, meaning_only = by_words, set()
         if fusing:
             seen = set(complete)
-            # A product over every stored vector: off the event loop (a million rows take a while).
+            # A product over every vector in the window: off the event loop.
             found = await asyncio.to_thread(self.index.nearest, query_vector, depth + len(complete))
             nearest = [i for i, score in found if i not in seen and score >= min_similarity]
-            by_meaning = await self._allowed(query, dates, nearest)
-        ranking = complete + fuse(by_words, by_meaning)
-        meaning_only = set(by_meaning) - set(by_words)
+            candidates = list(dict.fromkeys(by_words + await self._allowed(query, dates, nearest)))
+            words = await self._word_scores(query, candidates)
+            rest = fuse(words, self.index.similarities(query_vector, candidates), min_similarity)
+            meaning_only = {i for i in rest if i not in words}
+        ranking = complete + rest
         ids = ranking[offset:offset + limit + 1]
         has_more = len(ids) > limit
         ids = ids[:limit]

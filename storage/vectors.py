@@ -76,3 +76,14 @@ class VectorIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def similarities(self, query: np.ndarray, item_ids: list[int]) -> dict[int, float]:
+        """The cosine of each of these items that has a vector in the window with a unit query vector."""
+        ids, matrix = self._snapshot
+        if not len(ids) or not item_ids:
+            return {}
+        wanted = np.asarray(item_ids, dtype=np.int64)
+        rows = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)  # ids are in ascending order
+        held = ids[rows] == wanted
+        scores = matrix[rows[held]] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        return dict(zip(wanted[held].tolist(), scores.tolist(), strict=True))

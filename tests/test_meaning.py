@@ -123,9 +123,13 @@ async def test_the_index_takes_in_new_vectors_and_survives_a_restart(db):
     assert fresh.nearest(e5.queries(["футбол"])[0], 1)[0][0] == 4
 
 
-def test_reciprocal_rank_fusion_rewards_agreement():
-    assert fuse([1, 2, 3], [3, 4]) == [3, 1, 2, 4]
-    assert fuse([5, 6], []) == [5, 6]
+def test_fusion_keeps_what_one_side_is_sure_of_and_rewards_agreement():
+    words = {1: 10.0, 2: 5.0, 3: 5.0}         # 1: the statement the sentence names
+    meaning = {2: 0.86, 3: 0.83, 4: 0.95, 5: 0.81, 1: 0.70}  # 4: what the question means, in other words
+    ranking = fuse(words, meaning, floor=0.80)
+    assert ranking[:2] in ([1, 4], [4, 1])     # far ahead on one side: stays ahead (ranks would bury it)
+    assert ranking.index(2) < ranking.index(3) < ranking.index(5)  # equal words: the closer meaning first
+    assert fuse({5: 1.0, 6: 2.0}, {}) == [6, 5]
 
 
 async def test_an_unrelated_question_finds_nothing_rather_than_noise(db):
