@@ -90,10 +90,6 @@ class ParsedQuery:
         some = self.required_fts() or " OR ".join(t.fts() for t in (finding or self.optional))
         return self._without_excluded(f"({some}) NOT ({' AND '.join(optional)})")
 
-    def fts_any(self) -> str:
-        """Documents with any of the words: what a word score is computed over."""
-        return " OR ".join(t.fts() for t in self.include)
-
     def required_fts(self) -> str | None:
         """The quoted phrases, which every result must hold."""
         return " AND ".join(t.fts() for t in self.include if t.quoted) or None
@@ -240,8 +236,8 @@ class SearchRepo:
         self.db = db
         self.index = index  # statement vectors; with a query vector, search fuses words and meaning
 
-    async def _ranked(self, match: str, dates: list[tuple[str, int]], limit: int) -> list[int]:
-        """The best `limit` documents matching `match`, best first."""
+    async def _ranked(self, match: str, dates: list[tuple[str, int]], limit: int) -> dict[int, float]:
+        """The best `limit` documents matching `match` with their word scores (higher is better), best first."""
         where = ["items_fts MATCH ?", *(clause for clause, _ in dates)]
         params: list[object] = [match, *(value for _, value in dates)]
         # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
@@ -251,17 +247,8 @@ class SearchRepo:
         if row:
             where.append("rowid >= ?")
             params.append(row[0])
-        sql = f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)} ORDER BY {_WORD_SCORE} LIMIT ?"
-        return [r[0] for r in await self.db.fetchall(sql, (*params, limit))]
-
-    async def _word_scores(self, query: ParsedQuery, ids: list[int]) -> dict[int, float]:
-        """How well each of `ids` matches any of the query's words (higher is better; absent: none)."""
-        if not ids:
-            return {}
-        rows = await self.db.fetchall(
-            f"SELECT rowid, -{_WORD_SCORE} FROM items_fts WHERE items_fts MATCH ? AND rowid IN ({placeholders(ids)})",
-            (query.fts_any(), *ids))
-        return {r[0]: r[1] for r in rows}
+        sql = f"SELECT rowid, {_WORD_SCORE} AS s FROM items_fts WHERE {' AND '.join(where)} ORDER BY s LIMIT ?"
+        return {r[0]: -r[1] for r in await self.db.fetchall(sql, (*params, limit))}
 
     async def _finding_terms(self, query: ParsedQuery) -> list[Term]:
         """The optional terms that find partial matches: all but the words common in the statements (a
@@ -314,20 +301,21 @@ class SearchRepo:
         fusing = query_vector is not None and self.index is not None
         # Words alone: rank no deeper than this page. Fusing: enough candidates from each side.
         depth = max(FUSION_DEPTH, offset + limit + 1) if fusing else offset + limit + 1
-        complete = await self._ranked(query.fts(), dates, depth)
-        by_words: list[int] = []
+        complete = list(await self._ranked(query.fts(), dates, depth))
+        by_words: dict[int, float] = {}
         if len(complete) < depth and (partial := query.fts_partial(await self._finding_terms(query))):
             by_words = await self._ranked(partial, dates, depth)
-        rest, meaning_only = by_words, set()
+        rest, meaning_only = list(by_words), set()
         if fusing:
             seen = set(complete)
             # A product over every vector in the window: off the event loop.
             found = await asyncio.to_thread(self.index.nearest, query_vector, depth + len(complete))
-            nearest = [i for i, score in found if i not in seen and score >= min_similarity]
-            candidates = list(dict.fromkeys(by_words + await self._allowed(query, dates, nearest)))
-            words = await self._word_scores(query, candidates)
-            rest = fuse(words, self.index.similarities(query_vector, candidates), min_similarity)
-            meaning_only = {i for i in rest if i not in words}
+            nearest = await self._allowed(query, dates, [i for i, c in found if i not in seen and c >= min_similarity])
+            # A nearest statement outside the partial tier's best has no word score: scoring every candidate's
+            # words costs FTS5 ~1 ms a row, and bench/relevance found the same recall without it.
+            candidates = list(by_words) + [i for i in nearest if i not in by_words]
+            rest = fuse(by_words, self.index.similarities(query_vector, candidates), min_similarity)
+            meaning_only = set(nearest) - set(by_words)
         ranking = complete + rest
         ids = ranking[offset:offset + limit + 1]
         has_more = len(ids) > limit
@@ -343,7 +331,7 @@ class SearchRepo:
                 continue
             snippet, spans = make_snippet(row["text"], query)
             hits.append(Hit(item_id, date.fromisoformat(row["statement_date"]), row["title"], snippet, spans,
-                            by_meaning=item_id in meaning_only))
+                            by_meaning=item_id in meaning_only and not spans))
         return SearchPage(hits=hits, offset=offset, has_more=has_more)
 
 
