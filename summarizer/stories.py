@@ -149,6 +149,7 @@ def cluster_by_meaning(matrix: np.ndarray, days: np.ndarray, threshold: float) -
         apart = np.abs(days[component][:, None] - days[component][None, :]) > STORY_WINDOW_DAYS
         sims[apart] = 0.0  # outside the window: as unlike as can be for a unit-vector average
         for cluster in _average_linkage(sims, threshold):
+            cluster = sorted(cluster)  # rows are in id order: of equally representative items, the first told
             inner = sims[np.ix_(cluster, cluster)].sum(axis=1)
             best = cluster[int(np.argmax(inner))]
             stories.append([int(component[best])] + [int(component[c]) for c in cluster if c != best])

@@ -103,3 +103,11 @@ async def test_digest_groups_embedded_statements_by_meaning(db):
     after = await maker.for_dates(DAY, DAY)
     assert after.story_count == 2 and "(2 источника)" in after.messages[0]
     assert await SummariesRepo(db).get_many(ids) == {}  # grouping needs no summaries
+
+
+def test_of_two_equally_representative_statements_the_first_told_leads():
+    v = unit(1, 0, 0)
+    for order in ([1, 2, 3], [3, 2, 1], [2, 3, 1]):
+        items = [item(i, f"заметка {i}") for i in order]
+        (story,) = group_stories(items, {1: v, 2: v, 3: v}, CUT)
+        assert story.lead.id == 1
