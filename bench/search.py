@@ -32,7 +32,7 @@ from storage.db import Database
 from storage.items import ItemsRepo
 from storage.search import SearchRepo, parse_query
 from storage.statements import StatementError, parse_statement
-from storage.vectors import VectorIndex
+from storage.vectors import VECTOR_WINDOW, VectorIndex
 from summarizer.encoder import EncoderConfig, load_encoder
 
 QUERIES = [
@@ -136,17 +136,23 @@ async def fused_times(db: Database, queries: list[str], runs: int) -> dict[str, 
     rng = np.random.default_rng(1)
     matrix = rng.standard_normal((len(ids), 384), dtype=np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    index = VectorIndex(None)  # type: ignore[arg-type]  # filled here, not read from the database
-    index._snapshot = (ids, matrix)
-    search = SearchRepo(db, index)
     vectors = rng.standard_normal((len(queries), 384), dtype=np.float32)
-    out: dict[str, list[float]] = {"fused with meaning, keywords": [], "fused with meaning, sentences": []}
-    for _ in range(runs):
-        for n, (q, v) in enumerate(zip(queries, vectors, strict=True)):
-            t = time.perf_counter()
-            await search.search(q, limit=10, query_vector=v / np.linalg.norm(v))
-            out["fused with meaning, " + ("keywords" if n < len(QUERIES) else "sentences")].append(
-                (time.perf_counter() - t) * 1000)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    out: dict[str, list[float]] = {}
+    # The index holds the newest VECTOR_WINDOW statements; beyond it, every row is the baseline.
+    reaches = [(f"newest {VECTOR_WINDOW:,}", VECTOR_WINDOW)] + ([("every row", len(ids))] if len(ids) > VECTOR_WINDOW
+                                                                 else [])
+    for reach, rows in reaches:
+        index = VectorIndex(None)  # type: ignore[arg-type]  # filled here, not read from the database
+        index._snapshot = (ids[-rows:], matrix[-rows:])
+        search = SearchRepo(db, index)
+        for _ in range(runs):
+            for n, (q, v) in enumerate(zip(queries, vectors, strict=True)):
+                t = time.perf_counter()
+                await search.search(q, limit=10, query_vector=v)
+                kind = "keywords" if n < len(QUERIES) else "sentences"
+                out.setdefault(f"fused with meaning over the {reach}, {kind}", []).append(
+                    (time.perf_counter() - t) * 1000)
     encoder = load_encoder(EncoderConfig())
     if encoder is not None:
         encoder.queries(["прогрев"])
