@@ -18,6 +18,7 @@ from bot import texts
 from bot.config import Settings
 from bot.delivery import Fanout
 from bot.handlers import routers
+from bot.metrics import Metrics, TelegramMetricsMiddleware, serve_metrics
 from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware
 from bot.services import Services
 from storage.db import Database
@@ -40,9 +41,11 @@ def build_dispatcher(services: Services, in_flight: InFlightMiddleware | None = 
     return dp
 
 
-def build_bot(settings: Settings) -> Bot:
+def build_bot(settings: Settings, metrics: Metrics | None = None) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
     session.middleware(ReplyRetryMiddleware())
+    if metrics:  # inside the retries: each attempt's outcome is counted
+        session.middleware(TelegramMetricsMiddleware(metrics))
     return Bot(settings.bot_token.get_secret_value(), session=session,
                default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True))
 
@@ -78,13 +81,16 @@ async def housekeeping(services: Services) -> None:
 async def run_bot(settings: Settings) -> None:
     db = await Database.open(settings.database_path)
     services = Services.build(settings, db)
-    bot = build_bot(settings)
+    bot = build_bot(settings, services.metrics)
     services.fanout = fanout = Fanout(bot, services)
     services.worker.listeners.append(summary_notifier(bot, services))
     in_flight = InFlightMiddleware()
     dp = build_dispatcher(services, in_flight)
     scheduler = AsyncIOScheduler(timezone=UTC)
+    metrics_runner = None
     try:
+        if settings.metrics_listen:
+            metrics_runner = await serve_metrics(services, settings.metrics_listen)
         me = await bot.get_me()
         log.info("bot @%s starting against %s", me.username, settings.telegram_api_base)
         await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
@@ -107,6 +113,8 @@ async def run_bot(settings: Settings) -> None:
         if not replies_done:
             log.warning("some updates were still being handled after %d s", SHUTDOWN_GRACE_S)
         await services.worker.stop()
+        if metrics_runner:
+            await metrics_runner.cleanup()
         await bot.session.close()
         await db.close()
         log.info("stopped")

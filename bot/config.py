@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     digest_skip_empty: bool = True
     digest_max_stories: int = Field(30, ge=1, le=200)
     digest_catch_up_hours: float = Field(12.0, ge=0, le=168)
+    metrics_listen: str = Field("", pattern=r"^$|^[^\s:]*:\d{1,5}$")  # host:port of /metrics and /healthz
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

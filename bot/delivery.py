@@ -144,7 +144,9 @@ class Fanout:
 
             async def one(delivery: Delivery) -> None:
                 async with semaphore:
-                    report.add(await self._send(delivery, report))
+                    status = await self._send(delivery, report)
+                    report.add(status)
+                    self.services.metrics.digests.labels(status).inc()
 
             await asyncio.gather(*(one(d) for d in pending))
             report.seconds = time.monotonic() - started
@@ -184,6 +186,7 @@ class Fanout:
             claimed = await self.services.deliveries.claim(chat, slots[chat], start, moment, None if skip else digest)
             if claimed and claimed.status == "empty":
                 report.add("empty")
+                self.services.metrics.digests.labels("empty").inc()
 
     async def _pace_chat(self, chat_id: int) -> None:
         interval = GROUP_INTERVAL_S if chat_id < 0 else CHAT_INTERVAL_S

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
+from bot.metrics import Metrics
 from storage.db import Database
 from storage.deliveries import DeliveriesRepo
 from storage.embeddings import EmbeddingsRepo
@@ -50,11 +51,13 @@ class Services:
     fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
     query_vectors: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
     query_encoder_failed: bool = False
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def add_statement(self, item: NewItem, chat_id: int, message_id: int) -> AddResult:
         """Store at once; the summary is made in the background and reported back to this message."""
         result = await self.items.add(item)
         if not result.duplicate:
+            self.metrics.statements_stored.inc()
             self.summary_notices[result.item_id] = (chat_id, message_id)
             while len(self.summary_notices) > MAX_SUMMARY_NOTICES:
                 self.summary_notices.popitem(last=False)
@@ -63,6 +66,10 @@ class Services:
 
     async def find(self, text: str, *, limit: int, offset: int = 0, date_from=None, date_to=None) -> SearchPage:
         """Search by words and, when an encoder is available, by meaning (the query is embedded in a thread)."""
+        with self.metrics.search_seconds.time():
+            return await self._find(text, limit=limit, offset=offset, date_from=date_from, date_to=date_to)
+
+    async def _find(self, text: str, *, limit: int, offset: int, date_from, date_to) -> SearchPage:
         encoder = await asyncio.to_thread(self.query_encoder.get)
         vector, floor = None, 0.0
         if encoder is not None and self.search.index is not None:

@@ -150,3 +150,8 @@ class LazyEncoder:
     def name(self) -> str | None:
         encoder = self.get()
         return encoder.name if encoder else None
+
+    @property
+    def loaded_name(self) -> str | None:
+        """The encoder's name if it is loaded already (never loads it)."""
+        return self._encoder.name if self._encoder else None

@@ -143,3 +143,23 @@ def test_sigterm_mid_reply_lets_the_reply_finish(api, bot):
     # The reply was written to its end, not cut off by the session closing under it.
     assert "is not handled" not in output and "NetworkError" not in output, output[-3000:]
     assert "Traceback" not in output and "ERROR" not in output, output[-3000:]
+
+
+def test_the_running_bot_serves_metrics_and_health(api, tmp_path):
+    import json
+    import urllib.request
+
+    from tests.e2e import free_port
+    port = free_port()
+    process = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN), METRICS_LISTEN=f"127.0.0.1:{port}")
+    try:
+        api.send_text(ADMIN, "Курс рубля укрепился на открытии торгов.")
+        api.wait_for(to(ADMIN, r"Сохранено: #1\b"))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            assert resp.status == 200 and json.loads(resp.read())["ok"] is True
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        assert "newsdigest_statements 1.0" in text and "newsdigest_statements_stored_total 1.0" in text
+        assert "newsdigest_messages_sent_total" in text
+    finally:
+        assert process.stop() == 0, process.output()[-3000:]
