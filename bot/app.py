@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -12,6 +14,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import texts
@@ -78,7 +82,31 @@ async def housekeeping(services: Services) -> None:
         log.exception("housekeeping failed")
 
 
-async def run_bot(settings: Settings) -> None:
+async def serve_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
+    """Take updates the Bot API posts to WEBHOOK_URL until SIGTERM or SIGINT. Each update is handled before
+    it is answered, so one a crash interrupts is posted again (a statement posted twice is stored once)."""
+    secret = settings.webhook_secret.get_secret_value()
+    handler = SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=secret)
+    app = web.Application()
+    app.router.add_post(urlsplit(settings.webhook_url).path or "/", handler.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    host, _, port = settings.webhook_listen.rpartition(":")
+    await web.TCPSite(runner, host or None, int(port)).start()
+    await bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
+    log.info("taking updates posted to %s on %s", settings.webhook_url, settings.webhook_listen)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        # The webhook stays set: the Bot API keeps updates for the next start, or the other replicas take them.
+        await runner.cleanup()  # stops taking posts; the ones being handled finish first
+
+
+async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     db = await Database.open(settings.database_path)
     services = Services.build(settings, db)
     bot = build_bot(settings, services.metrics)
@@ -102,8 +130,12 @@ async def run_bot(settings: Settings) -> None:
         scheduler.add_job(housekeeping, "interval", hours=1, args=[services], next_run_time=datetime.now(UTC),
                           max_instances=1, coalesce=True, id="housekeeping")
         scheduler.start()
-        await dp.start_polling(bot, handle_signals=True, close_bot_session=False,
-                               allowed_updates=dp.resolve_used_update_types())
+        if webhook:
+            await serve_webhook(dp, bot, settings)
+        else:
+            await bot.delete_webhook()  # a webhook left from a run with --webhook would refuse getUpdates
+            await dp.start_polling(bot, handle_signals=True, close_bot_session=False,
+                                   allowed_updates=dp.resolve_used_update_types())
     finally:
         log.info("stopping: finishing replies and deliveries in progress (up to %d s)", SHUTDOWN_GRACE_S)
         if scheduler.running:

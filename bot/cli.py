@@ -187,8 +187,11 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.bot_token.get_secret_value():
         print("BOT_TOKEN is not set: get one from @BotFather and put it in .env", file=sys.stderr)
         return 2
+    if args.webhook and not (settings.webhook_url and settings.webhook_secret.get_secret_value()):
+        print("--webhook needs WEBHOOK_URL (the public URL the Bot API posts to) and WEBHOOK_SECRET", file=sys.stderr)
+        return 2
     from bot.app import run_bot  # aiogram is imported only when the bot runs
-    await run_bot(settings)
+    await run_bot(settings, webhook=args.webhook)
     return 0
 
 
@@ -231,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reindex", help="drop all embeddings and make them again with the configured encoder")
     p.set_defaults(func=cmd_process)
 
-    p = sub.add_parser("run", help="start the Telegram bot (long polling)")
+    p = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")
+    p.add_argument("--webhook", action="store_true",
+                   help="take updates posted to WEBHOOK_URL (served on WEBHOOK_LISTEN) instead of long polling")
     p.set_defaults(func=cmd_run)
     return parser
 
@@ -243,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, [settings.bot_token.get_secret_value()])
+    setup_logging(settings.log_level,
+                  [settings.bot_token.get_secret_value(), settings.webhook_secret.get_secret_value()])
     try:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:

@@ -28,6 +28,9 @@ def parse_hhmm(value: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
+_LISTEN = r"^$|^[^\s:]*:\d{1,5}$"  # host:port (an empty host: every interface)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -48,7 +51,10 @@ class Settings(BaseSettings):
     digest_skip_empty: bool = True
     digest_max_stories: int = Field(30, ge=1, le=200)
     digest_catch_up_hours: float = Field(12.0, ge=0, le=168)
-    metrics_listen: str = Field("", pattern=r"^$|^[^\s:]*:\d{1,5}$")  # host:port of /metrics and /healthz
+    metrics_listen: str = Field("", pattern=_LISTEN)  # host:port of /metrics and /healthz
+    webhook_url: str = ""  # `newsbot run --webhook`: the public https URL the Bot API posts updates to
+    webhook_secret: SecretStr = SecretStr("")  # checked against X-Telegram-Bot-Api-Secret-Token
+    webhook_listen: str = Field("127.0.0.1:8080", pattern=_LISTEN)  # where this process takes those posts
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("admin_ids", mode="before")
@@ -74,6 +80,21 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Moscow)") from None
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"expected the public http(s) URL of this bot's webhook, got {value!r}")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr) -> SecretStr:
+        # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value.get_secret_value() and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("expected 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("telegram_api_base")

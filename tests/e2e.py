@@ -110,12 +110,12 @@ class BotApiServer:
 class BotProcess:
     """The real bot, `python -m bot run`, pointed at the test server."""
 
-    def __init__(self, api: BotApiServer, workdir: Path, **env: str) -> None:
+    def __init__(self, api: BotApiServer, workdir: Path, *args: str, **env: str) -> None:
         self.log = workdir / "bot.log"
         environ = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.url,
                    "DATABASE_PATH": str(workdir / "bot.sqlite3"), "SUMMARIZER_BACKEND": "extractive",
                    "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT), **env}
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=workdir, env=environ,
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run", *args], cwd=workdir, env=environ,
                                      stdout=self.log.open("w"), stderr=subprocess.STDOUT)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:

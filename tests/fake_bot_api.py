@@ -1,8 +1,9 @@
 """A Bot API server for tests and benchmarks: `python -m tests.fake_bot_api --port N`.
 
-It speaks the Bot API methods the bot uses (long-polling getUpdates included), records every
-message the bot sends with its arrival time, and has a /test/* control API to play users:
-post updates, upload files, block the bot (403) or flood it (429).
+It speaks the Bot API methods the bot uses (long-polling getUpdates, or setWebhook and then each
+update POSTed to the webhook with its secret header, one at a time, again until answered 200),
+records every message the bot sends with its arrival time, and has a /test/* control API to play
+users: post updates, upload files, block the bot (403) or flood it (429).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import time
 
-from aiohttp import web
+from aiohttp import ClientSession, ClientTimeout, web
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Дайджест", "username": "digest_test_bot"}
 
@@ -34,6 +36,9 @@ class FakeBotApi:
         self.fail_status = 500
         self.send_delay = 0.0     # seconds each sendMessage takes
         self.message_ids: dict[int, int] = {}
+        self.webhook: dict | None = None  # {"url", "secret"} once the bot set one
+        self.webhook_answers: list[int] = []  # HTTP status of every POST of an update to the webhook
+        self._pusher: asyncio.Task | None = None
 
     # --- Bot API -------------------------------------------------------------
     async def bot_method(self, request: web.Request) -> web.Response:
@@ -60,7 +65,40 @@ class FakeBotApi:
     async def m_getMe(self, params):
         return self.ok(BOT_USER)
 
+    async def m_setWebhook(self, params):
+        self.webhook = {"url": params["url"], "secret": params.get("secret_token", "")}
+        if self._pusher is None:
+            self._pusher = asyncio.create_task(self._push_updates())
+        return self.ok(True)
+
+    async def m_deleteWebhook(self, params):
+        self.webhook = None
+        return self.ok(True)
+
+    async def _push_updates(self) -> None:
+        """As Telegram does: the oldest update is POSTed until the webhook answers 200, then the next."""
+        async with ClientSession(timeout=ClientTimeout(total=60)) as http:
+            while True:
+                if not (self.webhook and self.updates):
+                    self.new_update.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.new_update.wait(), 0.2)
+                    continue
+                hook, update = self.webhook, self.updates[0]
+                try:
+                    async with http.post(hook["url"], json=update,
+                                         headers={"X-Telegram-Bot-Api-Secret-Token": hook["secret"]}) as resp:
+                        self.webhook_answers.append(resp.status)
+                        if resp.status == 200:
+                            self.updates.remove(update)
+                            continue
+                except Exception:
+                    self.webhook_answers.append(0)
+                await asyncio.sleep(0.2)
+
     async def m_getUpdates(self, params):
+        if self.webhook:
+            return self.error(409, "Conflict: can't use getUpdates method while webhook is active")
         offset = int(params.get("offset", 0) or 0)
         timeout = min(float(params.get("timeout", 0) or 0), 10.0)
         self.updates = [u for u in self.updates if u["update_id"] >= offset]
@@ -136,7 +174,8 @@ class FakeBotApi:
 
     async def c_sent(self, request: web.Request) -> web.Response:
         return web.json_response({"sent": self.sent, "calls": self.calls, "commands": self.commands,
-                                  "pending_updates": len(self.updates)})
+                                  "pending_updates": len(self.updates), "webhook": self.webhook,
+                                  "webhook_answers": self.webhook_answers})
 
     async def c_file(self, request: web.Request) -> web.Response:
         body = await request.json()

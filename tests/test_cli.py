@@ -91,6 +91,13 @@ def test_run_without_token_says_what_is_missing(capsys):
     assert "BOT_TOKEN" in capsys.readouterr().err
 
 
+def test_webhook_without_its_url_and_secret_says_what_is_missing(capsys, monkeypatch):
+    monkeypatch.setenv("BOT_TOKEN", "123:abc")
+    assert main(["run", "--webhook"]) == 2
+    err = capsys.readouterr().err
+    assert "WEBHOOK_URL" in err and "WEBHOOK_SECRET" in err
+
+
 def test_bad_date_argument_is_a_usage_error():
     with pytest.raises(SystemExit):
         main(["search", "x", "--from", "yesterday"])

@@ -32,6 +32,8 @@ def test_values_from_dotenv_file(tmp_path):
 @pytest.mark.parametrize(("name", "value"), [
     ("ADMIN_IDS", "12,abc"), ("DIGEST_TIME", "25:99"), ("TIMEZONE", "Mars/Base"),
     ("TELEGRAM_API_BASE", "not a url"), ("SUMMARIZER_BACKEND", "magic"), ("DELIVERY_RATE", "0"),
+    ("WEBHOOK_URL", "bot.example.org/hook"), ("WEBHOOK_SECRET", "has spaces!"), ("WEBHOOK_LISTEN", "8080"),
+    ("METRICS_LISTEN", "localhost"),
 ])
 def test_wrong_value_names_the_variable_in_one_line(monkeypatch, name, value):
     monkeypatch.setenv(name, value)

@@ -163,3 +163,34 @@ def test_the_running_bot_serves_metrics_and_health(api, tmp_path):
         assert "newsdigest_messages_sent_total" in text
     finally:
         assert process.stop() == 0, process.output()[-3000:]
+
+
+def test_webhook_mode_takes_posted_updates_and_refuses_a_wrong_secret(api, tmp_path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.e2e import free_port
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/telegram/hook"
+    process = BotProcess(api, tmp_path, "--webhook", ADMIN_IDS=str(ADMIN), WEBHOOK_URL=hook,
+                         WEBHOOK_SECRET="s3cret-Hook_1", WEBHOOK_LISTEN=f"127.0.0.1:{port}")
+    try:
+        api.send_text(ADMIN, "Курс рубля укрепился на открытии торгов.")
+        api.wait_for(to(ADMIN, r"Сохранено: #1\b"))
+        assert api.state()["webhook"] == {"url": hook, "secret": "s3cret-Hook_1"}
+        forged = {"update_id": 10**6, "message": {
+            "message_id": 1, "date": int(time.time()), "text": "Поддельное заявление.",
+            "from": api.user(ADMIN), "chat": {"id": ADMIN, "type": "private"}}}
+        request = urllib.request.Request(hook, data=json.dumps(forged).encode(), headers={
+            "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "guessed"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401
+        api.send_text(ADMIN, "Школы готовы к учебному году.")
+        api.wait_for(to(ADMIN, r"Сохранено: #2\b"))  # the forged post stored nothing
+        api.send_text(USER, "курс рубля")
+        api.wait_for(to(USER, r"<b>рубля</b> укрепился"))
+    finally:
+        assert process.stop() == 0, process.output()[-3000:]
+    assert "s3cret-Hook_1" not in process.output() and set(api.state()["webhook_answers"]) == {200}
