@@ -26,12 +26,12 @@ from bot.metrics import Metrics, TelegramMetricsMiddleware, serve_metrics
 from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware
 from bot.services import Services
 from storage.db import Database
-from storage.summaries import Summary
 from summarizer.markup import escape
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 30
+NOTICE_SECONDS = 5
 SHUTDOWN_GRACE_S = 10
 
 
@@ -54,22 +54,19 @@ def build_bot(settings: Settings, metrics: Metrics | None = None) -> Bot:
                default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True))
 
 
-def summary_notifier(bot: Bot, services: Services):
-    """Tells the admin who posted an item its summary once the worker has made it."""
-
-    async def notify(done: list[Summary]) -> None:
-        for summary in done:
-            target = services.summary_notices.pop(summary.item_id, None)
-            if target is None:
-                continue
-            chat_id, message_id = target
-            try:
-                await bot.send_message(chat_id, f"📝 #{summary.item_id} кратко: {escape(summary.summary)}",
-                                       reply_to_message_id=message_id, allow_sending_without_reply=True)
-            except Exception as exc:  # the admin may have blocked the bot; the summary is stored anyway
-                log.warning("cannot tell chat %s about summary #%s: %s", chat_id, summary.item_id, exc)
-
-    return notify
+async def send_summary_notices(bot: Bot, services: Services) -> None:
+    """Tells each admin who posted an item its summary, once made (by this process's worker or another's)."""
+    try:
+        ready = await services.notices.take_ready()
+    except Exception:
+        log.exception("reading summary notices failed")
+        return
+    for notice in ready:
+        try:
+            await bot.send_message(notice.chat_id, f"📝 #{notice.item_id} кратко: {escape(notice.summary)}",
+                                   reply_to_message_id=notice.message_id, allow_sending_without_reply=True)
+        except Exception as exc:  # the admin may have blocked the bot; the summary is stored anyway
+            log.warning("cannot tell chat %s about summary #%s: %s", notice.chat_id, notice.item_id, exc)
 
 
 async def housekeeping(services: Services) -> None:
@@ -78,6 +75,7 @@ async def housekeeping(services: Services) -> None:
         pruned = await services.digest_maker.digests.prune()
         if pruned:
             log.info("pruned %d old digests", pruned)
+        await services.notices.prune()
     except Exception:
         log.exception("housekeeping failed")
 
@@ -111,7 +109,7 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     services = Services.build(settings, db)
     bot = build_bot(settings, services.metrics)
     services.fanout = fanout = Fanout(bot, services)
-    services.worker.listeners.append(summary_notifier(bot, services))
+    services.worker.listeners.append(lambda _done: send_summary_notices(bot, services))
     in_flight = InFlightMiddleware()
     dp = build_dispatcher(services, in_flight)
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -127,6 +125,9 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
         # and the first tick at start catches up digests missed while the bot was down.
         scheduler.add_job(fanout.tick, "interval", seconds=TICK_SECONDS, next_run_time=datetime.now(UTC),
                           max_instances=1, coalesce=True, id="digest-tick")
+        # Summaries another process made are announced too, within seconds.
+        scheduler.add_job(send_summary_notices, "interval", seconds=NOTICE_SECONDS, args=[bot, services],
+                          max_instances=1, coalesce=True, id="summary-notices")
         scheduler.add_job(housekeeping, "interval", hours=1, args=[services], next_run_time=datetime.now(UTC),
                           max_instances=1, coalesce=True, id="housekeeping")
         scheduler.start()

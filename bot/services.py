@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.deliveries import DeliveriesRepo
 from storage.embeddings import EmbeddingsRepo
 from storage.items import AddResult, ItemsRepo
+from storage.notices import NoticesRepo
 from storage.search import SearchPage, SearchRepo
 from storage.searches import SearchesRepo
 from storage.statements import NewItem
@@ -27,7 +28,6 @@ from summarizer.worker import StatementWorker
 
 log = logging.getLogger(__name__)
 
-MAX_SUMMARY_NOTICES = 10_000
 QUERY_VECTORS_KEPT = 256  # recent queries' vectors: the next page of results does not embed the query again
 
 
@@ -41,13 +41,11 @@ class Services:
     searches: SearchesRepo
     subscribers: SubscribersRepo
     deliveries: DeliveriesRepo
+    notices: NoticesRepo  # where each item's summary is to be announced
     summarizer: LazySummarizer
     worker: StatementWorker
     digest_maker: DigestMaker
     query_encoder: LazyEncoder  # its own instance: a query never waits behind the worker's batch
-    # item id → (chat id, message id) of the admin message that posted it: where its summary goes.
-    # Bounded: an item deleted before its summary would otherwise stay here for good.
-    summary_notices: OrderedDict[int, tuple[int, int]] = field(default_factory=OrderedDict)
     fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
     query_vectors: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
     query_encoder_failed: bool = False
@@ -58,9 +56,7 @@ class Services:
         result = await self.items.add(item)
         if not result.duplicate:
             self.metrics.statements_stored.inc()
-            self.summary_notices[result.item_id] = (chat_id, message_id)
-            while len(self.summary_notices) > MAX_SUMMARY_NOTICES:
-                self.summary_notices.popitem(last=False)
+            await self.notices.add(result.item_id, chat_id, message_id)
             self.worker.notify()
         return result
 
@@ -102,7 +98,7 @@ class Services:
         encoder = LazyEncoder(settings.encoder_config())  # queries, and the same-story cut of digests
         return cls(settings=settings, db=db, items=ItemsRepo(db, settings.zone), summaries=SummariesRepo(db),
                    search=SearchRepo(db, index), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
-                   deliveries=DeliveriesRepo(db), summarizer=summarizer,
+                   deliveries=DeliveriesRepo(db), notices=NoticesRepo(db), summarizer=summarizer,
                    worker=StatementWorker(db, summarizer, settings.summarizer_batch_size,
                                           LazyEncoder(settings.encoder_config())),
                    digest_maker=DigestMaker(db, settings.digest_max_stories, encoder),

@@ -158,6 +158,15 @@ MIGRATIONS: list[str] = [
     """
     CREATE VIRTUAL TABLE items_fts_vocab USING fts5vocab(items_fts, 'row');
     """,
+    # 7: the admin's post to answer with each item's summary, kept across restarts and processes
+    """
+    CREATE TABLE summary_notices (
+        item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 ]
 
 IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit

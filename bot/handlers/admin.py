@@ -96,7 +96,6 @@ async def delete(message: Message, command: CommandObject, services: Services) -
         await message.answer("Укажите номер: /delete 12")
         return
     deleted = await services.items.delete(number)
-    services.summary_notices.pop(number, None)
     await message.answer(f"Сообщение #{number} удалено." if deleted else f"Сообщения #{number} нет.")
 
 
