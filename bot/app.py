@@ -104,7 +104,7 @@ async def serve_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
         await runner.cleanup()  # stops taking posts; the ones being handled finish first
 
 
-async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
+async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = True) -> None:
     db = await Database.open(settings.database_path)
     services = Services.build(settings, db)
     bot = build_bot(settings, services.metrics)
@@ -120,7 +120,8 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
         me = await bot.get_me()
         log.info("bot @%s starting against %s", me.username, settings.telegram_api_base)
         await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
-        services.worker.start()
+        if worker:  # else `newsbot worker` processes make the summaries; their notices are sent from here
+            services.worker.start()
         # One job every 30 s finds who is due; the delivery log makes overlapping or repeated ticks harmless,
         # and the first tick at start catches up digests missed while the bot was down.
         scheduler.add_job(fanout.tick, "interval", seconds=TICK_SECONDS, next_run_time=datetime.now(UTC),

@@ -8,6 +8,7 @@ import html
 import json
 import logging
 import re
+import signal
 import sys
 from datetime import date
 
@@ -26,6 +27,8 @@ from summarizer.digest_maker import DigestMaker
 from summarizer.encoder import LazyEncoder
 from summarizer.loader import LazySummarizer
 from summarizer.worker import StatementWorker
+
+log = logging.getLogger("newsbot")
 
 INGEST_BATCH = 1000
 
@@ -191,7 +194,30 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         print("--webhook needs WEBHOOK_URL (the public URL the Bot API posts to) and WEBHOOK_SECRET", file=sys.stderr)
         return 2
     from bot.app import run_bot  # aiogram is imported only when the bot runs
-    await run_bot(settings, webhook=args.webhook)
+    await run_bot(settings, webhook=args.webhook, worker=not args.no_worker)
+    return 0
+
+
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Summaries and embeddings in a process of its own, beside `newsbot run --no-worker`, until SIGTERM or
+    SIGINT. Any number of them may share the database: each batch is claimed first."""
+    db = await Database.open(settings.database_path)
+    worker = StatementWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size,
+                             LazyEncoder(settings.encoder_config()))
+    worker.poll_seconds = args.poll
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker.start()
+    log.info("worker %s on %s: looking for new statements every %.1f s", worker.holder, settings.database_path,
+             args.poll)
+    try:
+        await stop.wait()
+    finally:
+        await worker.stop()  # a batch cut short is released (or its claim expires) and made again
+        await db.close()
+    log.info("worker %s stopped", worker.holder)
     return 0
 
 
@@ -237,7 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")
     p.add_argument("--webhook", action="store_true",
                    help="take updates posted to WEBHOOK_URL (served on WEBHOOK_LISTEN) instead of long polling")
+    p.add_argument("--no-worker", action="store_true",
+                   help="make no summaries or embeddings here: `newsbot worker` processes do")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("worker", help="make summaries and embeddings as they are needed, until stopped")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between looks for new statements")
+    p.set_defaults(func=cmd_worker)
     return parser
 
 
@@ -255,5 +286,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception:  # through the redacting log, not Python's raw traceback
-        logging.getLogger("newsbot").exception("%s failed", args.command)
+        log.exception("%s failed", args.command)
         return 1

@@ -167,6 +167,16 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 8: which worker process is making which summary or vector now (storage/claims.py)
+    """
+    CREATE TABLE claims (
+        kind TEXT NOT NULL,                    -- summary | embedding
+        item_id INTEGER NOT NULL,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL,              -- UTC, ISO 8601: then another worker may take it
+        PRIMARY KEY (kind, item_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit

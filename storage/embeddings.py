@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 
+from storage.claims import claim
 from storage.db import Database, chunks, placeholders
 
+# Items with no vector from the encoder given as the parameter (none at all, or another encoder's).
+MISSING_SQL = ("SELECT i.id AS id FROM items i LEFT JOIN embeddings e ON e.item_id = i.id"
+               " WHERE (e.item_id IS NULL OR e.model != ?)")
 NO_VECTORS = (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))  # (item ids, vectors), none
 
 
@@ -23,10 +29,12 @@ class EmbeddingsRepo:
 
     async def missing(self, model: str, limit: int = 1000) -> list[int]:
         """Ids of items with no vector from this encoder (none at all, or another encoder's), oldest first."""
-        rows = await self.db.fetchall(
-            "SELECT i.id FROM items i LEFT JOIN embeddings e ON e.item_id = i.id"
-            " WHERE e.item_id IS NULL OR e.model != ? ORDER BY i.id LIMIT ?", (model, limit))
+        rows = await self.db.fetchall(f"{MISSING_SQL} ORDER BY id LIMIT ?", (model, limit))
         return [r[0] for r in rows]
+
+    async def claim_missing(self, model: str, holder: str, limit: int, now: datetime) -> list[int]:
+        """Like `missing`, but only items no other worker is embedding, claimed for `holder`."""
+        return await claim(self.db, "embedding", holder, MISSING_SQL, (model,), limit, now)
 
     async def load(self, model: str, after: int = 0, newest: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(item ids, vectors) of this encoder, for items after `after` (only the `newest` of them, if given),

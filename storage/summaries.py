@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from storage.claims import claim
 from storage.db import Database, chunks, placeholders
 from storage.items import iso_utc, utc_now
+
+MISSING_SQL = "SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM summaries)"  # items without a summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +46,12 @@ class SummariesRepo:
 
     async def missing(self, limit: int = 1000) -> list[int]:
         """Ids of items without a summary, oldest first."""
-        rows = await self.db.fetchall(
-            "SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM summaries) ORDER BY id LIMIT ?", (limit,))
+        rows = await self.db.fetchall(f"{MISSING_SQL} ORDER BY id LIMIT ?", (limit,))
         return [r[0] for r in rows]
+
+    async def claim_missing(self, holder: str, limit: int, now: datetime) -> list[int]:
+        """Like `missing`, but only items no other worker is summarizing, claimed for `holder`."""
+        return await claim(self.db, "summary", holder, MISSING_SQL, (), limit, now)
 
     async def count_by_method(self) -> dict[str, int]:
         rows = await self.db.fetchall("SELECT method, count(*) FROM summaries GROUP BY method ORDER BY 2 DESC")

@@ -1,6 +1,8 @@
 """Background work on stored statements: each is summarized once and embedded once, in batches.
 
-One task per process. `notify()` after storing an item; models run in threads, never on the event loop.
+One task per process (the bot's, or `newsbot worker`'s: any number of them on one database). Each
+batch is claimed first (storage/claims.py), so two workers never make the same summary. `notify()`
+after storing an item; a worker in another process polls. Models run in threads, never on the loop.
 """
 
 from __future__ import annotations
@@ -8,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import numpy as np
 
+from storage.claims import release
 from storage.db import Database
 from storage.embeddings import EmbeddingsRepo
-from storage.items import ItemsRepo
+from storage.items import ItemsRepo, utc_now
 from storage.summaries import SummariesRepo, Summary
 from summarizer.encoder import LazyEncoder, passage_text
 from summarizer.loader import LazySummarizer
@@ -29,7 +36,9 @@ EMBED_RETRY_SECONDS = 300.0  # after the encoder failed: summaries go on, embedd
 
 class StatementWorker:
     def __init__(self, db: Database, summarizer: LazySummarizer, batch_size: int = 8,
-                 encoder: LazyEncoder | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 encoder: LazyEncoder | None = None, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], datetime] = utc_now) -> None:
+        self.db = db
         self.items = ItemsRepo(db)
         self.summaries = SummariesRepo(db)
         self.embeddings = EmbeddingsRepo(db)
@@ -40,6 +49,9 @@ class StatementWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._clock = clock
+        self._wall_clock = wall_clock  # claims expire by it: the same in every process
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.poll_seconds: float | None = None  # a worker in its own process looks for new items this often
         self._embed_after = 0.0  # when the encoder failed: not before this moment
 
     def notify(self) -> None:
@@ -63,14 +75,17 @@ class StatementWorker:
         return max(0.0, self._embed_after - self._clock())
 
     async def summarize_batch(self) -> int:
-        ids = await self.summaries.missing(self.batch_size)
-        if not ids:
+        claimed = await self.summaries.claim_missing(self.holder, self.batch_size, self._wall_clock())
+        if not claimed:
             return 0
-        items = await self.items.get_many(ids)
-        ids = [i for i in ids if i in items]
-        made = await asyncio.to_thread(self.summarizer.summarize, [items[i].text for i in ids])
-        summaries = [Summary(i, text, method) for i, (text, method) in zip(ids, made, strict=True)]
-        await self.summaries.put_many(summaries)
+        try:
+            items = await self.items.get_many(claimed)
+            ids = [i for i in claimed if i in items]
+            made = await asyncio.to_thread(self.summarizer.summarize, [items[i].text for i in ids])
+            summaries = [Summary(i, text, method) for i, (text, method) in zip(ids, made, strict=True)]
+            await self.summaries.put_many(summaries)
+        finally:
+            await release(self.db, "summary", self.holder, claimed)
         for listener in self.listeners:
             try:
                 await listener(summaries)
@@ -82,18 +97,21 @@ class StatementWorker:
         encoder = await asyncio.to_thread(self.encoder.get) if self.encoder else None
         if encoder is None:
             return 0
-        ids = await self.embeddings.missing(encoder.name, EMBED_BATCH)
-        if not ids:
+        claimed = await self.embeddings.claim_missing(encoder.name, self.holder, EMBED_BATCH, self._wall_clock())
+        if not claimed:
             return 0
-        items = await self.items.get_many(ids)
-        ids = [i for i in ids if i in items]
-        texts = [passage_text(items[i].title, items[i].text) for i in ids]
         try:
-            vectors = await asyncio.to_thread(encoder.passages, texts)
-        except Exception:
-            log.warning("embedding a batch failed; embedding its statements one by one", exc_info=True)
-            vectors = await asyncio.to_thread(_one_by_one, encoder, texts, ids)
-        await self.embeddings.put_many(encoder.name, ids, vectors)
+            items = await self.items.get_many(claimed)
+            ids = [i for i in claimed if i in items]
+            texts = [passage_text(items[i].title, items[i].text) for i in ids]
+            try:
+                vectors = await asyncio.to_thread(encoder.passages, texts)
+            except Exception:
+                log.warning("embedding a batch failed; embedding its statements one by one", exc_info=True)
+                vectors = await asyncio.to_thread(_one_by_one, encoder, texts, ids)
+            await self.embeddings.put_many(encoder.name, ids, vectors)
+        finally:
+            await release(self.db, "embedding", self.holder, claimed)
         return len(ids)
 
     async def drain(self, progress: Callable[[int], None] | None = None, *, embed: bool = True) -> int:
@@ -116,9 +134,11 @@ class StatementWorker:
                 log.exception("background batch failed; retrying in 30 s")
                 await asyncio.sleep(30)
                 continue
-            # With embedding paused, wake up when it may be tried again even if nothing new arrives.
+            # With embedding paused, wake up when it may be tried again even if nothing new arrives;
+            # in a process of its own, look for new statements every poll_seconds.
+            waits = [w for w in (self.embedding_paused_for, self.poll_seconds) if w]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.embedding_paused_for or None)
+                await asyncio.wait_for(self._wake.wait(), min(waits) if waits else None)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="statement-worker")

@@ -1,0 +1,37 @@
+"""Work claimed by one worker process at a time: any number of workers share the backlog, none twice.
+
+A claim is a row per (kind, item) with its holder and an expiry, taken inside one write
+transaction (SQLite lets one writer in at a time: what `FOR UPDATE SKIP LOCKED` gives on a server
+database). A worker that dies leaves its claims to expire; the next worker then takes them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from storage.db import Database, chunks, placeholders
+from storage.items import iso_utc
+
+CLAIM_TTL = timedelta(minutes=5)  # far above one batch (seconds): a live worker never loses its claim
+
+
+async def claim(db: Database, kind: str, holder: str, missing_sql: str, params: tuple, limit: int,
+                now: datetime) -> list[int]:
+    """Up to `limit` item ids that `missing_sql` (a `SELECT id FROM items … WHERE …` oldest first) finds and no
+    live claim holds, claimed for `holder`."""
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM claims WHERE kind = ? AND expires_at < ?", (kind, iso_utc(now)))
+        rows = await conn.execute_fetchall(
+            f"{missing_sql} AND id NOT IN (SELECT item_id FROM claims WHERE kind = ?) ORDER BY id LIMIT ?",
+            (*params, kind, limit))
+        ids = [r[0] for r in rows]
+        await conn.executemany("INSERT INTO claims(kind, item_id, holder, expires_at) VALUES (?, ?, ?, ?)",
+                               [(kind, i, holder, iso_utc(now + CLAIM_TTL)) for i in ids])
+    return ids
+
+
+async def release(db: Database, kind: str, holder: str, item_ids: list[int]) -> None:
+    async with db.transaction() as conn:
+        for chunk in chunks(item_ids):
+            await conn.execute(
+                f"DELETE FROM claims WHERE kind = ? AND holder = ? AND item_id IN ({placeholders(chunk)})",
+                (kind, holder, *chunk))

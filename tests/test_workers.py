@@ -1,0 +1,86 @@
+"""Workers share the backlog: two on one database make each summary once; a dead one's claims pass on;
+`newsbot worker` runs on its own until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from storage.db import Database
+from storage.items import ItemsRepo, utc_now
+from storage.statements import parse_statement
+from storage.summaries import SummariesRepo
+from summarizer.loader import LazySummarizer, SummarizerConfig
+from summarizer.worker import StatementWorker
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = [f"Заявление номер {n}: в городе отремонтируют {n} улиц до конца года." for n in range(1, 25)]
+
+
+def worker_on(db: Database, made: list[str], **kw) -> StatementWorker:
+    summarizer = LazySummarizer(SummarizerConfig(model="x", backend="extractive"))
+    real = summarizer.summarize
+
+    def counting(texts: list[str]):
+        made.extend(texts)
+        time.sleep(0.02)  # a model takes a while: the other worker claims meanwhile
+        return real(texts)
+
+    summarizer.summarize = counting  # type: ignore[method-assign]
+    return StatementWorker(db, summarizer, batch_size=4, **kw)
+
+
+async def test_two_workers_on_one_database_make_each_summary_once(db, tmp_path):
+    await ItemsRepo(db).add_many([parse_statement(t) for t in TEXTS])
+    other = await Database.open(tmp_path / "test.sqlite3")
+    made_here: list[str] = []
+    made_there: list[str] = []
+    await asyncio.gather(worker_on(db, made_here).drain(embed=False), worker_on(other, made_there).drain(embed=False))
+    await other.close()
+    assert sorted(made_here + made_there) == sorted(TEXTS)  # every statement once, none twice
+    assert made_here and made_there  # and both took a share
+    assert await SummariesRepo(db).missing() == []
+
+
+async def test_a_dead_workers_claims_pass_on_when_they_expire(db):
+    await ItemsRepo(db).add_many([parse_statement(t) for t in TEXTS[:4]])
+    now = utc_now()
+    assert len(await SummariesRepo(db).claim_missing("dead-worker", 4, now)) == 4  # claimed, then it died
+    made: list[str] = []
+    assert await worker_on(db, made, wall_clock=lambda: now + timedelta(minutes=1)).drain(embed=False) == 0
+    assert await worker_on(db, made, wall_clock=lambda: now + timedelta(minutes=6)).drain(embed=False) == 4
+    assert sorted(made) == sorted(TEXTS[:4])
+
+
+def test_newsbot_worker_runs_on_its_own_until_stopped(tmp_path):
+    env = {**os.environ, "DATABASE_PATH": str(tmp_path / "w.sqlite3"), "SUMMARIZER_BACKEND": "extractive",
+           "EMBEDDING_BACKEND": "none", "PYTHONPATH": str(ROOT)}
+    source = tmp_path / "statements.jsonl"
+    source.write_text("\n".join(f'{{"text": "{t}"}}' for t in TEXTS[:3]), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "bot", "ingest", str(source)], env=env, cwd=tmp_path, check=True,
+                   capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "worker", "--poll", "0.2"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        async def summarized() -> int:
+            db = await Database.open(tmp_path / "w.sqlite3")
+            try:
+                return 3 - len(await SummariesRepo(db).missing())
+            finally:
+                await db.close()
+
+        deadline = time.monotonic() + 60
+        while asyncio.run(summarized()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert asyncio.run(summarized()) == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    assert "stopped" in output
