@@ -64,6 +64,10 @@ class BotApiServer:
     def flood(self, count: int, retry_after: int = 1) -> None:
         self._call("/test/flood", {"count": count, "retry_after": retry_after})
 
+    def balance(self, *urls: str) -> None:
+        """Post the webhook's updates to these URLs in turn, as a load balancer in front of replicas would."""
+        self._call("/test/balance", {"urls": list(urls)})
+
     def fault(self, count: int = 0, status: int = 500, delay: float = 0.0) -> None:
         """The next `count` sendMessage calls fail with `status`; each takes `delay` seconds."""
         self._call("/test/fault", {"count": count, "status": status, "delay": delay})
@@ -108,14 +112,14 @@ class BotApiServer:
 
 
 class BotProcess:
-    """The real bot, `python -m bot run`, pointed at the test server."""
+    """The real bot, `python -m bot run` (or another command: `args`), pointed at the test server."""
 
-    def __init__(self, api: BotApiServer, workdir: Path, *args: str, **env: str) -> None:
-        self.log = workdir / "bot.log"
+    def __init__(self, api: BotApiServer, workdir: Path, *args: str, name: str = "bot", **env: str) -> None:
+        self.log = workdir / f"{name}.log"
         environ = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.url,
                    "DATABASE_PATH": str(workdir / "bot.sqlite3"), "SUMMARIZER_BACKEND": "extractive",
                    "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT), **env}
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run", *args], cwd=workdir, env=environ,
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", *(args or ("run",))], cwd=workdir, env=environ,
                                      stdout=self.log.open("w"), stderr=subprocess.STDOUT)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:

@@ -39,6 +39,8 @@ class FakeBotApi:
         self.webhook: dict | None = None  # {"url", "secret"} once the bot set one
         self.webhook_answers: list[int] = []  # HTTP status of every POST of an update to the webhook
         self._pusher: asyncio.Task | None = None
+        self.balanced: list[str] = []  # a load balancer's backends: each update goes to the next one
+        self._turn = 0
 
     # --- Bot API -------------------------------------------------------------
     async def bot_method(self, request: web.Request) -> web.Response:
@@ -85,8 +87,11 @@ class FakeBotApi:
                         await asyncio.wait_for(self.new_update.wait(), 0.2)
                     continue
                 hook, update = self.webhook, self.updates[0]
+                url = hook["url"]
+                if self.balanced:
+                    url, self._turn = self.balanced[self._turn % len(self.balanced)], self._turn + 1
                 try:
-                    async with http.post(hook["url"], json=update,
+                    async with http.post(url, json=update,
                                          headers={"X-Telegram-Bot-Api-Secret-Token": hook["secret"]}) as resp:
                         self.webhook_answers.append(resp.status)
                         if resp.status == 200:
@@ -197,6 +202,10 @@ class FakeBotApi:
         self.send_delay = float(body.get("delay", 0))
         return web.json_response({"ok": True})
 
+    async def c_balance(self, request: web.Request) -> web.Response:
+        self.balanced = list((await request.json())["urls"])
+        return web.json_response({"ok": True})
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self.bot_method)
@@ -207,6 +216,7 @@ class FakeBotApi:
         app.router.add_post("/test/block", self.c_block)
         app.router.add_post("/test/flood", self.c_flood)
         app.router.add_post("/test/fault", self.c_fault)
+        app.router.add_post("/test/balance", self.c_balance)
         return app
 
 

@@ -173,7 +173,7 @@ def test_webhook_mode_takes_posted_updates_and_refuses_a_wrong_secret(api, tmp_p
     from tests.e2e import free_port
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram/hook"
-    process = BotProcess(api, tmp_path, "--webhook", ADMIN_IDS=str(ADMIN), WEBHOOK_URL=hook,
+    process = BotProcess(api, tmp_path, "run", "--webhook", ADMIN_IDS=str(ADMIN), WEBHOOK_URL=hook,
                          WEBHOOK_SECRET="s3cret-Hook_1", WEBHOOK_LISTEN=f"127.0.0.1:{port}")
     try:
         api.send_text(ADMIN, "Курс рубля укрепился на открытии торгов.")
@@ -194,3 +194,39 @@ def test_webhook_mode_takes_posted_updates_and_refuses_a_wrong_secret(api, tmp_p
     finally:
         assert process.stop() == 0, process.output()[-3000:]
     assert "s3cret-Hook_1" not in process.output() and set(api.state()["webhook_answers"]) == {200}
+
+
+def test_two_webhook_replicas_and_two_workers_do_everything_once(api, tmp_path):
+    from tests.e2e import free_port
+    ports = [free_port(), free_port()]
+    shared = {"ADMIN_IDS": str(ADMIN), "DATABASE_PATH": str(tmp_path / "shared.sqlite3"),
+              "WEBHOOK_URL": "https://bot.example.org/hook", "WEBHOOK_SECRET": "replicas-secret"}
+    api.balance(*(f"http://127.0.0.1:{p}/hook" for p in ports))
+    processes = [BotProcess(api, tmp_path, "run", "--webhook", "--no-worker", name=f"replica{n}",
+                            WEBHOOK_LISTEN=f"127.0.0.1:{p}", **shared) for n, p in enumerate(ports)]
+    processes += [BotProcess(api, tmp_path, "worker", "--poll", "0.2", name=f"worker{n}", **shared)
+                  for n in range(2)]
+    users = [USER, USER + 1, USER + 2]
+    try:
+        for user in users:
+            api.send_text(user, "/start")
+            api.wait_for(to(user, r"подписаны"), timeout=40)
+        for n in range(1, 7):
+            api.send_text(ADMIN, f"Заявление номер {n} о ремонте дорог в районе {n}.")
+        for n in range(1, 7):
+            api.wait_for(to(ADMIN, rf"📝 #{n} кратко"), timeout=40)
+        api.send_text(ADMIN, "/senddigest")
+        for user in users:
+            api.wait_for(to(user, r"^<b>Дайджест"), timeout=40)
+        time.sleep(6)  # longer than the notice job's period: anything sent twice would be here by now
+        texts = [(r["chat_id"], r["text"]) for r in api.sent()]
+        for n in range(1, 7):
+            assert sum(1 for c, t in texts if c == ADMIN and t.startswith(f"✅ Сохранено: #{n}.")) == 1
+            assert sum(1 for c, t in texts if c == ADMIN and t.startswith(f"📝 #{n} кратко")) == 1
+        for user in users:
+            assert sum(1 for c, t in texts if c == user and t.startswith("<b>Дайджест")) == 1
+    finally:
+        codes = [p.stop() for p in processes]
+    outputs = [p.output() for p in processes]
+    assert codes == [0, 0, 0, 0], "\n".join(o[-2000:] for o in outputs)
+    assert all("is handled" in o for o in outputs[:2])  # both replicas took updates
