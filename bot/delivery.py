@@ -82,7 +82,7 @@ class FanoutReport:
 
     def describe(self) -> str:
         if self.busy_with:
-            return "рассылку сейчас ведёт другой запущенный экземпляр бота; он отправит всё сам"
+            return "рассылку ведёт другой запущенный экземпляр бота: он отправит дайджесты в течение минуты"
         names = {"sent": "отправлено", "empty": "без новостей", "blocked": "заблокировали бота",
                  "failed": "ошибка", "deferred": "отложено", "taken": "уже получили сегодня"}
         parts = [f"{names.get(k, k)}: {v}" for k, v in sorted(self.counts.items())] or ["подписчиков нет"]
@@ -134,6 +134,8 @@ class Fanout:
         async with self._lock:  # one fan-out at a time in this process; the lease: in all processes
             report = FanoutReport()
             if not await self.lease.keep():
+                if manual:  # claimed here (the delivery log is shared), sent by the holder at its next tick
+                    await self._claim_due(now, manual, report)
                 report.busy_with = await self.lease.repo.holder(self.lease.name, now) or "?"
                 log.info("digest fan-out: another process (%s) holds the lease", report.busy_with)
                 return report

@@ -292,3 +292,24 @@ async def test_a_holder_that_lost_its_lease_stops_sending(env):
     assert await Lease(LeasesRepo(services.db), "fanout", holder="new", clock=lambda: clock.now).keep()
     report = await fanout.run(NOW)  # ... then woke up
     assert bot.sent == [] and report.busy_with == "new"
+
+
+async def test_senddigest_on_the_process_without_the_lease_is_sent_by_the_holder(tmp_path):
+    path = tmp_path / "shared.sqlite3"
+    dbs = [await Database.open(path), await Database.open(path)]
+    settings = load_settings(summarizer_backend="extractive")
+    bot = FakeBot()
+    holder, other = (Fanout(bot, Services.build(settings, db), sleep=instant) for db in dbs)
+    services = holder.services
+    try:
+        await holder.run(NOW - timedelta(minutes=1))  # takes the lease; nobody to send to yet
+        await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
+        for chat in range(100, 105):
+            await subscribe(services, chat, at="20:00")  # not due: only /senddigest sends now
+        report = await other.run(NOW, manual=True)  # an admin's /senddigest reached the other process
+        assert report.busy_with and bot.sent == []
+        await holder.run(NOW + timedelta(seconds=30))  # the holder's next tick
+    finally:
+        for db in dbs:
+            await db.close()
+    assert sorted(c for c, _ in bot.sent) == list(range(100, 105))
