@@ -67,18 +67,24 @@ class Services:
 
     async def _find(self, text: str, *, limit: int, offset: int, date_from, date_to) -> SearchPage:
         encoder = await asyncio.to_thread(self.query_encoder.get)
-        vector, floor = None, 0.0
-        if encoder is not None and self.search.index is not None:
-            try:
-                vector, floor = await self._query_vector(encoder, text), encoder.min_similarity
-            except Exception:  # a broken encoder costs the meaning, never the search
-                if not self.query_encoder_failed:  # said once, not at every query
-                    log.exception("embedding a query failed; searching by words")
-                self.query_encoder_failed = True
-            else:
-                await self.search.index.sync(encoder.name)
+        if encoder is None or self.search.index is None:
+            return await self.search.search(text, limit=limit, offset=offset, date_from=date_from, date_to=date_to)
+        # The query is embedded while the database ranks its words: the two waits overlap.
+        meaning = asyncio.ensure_future(self._meaning_of(encoder, text))
         return await self.search.search(text, limit=limit, offset=offset, date_from=date_from, date_to=date_to,
-                                        query_vector=vector, min_similarity=floor)
+                                        query_vector=meaning, min_similarity=encoder.min_similarity)
+
+    async def _meaning_of(self, encoder: Any, text: str) -> Any:
+        """The query's vector with the index up to date, or None when the encoder fails."""
+        try:
+            vector = await self._query_vector(encoder, text)
+        except Exception:  # a broken encoder costs the meaning, never the search
+            if not self.query_encoder_failed:  # said once, not at every query
+                log.exception("embedding a query failed; searching by words")
+            self.query_encoder_failed = True
+            return None
+        await self.search.index.sync(encoder.name)
+        return vector
 
     async def _query_vector(self, encoder: Any, text: str) -> Any:
         key = (encoder.name, text)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -284,14 +285,25 @@ class SearchRepo:
                                                      params)}
         return [i for i in ids if i in keep]
 
+    async def _nearest(self, query_vector: np.ndarray | Awaitable[np.ndarray | None],
+                       k: int) -> tuple[np.ndarray | None, list[tuple[int, float]]]:
+        """The query vector (awaited, if it is still being made) and its k nearest statements."""
+        vector = await query_vector if inspect.isawaitable(query_vector) else query_vector
+        if vector is None or self.index is None:  # the encoder failed: words alone
+            return None, []
+        return vector, await asyncio.to_thread(self.index.nearest, vector, k)
+
     async def search(self, text: str, *, limit: int = 10, offset: int = 0,
                      date_from: date | None = None, date_to: date | None = None,
-                     query_vector: np.ndarray | None = None, min_similarity: float = 0.0) -> SearchPage:
+                     query_vector: np.ndarray | Awaitable[np.ndarray | None] | None = None,
+                     min_similarity: float = 0.0) -> SearchPage:
         """Documents with every word first (an exact match is never pushed down); then those with some of
         the words, best first; with a query vector, these and the nearest statements by meaning (those at
         least `min_similarity` close: below it, a neighbour is noise) are ranked by one score of both."""
         query = parse_query(text)
         if query.empty:
+            if isinstance(query_vector, asyncio.Future):
+                query_vector.cancel()  # nothing to search for: its vector is not needed
             return SearchPage(offset=offset)
         dates: list[tuple[str, int]] = []
         if date_from:
@@ -301,20 +313,28 @@ class SearchRepo:
         fusing = query_vector is not None and self.index is not None
         # Words alone: rank no deeper than this page. Fusing: enough candidates from each side.
         depth = max(FUSION_DEPTH, offset + limit + 1) if fusing else offset + limit + 1
-        complete = list(await self._ranked(query.fts(), dates, depth))
-        by_words: dict[int, float] = {}
-        if len(complete) < depth and (partial := query.fts_partial(await self._finding_terms(query))):
-            by_words = await self._ranked(partial, dates, depth)
+        # The nearest by meaning: a product over every vector in the window, in a thread, while the
+        # database ranks the words (the two costs overlap instead of adding up).
+        nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth)) if fusing else None
+        try:
+            complete = list(await self._ranked(query.fts(), dates, depth))
+            by_words: dict[int, float] = {}
+            if len(complete) < depth and (partial := query.fts_partial(await self._finding_terms(query))):
+                by_words = await self._ranked(partial, dates, depth)
+        except BaseException:
+            if nearby:
+                nearby.cancel()
+            raise
         rest, meaning_only = list(by_words), set()
-        if fusing:
+        vector, found = await nearby if nearby else (None, [])
+        if vector is not None:
             seen = set(complete)
-            # A product over every vector in the window: off the event loop.
-            found = await asyncio.to_thread(self.index.nearest, query_vector, depth + len(complete))
-            nearest = await self._allowed(query, dates, [i for i, c in found if i not in seen and c >= min_similarity])
+            closest = [i for i, c in found if i not in seen and c >= min_similarity][:depth]
+            nearest = await self._allowed(query, dates, closest)
             # A nearest statement outside the partial tier's best has no word score: scoring every candidate's
             # words costs FTS5 ~1 ms a row, and bench/relevance found the same recall without it.
             candidates = list(by_words) + [i for i in nearest if i not in by_words]
-            rest = fuse(by_words, self.index.similarities(query_vector, candidates), min_similarity)
+            rest = fuse(by_words, self.index.similarities(vector, candidates), min_similarity)
             meaning_only = set(nearest) - set(by_words)
         ranking = complete + rest
         ids = ranking[offset:offset + limit + 1]
