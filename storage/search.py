@@ -270,8 +270,8 @@ class SearchRepo:
 
     async def _allowed(self, query: ParsedQuery, dates: list[tuple[str, int]], ids: list[int]) -> list[int]:
         """Those of `ids` (in their order) within the dates, with every quoted phrase and no excluded word."""
-        if not ids:
-            return []
+        if not ids or not (dates or query.required_fts() or query.excluded_fts()):
+            return ids  # nothing to hold them to
         where = [f"rowid IN ({placeholders(ids)})", *(clause for clause, _ in dates)]
         params: list[object] = [*ids, *(value for _, value in dates)]
         if required := query.required_fts():
