@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -198,10 +199,24 @@ async def _connect(path: str) -> aiosqlite.Connection:
     conn.row_factory = aiosqlite.Row
     # synchronous FULL: in WAL mode NORMAL may lose the last commits on power loss, and a
     # statement the bot has confirmed must survive that. Bulk ingest commits in batches.
-    for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON",
-                   f"busy_timeout = {WRITE_WAIT_MS}", "temp_store = MEMORY", "cache_size = -65536"):
+    # busy_timeout first: switching a new file to WAL waits for another process opening it at the same moment.
+    for pragma in (f"busy_timeout = {WRITE_WAIT_MS}", "journal_mode = WAL", "synchronous = FULL",
+                   "foreign_keys = ON", "temp_store = MEMORY", "cache_size = -65536"):
         await conn.execute(f"PRAGMA {pragma}")
     return conn
+
+
+def _statements(script: str) -> Iterator[str]:
+    """A migration script's statements one by one (sqlite3 knows where one ends, triggers included)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer
+            buffer = ""
+    if buffer.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()):
+        raise ValueError(f"incomplete statement in a migration: {buffer.strip()[:80]}")
 
 
 def _create_private(path: str) -> None:
@@ -240,12 +255,19 @@ class Database:
         return db
 
     async def migrate(self) -> None:
-        async with self._writer.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            # executescript commits on its own, so the version bump rides inside the script.
-            await self._writer.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
-            log.info("database %s migrated to version %d", self.path, number)
+        """Each missing migration in a write transaction of its own that reads the version itself: processes
+        started together on a new file (a bot and its workers) wait for each other instead of migrating twice."""
+        (current,) = (await self._writer.execute_fetchall("PRAGMA user_version"))[0]
+        while current < len(MIGRATIONS):
+            async with self.transaction() as conn:
+                (version,) = (await conn.execute_fetchall("PRAGMA user_version"))[0]
+                if version >= len(MIGRATIONS):
+                    return
+                for statement in _statements(MIGRATIONS[version]):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {version + 1}")
+            current = version + 1
+            log.info("database %s migrated to version %d", self.path, current)
 
     async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
         return list(await self.conn.execute_fetchall(sql, params))
@@ -257,7 +279,14 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                # Cancelled (a shutdown) while BEGIN waited in the connection's thread: it may still begin after
+                # this. A ROLLBACK queued behind it leaves the connection clean for the next transaction.
+                with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active"
+                    await self._writer.execute("ROLLBACK")
+                raise
             try:
                 yield self._writer
             except BaseException:

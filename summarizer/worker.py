@@ -84,8 +84,12 @@ class StatementWorker:
             made = await asyncio.to_thread(self.summarizer.summarize, [items[i].text for i in ids])
             summaries = [Summary(i, text, method) for i, (text, method) in zip(ids, made, strict=True)]
             await self.summaries.put_many(summaries)
-        finally:
+        except asyncio.CancelledError:
+            raise  # stopping mid-batch: its claims expire, and the next worker to look makes it
+        except Exception:
             await release(self.db, "summary", self.holder, claimed)
+            raise
+        await release(self.db, "summary", self.holder, claimed)
         for listener in self.listeners:
             try:
                 await listener(summaries)
@@ -110,8 +114,12 @@ class StatementWorker:
                 log.warning("embedding a batch failed; embedding its statements one by one", exc_info=True)
                 vectors = await asyncio.to_thread(_one_by_one, encoder, texts, ids)
             await self.embeddings.put_many(encoder.name, ids, vectors)
-        finally:
+        except asyncio.CancelledError:
+            raise  # stopping mid-batch: its claims expire, and the next worker to look makes it
+        except Exception:
             await release(self.db, "embedding", self.holder, claimed)
+            raise
+        await release(self.db, "embedding", self.holder, claimed)
         return len(ids)
 
     async def drain(self, progress: Callable[[int], None] | None = None, *, embed: bool = True) -> int:
@@ -131,6 +139,8 @@ class StatementWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise  # a failure while being stopped: stop, do not retry
                 log.exception("background batch failed; retrying in 30 s")
                 await asyncio.sleep(30)
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 from storage.db import Database
@@ -26,3 +27,38 @@ async def test_a_write_during_a_read_and_another_process_commit_is_stored(tmp_pa
     await reading.close()
     assert (await items.get(result.item_id)).text == "Пост администратора во время импорта."
     await db.close()
+
+
+async def test_a_transaction_cancelled_while_it_waits_to_begin_leaves_the_connection_usable(db, tmp_path):
+    import asyncio
+    other = await Database.open(tmp_path / "test.sqlite3")
+    holding = other.transaction()
+    await holding.__aenter__()  # another process holds the write lock: our BEGIN waits in its thread
+
+    async def write() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO leases(name, holder, expires_at) VALUES ('x', 'y', 'z')")
+
+    waiting = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    waiting.cancel()  # a shutdown
+    await holding.__aexit__(None, None, None)  # the lock is free: the queued BEGIN now succeeds
+    await other.close()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    async with db.transaction() as conn:  # and the next transaction still begins
+        await conn.execute("INSERT INTO leases(name, holder, expires_at) VALUES ('after', 'y', 'z')")
+    assert [r[0] for r in await db.fetchall("SELECT name FROM leases")] == ["after"]
+
+
+async def test_processes_started_together_on_a_new_file_migrate_it_once(tmp_path):
+    import asyncio
+
+    from storage.db import MIGRATIONS
+    for attempt in range(3):
+        path = tmp_path / f"new{attempt}.sqlite3"
+        opened = await asyncio.gather(*(Database.open(path) for _ in range(4)))  # a bot and its workers
+        versions = [(await db.fetchone("PRAGMA user_version"))[0] for db in opened]
+        for db in opened:
+            await db.close()
+        assert versions == [len(MIGRATIONS)] * 4
