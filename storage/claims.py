@@ -6,6 +6,9 @@ database). A worker that dies leaves its claims to expire; the next worker then 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 from storage.db import Database, chunks, placeholders
@@ -27,6 +30,20 @@ async def claim(db: Database, kind: str, holder: str, missing_sql: str, params: 
         await conn.executemany("INSERT INTO claims(kind, item_id, holder, expires_at) VALUES (?, ?, ?, ?)",
                                [(kind, i, holder, iso_utc(now + CLAIM_TTL)) for i in ids])
     return ids
+
+
+@contextlib.asynccontextmanager
+async def holding(db: Database, kind: str, holder: str, item_ids: list[int]) -> AsyncIterator[None]:
+    """Work on claimed items: the claims are released when it ends, done or failed. Not when it is cancelled
+    (a stop mid-batch): those claims expire, and the next worker to look makes it."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        await release(db, kind, holder, item_ids)
+        raise
+    await release(db, kind, holder, item_ids)
 
 
 async def release(db: Database, kind: str, holder: str, item_ids: list[int]) -> None:

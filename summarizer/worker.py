@@ -19,7 +19,7 @@ from datetime import datetime
 
 import numpy as np
 
-from storage.claims import release
+from storage.claims import holding
 from storage.db import Database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo, utc_now
@@ -78,18 +78,12 @@ class StatementWorker:
         claimed = await self.summaries.claim_missing(self.holder, self.batch_size, self._wall_clock())
         if not claimed:
             return 0
-        try:
+        async with holding(self.db, "summary", self.holder, claimed):
             items = await self.items.get_many(claimed)
             ids = [i for i in claimed if i in items]
             made = await asyncio.to_thread(self.summarizer.summarize, [items[i].text for i in ids])
             summaries = [Summary(i, text, method) for i, (text, method) in zip(ids, made, strict=True)]
             await self.summaries.put_many(summaries)
-        except asyncio.CancelledError:
-            raise  # stopping mid-batch: its claims expire, and the next worker to look makes it
-        except Exception:
-            await release(self.db, "summary", self.holder, claimed)
-            raise
-        await release(self.db, "summary", self.holder, claimed)
         for listener in self.listeners:
             try:
                 await listener(summaries)
@@ -104,7 +98,7 @@ class StatementWorker:
         claimed = await self.embeddings.claim_missing(encoder.name, self.holder, EMBED_BATCH, self._wall_clock())
         if not claimed:
             return 0
-        try:
+        async with holding(self.db, "embedding", self.holder, claimed):
             items = await self.items.get_many(claimed)
             ids = [i for i in claimed if i in items]
             texts = [passage_text(items[i].title, items[i].text) for i in ids]
@@ -114,12 +108,6 @@ class StatementWorker:
                 log.warning("embedding a batch failed; embedding its statements one by one", exc_info=True)
                 vectors = await asyncio.to_thread(_one_by_one, encoder, texts, ids)
             await self.embeddings.put_many(encoder.name, ids, vectors)
-        except asyncio.CancelledError:
-            raise  # stopping mid-batch: its claims expire, and the next worker to look makes it
-        except Exception:
-            await release(self.db, "embedding", self.holder, claimed)
-            raise
-        await release(self.db, "embedding", self.holder, claimed)
         return len(ids)
 
     async def drain(self, progress: Callable[[int], None] | None = None, *, embed: bool = True) -> int:
