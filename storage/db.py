@@ -202,7 +202,14 @@ async def _connect(path: str) -> aiosqlite.Connection:
     # busy_timeout first: switching a new file to WAL waits for another process opening it at the same moment.
     for pragma in (f"busy_timeout = {WRITE_WAIT_MS}", "journal_mode = WAL", "synchronous = FULL",
                    "foreign_keys = ON", "temp_store = MEMORY", "cache_size = -65536"):
-        await conn.execute(f"PRAGMA {pragma}")
+        for attempt in range(100):  # switching to WAL may answer "locked" at once, without the busy timeout
+            try:
+                await conn.execute(f"PRAGMA {pragma}")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                await asyncio.sleep(0.05)
     return conn
 
 
