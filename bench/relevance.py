@@ -101,7 +101,7 @@ async def all_words(search: SearchRepo, query: str, limit: int = K) -> list[int]
     parsed = parse_query(query)
     if parsed.empty:
         return []
-    return list(await search._ranked(parsed.fts(), [], limit))
+    return list(await search._ranked(parsed.fts(search.words.syntax), list(parsed.include), (None, None), limit))
 
 
 async def ranked(search: SearchRepo, query: str) -> list[int]:

@@ -108,7 +108,7 @@ async def main() -> None:
                 await search.search(q, limit=10)
                 ranked_times.append((time.perf_counter() - t) * 1000)
                 t = time.perf_counter()
-                await search._ranked(parse_query(q).fts(), [], 11)
+                await search._ranked(parse_query(q).fts(), [], (None, None), 11)
                 all_words_times.append((time.perf_counter() - t) * 1000)
         fused = await fused_times(db, QUERIES + sentences, args.runs)
         await db.close()

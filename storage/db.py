@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -189,6 +190,21 @@ def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield values[i:i + size]
 
 
+def julian_day(d: date) -> int:
+    return d.toordinal() + 1721425  # 0001-01-01 is JD 1721425.5; whole days are enough
+
+
+def day_range(days: tuple[int | None, int | None]) -> tuple[list[str], list[object]]:
+    """SQL conditions and parameters for a (first, last) range of Julian days of the word index (None: open)."""
+    where: list[str] = []
+    params: list[object] = []
+    for clause, value in zip(("day >= ?", "day <= ?"), days, strict=True):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    return where, params
+
+
 def placeholders(values: Sequence[object]) -> str:
     """`?,?,?` for an `IN (...)` over these values."""
     return ",".join("?" * len(values))
@@ -243,6 +259,8 @@ class Database:
     another process's lock (busy timeout) instead of failing at once with "database
     is locked", and a slow read never blocks a write."""
 
+    dialect = "sqlite"
+
     def __init__(self, reader: aiosqlite.Connection, writer: aiosqlite.Connection, path: str) -> None:
         self.conn = reader
         self._writer = writer
@@ -284,7 +302,9 @@ class Database:
         return rows[0] if rows else None
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, lock: str | None = None) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction. Every one holds the database's write lock, so `lock` (work that must not run
+        twice at once: PostgreSQL takes it by name) is already held."""
         async with self._write_lock:
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")

@@ -46,18 +46,18 @@ class DeliveriesRepo:
         """Record the digest for (chat, slot); None if that slot was claimed before (by any process).
         No digest: nothing to send, and the period counts as delivered."""
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            inserted = await conn.execute_fetchall(
                 "INSERT INTO deliveries(chat_id, slot, period_start, period_end, digest_id, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id, slot) DO NOTHING",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id, slot) DO NOTHING RETURNING id",
                 (chat_id, slot, iso_utc(start), iso_utc(end), digest.id if digest else None,
                  "pending" if digest else "empty", iso_utc(utc_now())),
             )
-            if cur.rowcount == 0:
+            if not inserted:
                 return None
             if digest is None:
                 await conn.execute("UPDATE subscribers SET last_digest_at = ? WHERE chat_id = ?",
                                    (iso_utc(end), chat_id))
-            (row,) = await conn.execute_fetchall(f"{_SELECT} WHERE d.id = ?", (cur.lastrowid,))
+            (row,) = await conn.execute_fetchall(f"{_SELECT} WHERE d.id = ?", (inserted[0][0],))
             return _row(row)
 
     async def slots_taken(self, slot_by_chat: dict[int, str]) -> set[int]:

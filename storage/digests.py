@@ -46,17 +46,18 @@ class DigestsRepo:
         """Store a digest with all its story lines and the statements behind each (`stories`, line by line);
         one built meanwhile under the same key wins."""
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            inserted = await conn.execute_fetchall(
                 "INSERT INTO digests(key, title, messages, story_count, shown, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(key) DO NOTHING",
+                " ON CONFLICT(key) DO NOTHING RETURNING id",
                 (key, title, json.dumps(messages, ensure_ascii=False), len(entries), shown,
                  iso_utc(now or utc_now())))
-            if cur.rowcount:
+            if inserted:
+                digest_id = inserted[0][0]
                 await conn.executemany("INSERT INTO digest_entries(digest_id, position, html) VALUES (?, ?, ?)",
-                                       [(cur.lastrowid, n, html) for n, html in enumerate(entries)])
+                                       [(digest_id, n, html) for n, html in enumerate(entries)])
                 await conn.executemany(
                     "INSERT INTO story_members(digest_id, position, item_id) VALUES (?, ?, ?)",
-                    [(cur.lastrowid, n, item_id) for n, story in enumerate(stories or []) if len(story) > 1
+                    [(digest_id, n, item_id) for n, story in enumerate(stories or []) if len(story) > 1
                      for item_id in story])
             (row,) = await conn.execute_fetchall("SELECT * FROM digests WHERE key = ?", (key,))
         return _row(row)

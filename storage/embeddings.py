@@ -24,7 +24,8 @@ class EmbeddingsRepo:
         async with self.db.transaction() as conn:
             # An item deleted while it was being embedded is skipped by the join.
             await conn.executemany(
-                "INSERT OR REPLACE INTO embeddings(item_id, model, vector) SELECT id, ?, ? FROM items WHERE id = ?",
+                "INSERT INTO embeddings(item_id, model, vector) SELECT id, ?, ? FROM items WHERE id = ?"
+                " ON CONFLICT(item_id) DO UPDATE SET model = excluded.model, vector = excluded.vector",
                 [(m, v, i) for i, m, v in rows])
 
     async def missing(self, model: str, limit: int = 1000) -> list[int]:
@@ -61,7 +62,8 @@ class EmbeddingsRepo:
     async def forget(self, model: str | None = None) -> int:
         """Drop the vectors of other encoders than `model` (None: all), so they are made again."""
         async with self.db.transaction() as conn:
-            cur = await conn.execute("DELETE FROM embeddings WHERE ? IS NULL OR model != ?", (model, model))
+            cur = await conn.execute("DELETE FROM embeddings WHERE CAST(? AS TEXT) IS NULL OR model != ?",
+                                     (model, model))
             return cur.rowcount
 
     async def count_by_model(self) -> dict[str, int]:

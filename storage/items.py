@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
-from storage.db import Database, chunks, placeholders
+from storage.db import Database, chunks, julian_day, placeholders
 from storage.morphology import index_stems
 from storage.statements import NewItem
+from storage.words import word_index
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +37,6 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def julian_day(d: date) -> int:
-    return d.toordinal() + 1721425  # 0001-01-01 is JD 1721425.5; whole days are enough
-
-
 def _row_to_item(row) -> Item:
     return Item(
         id=row["id"], text=row["text"], title=row["title"],
@@ -52,6 +49,7 @@ class ItemsRepo:
     def __init__(self, db: Database, zone: tzinfo = UTC) -> None:
         self.db = db
         self.zone = zone  # whose calendar day a statement without a `date` line belongs to
+        self.words = word_index(db)
 
     async def add(self, item: NewItem, *, now: datetime | None = None) -> AddResult:
         return (await self.add_many([item], now=now))[0]
@@ -60,7 +58,7 @@ class ItemsRepo:
         """Store new items in one transaction; a text already stored is reported, not stored twice."""
         now = now or utc_now()
         hashes = [it.content_hash for it in items]
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(lock="items") as conn:  # ids are counted up: one writer at a time
             known = await self._ids_by_hash(conn, set(hashes))
             ((next_id,),) = await conn.execute_fetchall("SELECT coalesce(max(id), 0) FROM items")
             rows, fts_rows, results = [], [], []
@@ -72,14 +70,12 @@ class ItemsRepo:
                 known[h] = next_id
                 day = it.statement_date or now.astimezone(self.zone).date()
                 rows.append((next_id, it.text, it.title, day.isoformat(), it.source, h, iso_utc(now)))
-                fts_rows.append((next_id, " ".join(index_stems(it.title or "")),
-                                 " ".join(index_stems(it.text)), julian_day(day)))
+                fts_rows.append((next_id, index_stems(it.title or ""), index_stems(it.text), julian_day(day)))
                 results.append(AddResult(next_id, False))
             await conn.executemany(
                 "INSERT INTO items(id, text, title, statement_date, source, content_hash, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            await conn.executemany(
-                "INSERT INTO items_fts(rowid, title, body, day) VALUES (?, ?, ?, ?)", fts_rows)
+            await self.words.add(conn, fts_rows)
         return results
 
     @staticmethod
@@ -103,10 +99,10 @@ class ItemsRepo:
         return out
 
     async def delete(self, item_id: int) -> bool:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(lock="items") as conn:
+            await self.words.delete(conn, item_id)  # first: it may read the index row to update word counts
             cur = await conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
             deleted = cur.rowcount > 0
-            await conn.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
         return deleted
 
     async def by_statement_dates(self, first: date, last: date) -> list[Item]:

@@ -29,7 +29,9 @@ class NoticesRepo:
     async def add(self, item_id: int, chat_id: int, message_id: int, *, now: datetime | None = None) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT OR REPLACE INTO summary_notices(item_id, chat_id, message_id, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO summary_notices(item_id, chat_id, message_id, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(item_id) DO UPDATE SET chat_id = excluded.chat_id, message_id = excluded.message_id,"
+                " created_at = excluded.created_at",
                 (item_id, chat_id, message_id, iso_utc(now or utc_now())))
 
     async def take_ready(self, limit: int = 100) -> list[Notice]:

@@ -1,4 +1,4 @@
-"""Russian full-text search: user text → safe FTS5 query over stems, ranking, snippets."""
+"""Russian full-text search: user text → a safe query over stems (FTS5 or tsquery), ranking, snippets."""
 
 from __future__ import annotations
 
@@ -11,18 +11,17 @@ from datetime import date
 
 import numpy as np
 
-from storage.db import Database, placeholders
-from storage.items import julian_day
+from storage.db import Database, julian_day, placeholders
+from storage.fts5 import Fts5Syntax
 from storage.morphology import STOPWORDS, WORD_RE, normalize_word, query_stems, stem_words, word_spans
 from storage.vectors import VectorIndex
+from storage.words import word_index
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 16
 SNIPPET_WORDS = 28
 SNIPPET_WORD_CHARS = 40  # a longer "word" (a run of 6,000 letters) is shown cut
 SNIPPET_GAP_CHARS = 20  # so is a long run of punctuation between words
-RECENCY_DAYS = 30.0  # boost 1 + 1 / (1 + age / RECENCY_DAYS): 2× today, 1.5× at 30 days, toward 1× after
-TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
 # bm25 costs per matching row. A broad query ("Москва" at 1M items) is ranked over its
 # newest RANK_WINDOW matches only (rowid order is arrival order), which keeps p99 low.
 RANK_WINDOW = 10_000
@@ -34,9 +33,6 @@ COMMON_WORD_MIN = 1000  # ...and in at least this many: below it every word is c
 MIN_FINDING_TERMS = 2  # the rarest words always find candidates, however common
 FUSION_DEPTH = 100  # candidates taken from each ranking before fusion
 WORDS_SHARE = 0.5  # of a fused score; the rest is meaning (bench/relevance prints the choice)
-# bm25 is negative (lower is better); recent items get up to twice the weight.
-_WORD_SCORE = (f"(bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})"
-               f" * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS})))")
 
 # A chunk is a "quoted phrase" or a run of non-space characters, maybe with a leading minus.
 _CHUNK_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -50,13 +46,11 @@ class Term:
     forms: tuple[str, ...] = ()  # one word: the stems of all its forms, any of which matches
     quoted: bool = False    # user typed `"a phrase"`: required in every tier
 
-    def fts(self) -> str:
-        # Stems are \w+ only, so quoting cannot be broken; quoting also neutralises
-        # words such as AND/OR/NOT and characters such as ':' that FTS5 would parse.
+    def fts(self, syntax=Fts5Syntax) -> str:
+        """This term in the index's query language (FTS5's unless another `syntax` is given)."""
         if len(self.forms) > 1:
-            return "(" + " OR ".join(f'"{s}"' for s in self.forms) + ")"
-        phrase = '"' + " ".join(self.stems) + '"'
-        return phrase + "*" if self.prefix else phrase
+            return "(" + syntax.any([syntax.phrase([s]) for s in self.forms]) + ")"
+        return syntax.phrase(self.stems, self.prefix)
 
     def matches(self, stem: str) -> bool:
         return stem in self.forms or stem in self.stems or (self.prefix and stem.startswith(self.stems[-1]))
@@ -71,37 +65,37 @@ class ParsedQuery:
     def empty(self) -> bool:
         return not self.include
 
-    def fts(self) -> str:
+    def fts(self, syntax=Fts5Syntax) -> str:
         """Documents with every word."""
-        return self._without_excluded(" AND ".join(t.fts() for t in self.include))
+        return self._without_excluded(syntax.all([t.fts(syntax) for t in self.include]), syntax)
 
     @property
     def optional(self) -> list[Term]:
         """The terms a partial match may lack: all but the quoted phrases."""
         return [t for t in self.include if not t.quoted]
 
-    def fts_partial(self, finding: list[Term] | None = None) -> str | None:
+    def fts_partial(self, finding: list[Term] | None = None, syntax=Fts5Syntax) -> str | None:
         """Documents with some of the words but not all: the second tier of results. Quoted phrases stay
         required (a user who quotes means it; a run like `из-за` is a phrase too, but optional); otherwise
         a document needs one of the `finding` terms (default: any optional one). None when there is no
         second tier (a single term)."""
-        optional = [t.fts() for t in self.optional]
+        optional = [t.fts(syntax) for t in self.optional]
         if not optional or len(self.include) < 2:
             return None
-        some = self.required_fts() or " OR ".join(t.fts() for t in (finding or self.optional))
-        return self._without_excluded(f"({some}) NOT ({' AND '.join(optional)})")
+        some = self.required_fts(syntax) or syntax.any([t.fts(syntax) for t in (finding or self.optional)])
+        return self._without_excluded(syntax.but_not(some, syntax.all(optional)), syntax)
 
-    def required_fts(self) -> str | None:
+    def required_fts(self, syntax=Fts5Syntax) -> str | None:
         """The quoted phrases, which every result must hold."""
-        return " AND ".join(t.fts() for t in self.include if t.quoted) or None
+        return syntax.all([t.fts(syntax) for t in self.include if t.quoted]) or None
 
-    def excluded_fts(self) -> str | None:
+    def excluded_fts(self, syntax=Fts5Syntax) -> str | None:
         """The `-word` terms, any of which rules a result out."""
-        return " OR ".join(t.fts() for t in self.exclude) or None
+        return syntax.any([t.fts(syntax) for t in self.exclude]) or None
 
-    def _without_excluded(self, expr: str) -> str:
-        excluded = self.excluded_fts()
-        return f"({expr}) NOT ({excluded})" if excluded else expr
+    def _without_excluded(self, expr: str, syntax) -> str:
+        excluded = self.excluded_fts(syntax)
+        return syntax.but_not(expr, excluded) if excluded else expr
 
     def matches(self, stem: str) -> bool:
         return any(term.matches(stem) for term in self.include)
@@ -236,20 +230,12 @@ class SearchRepo:
     def __init__(self, db: Database, index: VectorIndex | None = None) -> None:
         self.db = db
         self.index = index  # statement vectors; with a query vector, search fuses words and meaning
+        self.words = word_index(db)
 
-    async def _ranked(self, match: str, dates: list[tuple[str, int]], limit: int) -> dict[int, float]:
+    async def _ranked(self, match: str, terms: list[Term], days: tuple[int | None, int | None],
+                      limit: int) -> dict[int, float]:
         """The best `limit` documents matching `match` with their word scores (higher is better), best first."""
-        where = ["items_fts MATCH ?", *(clause for clause, _ in dates)]
-        params: list[object] = [match, *(value for _, value in dates)]
-        # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
-        row = await self.db.fetchone(
-            f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            (*params, RANK_WINDOW - 1))
-        if row:
-            where.append("rowid >= ?")
-            params.append(row[0])
-        sql = f"SELECT rowid, {_WORD_SCORE} AS s FROM items_fts WHERE {' AND '.join(where)} ORDER BY s LIMIT ?"
-        return {r[0]: -r[1] for r in await self.db.fetchall(sql, (*params, limit))}
+        return await self.words.ranked(match, terms, days, RANK_WINDOW, limit)
 
     async def _finding_terms(self, query: ParsedQuery) -> list[Term]:
         """The optional terms that find partial matches: all but the words common in the statements (a
@@ -257,9 +243,7 @@ class SearchRepo:
         words = [t for t in query.optional if t.forms and not t.prefix]
         if len(words) <= MIN_FINDING_TERMS:
             return query.optional
-        stems = sorted({s for t in words for s in t.forms})
-        counts = dict(await self.db.fetchall(
-            f"SELECT term, doc FROM items_fts_vocab WHERE term IN ({placeholders(stems)})", stems))
+        counts = await self.words.doc_counts(sorted({s for t in words for s in t.forms}))
         statements = (await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items"))[0]
         # A word's forms are ORed: it is in at most the sum of their statements.
         frequency = {t: sum(counts.get(s, 0) for s in t.forms) for t in words}
@@ -268,21 +252,13 @@ class SearchRepo:
         rare = {t for n, t in enumerate(rarest) if n < MIN_FINDING_TERMS or frequency[t] <= common}
         return [t for t in query.optional if t in rare or t not in frequency]
 
-    async def _allowed(self, query: ParsedQuery, dates: list[tuple[str, int]], ids: list[int]) -> list[int]:
+    async def _allowed(self, query: ParsedQuery, days: tuple[int | None, int | None], ids: list[int]) -> list[int]:
         """Those of `ids` (in their order) within the dates, with every quoted phrase and no excluded word."""
-        if not ids or not (dates or query.required_fts() or query.excluded_fts()):
+        syntax = self.words.syntax
+        required, excluded = query.required_fts(syntax), query.excluded_fts(syntax)
+        if not ids or not (any(d is not None for d in days) or required or excluded):
             return ids  # nothing to hold them to
-        where = [f"rowid IN ({placeholders(ids)})", *(clause for clause, _ in dates)]
-        params: list[object] = [*ids, *(value for _, value in dates)]
-        if required := query.required_fts():
-            where.append("items_fts MATCH ?")
-            params.append(required)
-        if excluded := query.excluded_fts():
-            where.append(f"rowid NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid IN "
-                         f"({placeholders(ids)}))")
-            params += [excluded, *ids]
-        keep = {r[0] for r in await self.db.fetchall(f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)}",
-                                                     params)}
+        keep = await self.words.allowed(ids, days, required, excluded)
         return [i for i in ids if i in keep]
 
     async def _nearest(self, query_vector: np.ndarray | Awaitable[np.ndarray | None],
@@ -305,11 +281,8 @@ class SearchRepo:
             if isinstance(query_vector, asyncio.Future):
                 query_vector.cancel()  # nothing to search for: its vector is not needed
             return SearchPage(offset=offset)
-        dates: list[tuple[str, int]] = []
-        if date_from:
-            dates.append(("day >= ?", julian_day(date_from)))
-        if date_to:
-            dates.append(("day <= ?", julian_day(date_to)))
+        days = (julian_day(date_from) if date_from else None, julian_day(date_to) if date_to else None)
+        syntax = self.words.syntax
         fusing = query_vector is not None and self.index is not None
         # Words alone: rank no deeper than this page. Fusing: enough candidates from each side.
         depth = max(FUSION_DEPTH, offset + limit + 1) if fusing else offset + limit + 1
@@ -317,10 +290,10 @@ class SearchRepo:
         # database ranks the words (the two costs overlap instead of adding up).
         nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth)) if fusing else None
         try:
-            complete = list(await self._ranked(query.fts(), dates, depth))
+            complete = list(await self._ranked(query.fts(syntax), list(query.include), days, depth))
             by_words: dict[int, float] = {}
-            if len(complete) < depth and (partial := query.fts_partial(await self._finding_terms(query))):
-                by_words = await self._ranked(partial, dates, depth)
+            if len(complete) < depth and (partial := query.fts_partial(await self._finding_terms(query), syntax)):
+                by_words = await self._ranked(partial, list(query.include), days, depth)
         except BaseException:
             if nearby:
                 nearby.cancel()
@@ -330,7 +303,7 @@ class SearchRepo:
         if vector is not None:
             seen = set(complete)
             closest = [i for i, c in found if i not in seen and c >= min_similarity][:depth]
-            nearest = await self._allowed(query, dates, closest)
+            nearest = await self._allowed(query, days, closest)
             # A nearest statement outside the partial tier's best has no word score: scoring every candidate's
             # words costs FTS5 ~1 ms a row, and bench/relevance found the same recall without it.
             candidates = list(by_words) + [i for i in nearest if i not in by_words]

@@ -21,9 +21,10 @@ class SearchesRepo:
         now = now or utc_now()
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM searches WHERE created_at < ?", (iso_utc(now - RETENTION),))
-            cur = await conn.execute("INSERT INTO searches(chat_id, query, created_at) VALUES (?, ?, ?)",
-                                     (chat_id, query[:MAX_QUERY_CHARS], iso_utc(now)))
-            return cur.lastrowid
+            ((search_id,),) = await conn.execute_fetchall(
+                "INSERT INTO searches(chat_id, query, created_at) VALUES (?, ?, ?) RETURNING id",
+                (chat_id, query[:MAX_QUERY_CHARS], iso_utc(now)))
+            return search_id
 
     async def get(self, search_id: int, chat_id: int, *, now: datetime | None = None) -> str | None:
         """The query, if it is this chat's and not older than the retention period."""

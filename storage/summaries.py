@@ -28,8 +28,9 @@ class SummariesRepo:
         async with self.db.transaction() as conn:
             # An item deleted while it was being summarized is skipped by the join.
             await conn.executemany(
-                "INSERT OR REPLACE INTO summaries(item_id, summary, method, created_at)"
-                " SELECT id, ?, ?, ? FROM items WHERE id = ?",
+                "INSERT INTO summaries(item_id, summary, method, created_at) SELECT id, ?, ?, ? FROM items WHERE id = ?"
+                " ON CONFLICT(item_id) DO UPDATE SET summary = excluded.summary, method = excluded.method,"
+                " created_at = excluded.created_at",
                 [(s.summary, s.method, now, s.item_id) for s in summaries],
             )
 

@@ -1,0 +1,86 @@
+"""SQLite's word index: FTS5 over stems, ranked by bm25; query syntax in FTS5's language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from storage.db import day_range, placeholders
+
+TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
+RECENCY_DAYS = 30.0  # boost 1 + 1 / (1 + age / RECENCY_DAYS): 2× today, 1.5× at 30 days, toward 1× after
+# bm25 is negative (lower is better); recent items get up to twice the weight.
+_SCORE = (f"(bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})"
+          f" * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS})))")
+
+
+class Fts5Syntax:
+    # Stems are \w+ only, so quoting cannot be broken; quoting also neutralises words such as AND/OR/NOT
+    # and characters such as ':' that FTS5 would parse.
+    @staticmethod
+    def phrase(stems: Sequence[str], prefix: bool = False) -> str:
+        return '"' + " ".join(stems) + '"' + ("*" if prefix else "")
+
+    @staticmethod
+    def any(parts: Sequence[str]) -> str:
+        return " OR ".join(parts)
+
+    @staticmethod
+    def all(parts: Sequence[str]) -> str:
+        return " AND ".join(parts)
+
+    @staticmethod
+    def but_not(wanted: str, unwanted: str) -> str:
+        return f"({wanted}) NOT ({unwanted})"
+
+
+class Fts5Index:
+    syntax = Fts5Syntax
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    @staticmethod
+    async def add(conn, rows: list[tuple[int, list[str], list[str], int]]) -> None:
+        """(item id, title stems, body stems, Julian day) rows, inside the caller's transaction."""
+        await conn.executemany("INSERT INTO items_fts(rowid, title, body, day) VALUES (?, ?, ?, ?)",
+                               [(i, " ".join(title), " ".join(body), day) for i, title, body, day in rows])
+
+    @staticmethod
+    async def delete(conn, item_id: int) -> None:
+        await conn.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
+
+    async def ranked(self, match: str, terms: object, days: tuple[int | None, int | None], window: int,
+                     limit: int) -> dict[int, float]:
+        """The best `limit` documents matching `match` with their scores (higher is better), best first, among
+        the newest `window` matches."""
+        where, params = day_range(days)
+        where, params = ["items_fts MATCH ?", *where], [match, *params]
+        # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
+        row = await self.db.fetchone(
+            f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            (*params, window - 1))
+        if row:
+            where.append("rowid >= ?")
+            params.append(row[0])
+        sql = f"SELECT rowid, {_SCORE} AS s FROM items_fts WHERE {' AND '.join(where)} ORDER BY s LIMIT ?"
+        return {r[0]: -r[1] for r in await self.db.fetchall(sql, (*params, limit))}
+
+    async def doc_counts(self, stems: list[str]) -> dict[str, int]:
+        """How many statements hold each stem."""
+        return dict(await self.db.fetchall(
+            f"SELECT term, doc FROM items_fts_vocab WHERE term IN ({placeholders(stems)})", stems))
+
+    async def allowed(self, ids: list[int], days: tuple[int | None, int | None], required: str | None,
+                      excluded: str | None) -> set[int]:
+        """Those of `ids` within the days, matching `required` (if any) and not `excluded` (if any)."""
+        where, params = day_range(days)
+        where, params = [f"rowid IN ({placeholders(ids)})", *where], [*ids, *params]
+        if required:
+            where.append("items_fts MATCH ?")
+            params.append(required)
+        if excluded:
+            where.append(f"rowid NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid IN "
+                         f"({placeholders(ids)}))")
+            params += [excluded, *ids]
+        return {r[0] for r in await self.db.fetchall(f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)}",
+                                                     params)}

@@ -1,0 +1,143 @@
+"""PostgreSQL's word index: the same stems as SQLite's FTS5 table, as a tsvector with a GIN index.
+
+No parser touches the stems: the vector and the query are written as tsvector and tsquery literals, so
+a stem is matched exactly as on SQLite. PostgreSQL ranks without document frequencies (ts_rank has no
+IDF); each query term's ts_rank is weighted here by its IDF from `stem_docs`, kept at ingest, which
+gives bm25's preference for rare words, the half of ranking that partial matches need."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import date
+
+from storage.db import day_range, julian_day, placeholders
+
+MAX_LEXEME_CHARS = 256  # PostgreSQL takes lexemes under 2 KB; a longer "word" is cut, in the index and queries
+RECENCY_DAYS = 30.0
+# ts_rank weights {D, C, B, A}: the title (A) counts twice the body (D), as on SQLite.
+_WEIGHTS = "'{0.5, 0.2, 0.4, 1.0}'"
+PREFIX_IDF = 1.0  # a `word*` term: its statements are not counted (a prefix is many stems)
+
+
+def lexeme(stem: str) -> str:
+    return "'" + stem[:MAX_LEXEME_CHARS] + "'"  # stems are \w+: no quote or backslash to escape
+
+
+def tsvector_literal(title: Sequence[str], body: Sequence[str]) -> str:
+    """Title stems at positions 1… with weight A, body stems after a gap (a phrase never spans the two)."""
+    positions: dict[str, list[str]] = defaultdict(list)
+    for n, stem in enumerate(title, 1):
+        positions[stem[:MAX_LEXEME_CHARS]].append(f"{min(n, 16383)}A")
+    for n, stem in enumerate(body, len(title) + 2):
+        positions[stem[:MAX_LEXEME_CHARS]].append(str(min(n, 16383)))
+    return " ".join(f"'{stem}':{','.join(places[:256])}" for stem, places in positions.items())
+
+
+class TsquerySyntax:
+    @staticmethod
+    def phrase(stems: Sequence[str], prefix: bool = False) -> str:
+        return "(" + " <-> ".join(lexeme(s) for s in stems) + (":*" if prefix else "") + ")"
+
+    @staticmethod
+    def any(parts: Sequence[str]) -> str:
+        return " | ".join(parts)
+
+    @staticmethod
+    def all(parts: Sequence[str]) -> str:
+        return " & ".join(parts)
+
+    @staticmethod
+    def but_not(wanted: str, unwanted: str) -> str:
+        return f"({wanted}) & !({unwanted})"
+
+
+class TsvectorIndex:
+    syntax = TsquerySyntax
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    @staticmethod
+    async def add(conn, rows: list[tuple[int, list[str], list[str], int]]) -> None:
+        """(item id, title stems, body stems, Julian day) rows, inside the caller's transaction (which holds
+        the items lock: the stem counts are written by one process at a time)."""
+        await conn.executemany("INSERT INTO items_words(item_id, day, tsv) VALUES (?, ?, CAST(? AS tsvector))",
+                               [(i, day, tsvector_literal(title, body)) for i, title, body, day in rows])
+        counts = Counter(s[:MAX_LEXEME_CHARS] for _, title, body, _ in rows for s in {*title, *body})
+        await _add_counts(conn, counts)
+
+    @staticmethod
+    async def delete(conn, item_id: int) -> None:
+        rows = await conn.execute_fetchall("SELECT tsvector_to_array(tsv) FROM items_words WHERE item_id = ?",
+                                           (item_id,))
+        if rows:
+            await _add_counts(conn, Counter({stem: -1 for stem in rows[0][0]}))
+        await conn.execute("DELETE FROM items_words WHERE item_id = ?", (item_id,))
+
+    async def ranked(self, match: str, terms: Sequence, days: tuple[int | None, int | None], window: int,
+                     limit: int) -> dict[int, float]:
+        """The best `limit` documents matching `match` with their scores (higher is better), best first, among
+        the newest `window` matches. The score: each term's ts_rank times its IDF, summed, times recency."""
+        where, params = day_range(days)
+        where, params = ["tsv @@ CAST(? AS tsquery)", *where], [match, *params]
+        row = await self.db.fetchone(
+            f"SELECT item_id FROM items_words WHERE {' AND '.join(where)} ORDER BY item_id DESC LIMIT 1 OFFSET ?",
+            (*params, window - 1))
+        if row:
+            where.append("item_id >= ?")
+            params.append(row[0])
+        idf = await self._idf(terms)
+        parts, term_params = [], []
+        for term in terms:
+            parts.append(f"{idf[term]!r} * ts_rank({_WEIGHTS}, tsv, CAST(? AS tsquery), 1)")
+            term_params.append(term.fts(TsquerySyntax))
+        today = julian_day(date.today())
+        score = (f"({' + '.join(parts) or '1.0'}) * (1.0 + 1.0 / (1.0 + greatest(? - day, 0) / {RECENCY_DAYS}))")
+        sql = f"SELECT item_id, {score} AS s FROM items_words WHERE {' AND '.join(where)} ORDER BY s DESC LIMIT ?"
+        rows = await self.db.fetchall(sql, (*term_params, today, *params, limit))
+        return {r[0]: r[1] for r in rows}
+
+    async def _idf(self, terms: Sequence) -> dict[object, float]:
+        stems = sorted({s for t in terms for s in (t.forms or t.stems)})
+        counts = await self.doc_counts(stems) if stems else {}
+        (total,) = await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items")  # ids are never reused
+        idf = {}
+        for term in terms:
+            if term.prefix:
+                idf[term] = PREFIX_IDF
+                continue
+            # A word matches any of its forms (their statements, summed); a phrase no more than its rarest stem.
+            n = (sum(counts.get(s, 0) for s in term.forms) if term.forms
+                 else min(counts.get(s, 0) for s in term.stems))
+            idf[term] = math.log(1 + (total - n + 0.5) / (n + 0.5))
+        return idf
+
+    async def doc_counts(self, stems: list[str]) -> dict[str, int]:
+        """How many statements hold each stem."""
+        cut = [s[:MAX_LEXEME_CHARS] for s in stems]
+        rows = await self.db.fetchall(f"SELECT stem, docs FROM stem_docs WHERE stem IN ({placeholders(cut)})", cut)
+        return {stem: n for stem, n in rows}
+
+    async def allowed(self, ids: list[int], days: tuple[int | None, int | None], required: str | None,
+                      excluded: str | None) -> set[int]:
+        """Those of `ids` within the days, matching `required` (if any) and not `excluded` (if any)."""
+        where, params = day_range(days)
+        where, params = [f"item_id IN ({placeholders(ids)})", *where], [*ids, *params]
+        if required:
+            where.append("tsv @@ CAST(? AS tsquery)")
+            params.append(required)
+        if excluded:
+            where.append("NOT tsv @@ CAST(? AS tsquery)")
+            params.append(excluded)
+        rows = await self.db.fetchall(f"SELECT item_id FROM items_words WHERE {' AND '.join(where)}", params)
+        return {r[0] for r in rows}
+
+
+async def _add_counts(conn, counts: Counter) -> None:
+    stems = sorted(counts)  # one order for every writer
+    await conn.execute(
+        "INSERT INTO stem_docs(stem, docs) SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS bigint[]))"
+        " ON CONFLICT (stem) DO UPDATE SET docs = stem_docs.docs + excluded.docs",
+        (stems, [counts[s] for s in stems]))
