@@ -25,7 +25,7 @@ from bot.handlers import routers
 from bot.metrics import Metrics, TelegramMetricsMiddleware, serve_metrics
 from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware
 from bot.services import Services
-from storage.db import Database
+from storage.db import open_database
 from summarizer.markup import escape
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ async def serve_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
 
 
 async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = True) -> None:
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings.database)
     services = Services.build(settings, db)
     bot = build_bot(settings, services.metrics)
     services.fanout = fanout = Fanout(bot, services)

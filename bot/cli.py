@@ -18,7 +18,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.ingest import Rejected, read_path
 from bot.logs import setup_logging
 from bot.services import Services
-from storage.db import Database
+from storage.db import DatabaseUnavailable, open_database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.summaries import SummariesRepo
@@ -41,7 +41,7 @@ def _date(value: str) -> date:
 
 
 async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings.database)
     items = ItemsRepo(db, settings.zone)
     added = duplicate = rejected = 0
     batch = []
@@ -73,7 +73,7 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings.database)
     try:
         services = Services.build(settings, db)
         page = await services.find(args.query, limit=args.limit, offset=args.offset, date_from=args.date_from,
@@ -99,20 +99,20 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings.database)
     try:
         stats = await ItemsRepo(db).stats()
         stats["summaries"] = await SummariesRepo(db).count_by_method()
         stats["embeddings"] = await EmbeddingsRepo(db).count_by_model()
     finally:
         await db.close()
-    stats["database"] = settings.database_path
+    stats["database"] = settings.database_name
     print(json.dumps(stats, ensure_ascii=False, indent=1))
     return 0
 
 
 async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings.database)
     try:
         if args.date:
             first = last = args.date
@@ -166,7 +166,7 @@ async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
     """Work the whole backlog: every missing summary and embedding, with a progress bar."""
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings.database)
     try:
         services = Services.build(settings, db)
         worker = services.worker
@@ -201,7 +201,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Summaries and embeddings in a process of its own, beside `newsbot run --no-worker`, until SIGTERM or
     SIGINT. Any number of them may share the database: each batch is claimed first."""
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings.database)
     worker = StatementWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size,
                              LazyEncoder(settings.encoder_config()))
     worker.poll_seconds = args.poll
@@ -210,7 +210,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     worker.start()
-    log.info("worker %s on %s: looking for new statements every %.1f s", worker.holder, settings.database_path,
+    log.info("worker %s on %s: looking for new statements every %.1f s", worker.holder, settings.database_name,
              args.poll)
     try:
         await stop.wait()
@@ -285,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:
         return 130
+    except DatabaseUnavailable as exc:
+        log.error("%s", exc)
+        return 3
     except Exception:  # through the redacting log, not Python's raw traceback
         log.exception("%s failed", args.command)
         return 1

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     bot_token: SecretStr = SecretStr("")
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     database_path: str = "data/newsbot.sqlite3"
+    # postgresql://user:password@host:5432/name (or sqlite:///path); empty: the SQLite file at DATABASE_PATH
+    database_url: SecretStr = SecretStr("")
     telegram_api_base: str = TELEGRAM_API
     digest_time: time = time(9, 0)
     timezone: str = "Europe/Moscow"
@@ -97,12 +99,30 @@ class Settings(BaseSettings):
             raise ValueError("expected 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not re.fullmatch(r"(postgres(ql)?(\+asyncpg)?://\S+|sqlite:///\S+)", url):
+            raise ValueError("expected postgresql://user:password@host:port/name or sqlite:///path")
+        return value
+
     @field_validator("telegram_api_base")
     @classmethod
     def _url(cls, value: str) -> str:
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         return value.rstrip("/")
+
+    @property
+    def database(self) -> str:
+        """Where the store is: a PostgreSQL URL or a SQLite file."""
+        return self.database_url.get_secret_value() or self.database_path
+
+    @property
+    def database_name(self) -> str:
+        """The store, for logs and messages: no password."""
+        return re.sub(r"//[^@/]*@", "//", self.database)
 
     @property
     def zone(self) -> ZoneInfo:

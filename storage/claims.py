@@ -1,8 +1,9 @@
 """Work claimed by one worker process at a time: any number of workers share the backlog, none twice.
 
 A claim is a row per (kind, item) with its holder and an expiry, taken inside one write
-transaction (SQLite lets one writer in at a time: what `FOR UPDATE SKIP LOCKED` gives on a server
-database). A worker that dies leaves its claims to expire; the next worker then takes them."""
+transaction: SQLite lets one writer in at a time; PostgreSQL locks the rows it takes and skips those
+another worker is taking (`FOR UPDATE SKIP LOCKED`). A worker that dies leaves its claims to expire;
+the next worker then takes them."""
 
 from __future__ import annotations
 
@@ -15,20 +16,28 @@ from storage.db import Database, chunks, placeholders
 from storage.items import iso_utc
 
 CLAIM_TTL = timedelta(minutes=5)  # far above one batch (seconds): a live worker never loses its claim
+# PostgreSQL runs claims side by side: each locks the rows it takes, and skips those another is taking.
+_SKIP_LOCKED = {"postgres": " FOR UPDATE OF i SKIP LOCKED"}
 
 
 async def claim(db: Database, kind: str, holder: str, missing_sql: str, params: tuple, limit: int,
                 now: datetime) -> list[int]:
-    """Up to `limit` item ids that `missing_sql` (a `SELECT id FROM items … WHERE …` oldest first) finds and no
-    live claim holds, claimed for `holder`."""
+    """Up to `limit` item ids that `missing_sql` (a `SELECT i.id FROM items i … WHERE …`) finds and no live claim
+    holds, oldest first, claimed for `holder`."""
     async with db.transaction() as conn:
         await conn.execute("DELETE FROM claims WHERE kind = ? AND expires_at < ?", (kind, iso_utc(now)))
         rows = await conn.execute_fetchall(
-            f"{missing_sql} AND id NOT IN (SELECT item_id FROM claims WHERE kind = ?) ORDER BY id LIMIT ?",
-            (*params, kind, limit))
-        ids = [r[0] for r in rows]
-        await conn.executemany("INSERT INTO claims(kind, item_id, holder, expires_at) VALUES (?, ?, ?, ?)",
-                               [(kind, i, holder, iso_utc(now + CLAIM_TTL)) for i in ids])
+            f"{missing_sql} AND i.id NOT IN (SELECT item_id FROM claims WHERE kind = ?) ORDER BY i.id LIMIT ?"
+            f"{_SKIP_LOCKED.get(db.dialect, '')}", (*params, kind, limit))
+        ids = []
+        for (item_id,) in rows:
+            # On PostgreSQL a statement that began before another claimer committed does not see its claims,
+            # and finds the rows unlocked again: the key settles who has it.
+            if await conn.execute_fetchall(
+                    "INSERT INTO claims(kind, item_id, holder, expires_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(kind, item_id) DO NOTHING RETURNING item_id",
+                    (kind, item_id, holder, iso_utc(now + CLAIM_TTL))):
+                ids.append(item_id)
     return ids
 
 

@@ -328,3 +328,25 @@ class Database:
             if self.conn is not self._writer:
                 await self.conn.close()
             await self._writer.close()
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The store cannot be reached at start-up: one clear line for the operator."""
+
+
+def sqlite_path(location: str | Path) -> str:
+    """`sqlite:///data/x.sqlite3` (relative), `sqlite:////srv/x.sqlite3` (absolute) or a plain path → the path."""
+    location = str(location)
+    return location[len("sqlite:///"):] if location.startswith("sqlite:///") else location
+
+
+def is_postgres(location: str | Path) -> bool:
+    return str(location).startswith(("postgresql://", "postgres://", "postgresql+asyncpg://"))
+
+
+async def open_database(location: str | Path):
+    """The store at `location`: a PostgreSQL URL, or a SQLite file (URL or path)."""
+    if is_postgres(location):
+        from storage.postgres import PostgresDatabase  # the driver loads only for a server
+        return await PostgresDatabase.open(str(location))
+    return await Database.open(sqlite_path(location))

@@ -22,11 +22,15 @@ class EmbeddingsRepo:
     async def put_many(self, model: str, item_ids: list[int], vectors: np.ndarray) -> None:
         rows = [(i, model, np.asarray(v, dtype="<f4").tobytes()) for i, v in zip(item_ids, vectors, strict=True)]
         async with self.db.transaction() as conn:
-            # An item deleted while it was being embedded is skipped by the join.
+            # An item deleted while it was being embedded is skipped.
+            existing: set[int] = set()
+            for chunk in chunks(item_ids):
+                existing.update(r[0] for r in await conn.execute_fetchall(
+                    f"SELECT id FROM items WHERE id IN ({placeholders(chunk)})", chunk))
             await conn.executemany(
-                "INSERT INTO embeddings(item_id, model, vector) SELECT id, ?, ? FROM items WHERE id = ?"
+                "INSERT INTO embeddings(item_id, model, vector) VALUES (?, ?, ?)"
                 " ON CONFLICT(item_id) DO UPDATE SET model = excluded.model, vector = excluded.vector",
-                [(m, v, i) for i, m, v in rows])
+                [row for row in rows if row[0] in existing])
 
     async def missing(self, model: str, limit: int = 1000) -> list[int]:
         """Ids of items with no vector from this encoder (none at all, or another encoder's), oldest first."""
@@ -40,9 +44,9 @@ class EmbeddingsRepo:
     async def load(self, model: str, after: int = 0, newest: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(item ids, vectors) of this encoder, for items after `after` (only the `newest` of them, if given),
         in id order."""
-        rows = await self.db.fetchall(
-            "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? ORDER BY item_id DESC LIMIT ?",
-            (model, after, -1 if newest is None else newest))
+        sql = "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? ORDER BY item_id DESC"
+        rows = await self.db.fetchall(*((sql, (model, after)) if newest is None else
+                                        (f"{sql} LIMIT ?", (model, after, newest))))
         if not rows:
             return NO_VECTORS
         rows.reverse()

@@ -9,7 +9,8 @@ from storage.claims import claim
 from storage.db import Database, chunks, placeholders
 from storage.items import iso_utc, utc_now
 
-MISSING_SQL = "SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM summaries)"  # items without a summary
+# Items without a summary.
+MISSING_SQL = "SELECT i.id FROM items i WHERE i.id NOT IN (SELECT item_id FROM summaries)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,15 @@
 """PostgreSQL's word index: the same stems as SQLite's FTS5 table, as a tsvector with a GIN index.
 
 No parser touches the stems: the vector and the query are written as tsvector and tsquery literals, so
-a stem is matched exactly as on SQLite. PostgreSQL ranks without document frequencies (ts_rank has no
-IDF); each query term's ts_rank is weighted here by its IDF from `stem_docs`, kept at ingest, which
-gives bm25's preference for rare words, the half of ranking that partial matches need."""
+a stem is matched exactly as on SQLite. Ranking is bm25's, as FTS5's, with a word counted once:
+ts_rank knows no document frequencies (a rare word weighs what a common one does, which ruins partial
+matches) and divides by the number of a word's forms. Here each query term found in a statement adds
+its IDF (from `stem_docs`, kept at ingest), twice if in the title, scaled by the statement's length."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date
@@ -16,13 +18,14 @@ from storage.db import day_range, julian_day, placeholders
 
 MAX_LEXEME_CHARS = 256  # PostgreSQL takes lexemes under 2 KB; a longer "word" is cut, in the index and queries
 RECENCY_DAYS = 30.0
-# ts_rank weights {D, C, B, A}: the title (A) counts twice the body (D), as on SQLite.
-_WEIGHTS = "'{0.5, 0.2, 0.4, 1.0}'"
+K1, B = 1.2, 0.75  # bm25's, as FTS5's
+AVERAGE_LENGTH_TTL = 600.0  # seconds the average statement length (distinct stems) is reused
 PREFIX_IDF = 1.0  # a `word*` term: its statements are not counted (a prefix is many stems)
 
 
-def lexeme(stem: str) -> str:
-    return "'" + stem[:MAX_LEXEME_CHARS] + "'"  # stems are \w+: no quote or backslash to escape
+def lexeme(stem: str, label: str = "") -> str:
+    """A stem in a tsquery; `label` "A": only in the title."""
+    return "'" + stem[:MAX_LEXEME_CHARS] + "'" + (":" + label if label else "")  # stems are \w+: nothing to escape
 
 
 def tsvector_literal(title: Sequence[str], body: Sequence[str]) -> str:
@@ -37,8 +40,11 @@ def tsvector_literal(title: Sequence[str], body: Sequence[str]) -> str:
 
 class TsquerySyntax:
     @staticmethod
-    def phrase(stems: Sequence[str], prefix: bool = False) -> str:
-        return "(" + " <-> ".join(lexeme(s) for s in stems) + (":*" if prefix else "") + ")"
+    def phrase(stems: Sequence[str], prefix: bool = False, label: str = "") -> str:
+        words = [lexeme(s, label) for s in stems]
+        if prefix:
+            words[-1] = lexeme(stems[-1], "*" + label)
+        return "(" + " <-> ".join(words) + ")"
 
     @staticmethod
     def any(parts: Sequence[str]) -> str:
@@ -58,6 +64,7 @@ class TsvectorIndex:
 
     def __init__(self, db) -> None:
         self.db = db
+        self._average_length: tuple[float, float] | None = None  # (value, when)
 
     @staticmethod
     async def add(conn, rows: list[tuple[int, list[str], list[str], int]]) -> None:
@@ -89,15 +96,29 @@ class TsvectorIndex:
             where.append("item_id >= ?")
             params.append(row[0])
         idf = await self._idf(terms)
+        # Each term: its IDF if in the statement, twice that if in the title (FTS5: title weight 2, body 1).
         parts, term_params = [], []
         for term in terms:
-            parts.append(f"{idf[term]!r} * ts_rank({_WEIGHTS}, tsv, CAST(? AS tsquery), 1)")
-            term_params.append(term.fts(TsquerySyntax))
-        today = julian_day(date.today())
-        score = (f"({' + '.join(parts) or '1.0'}) * (1.0 + 1.0 / (1.0 + greatest(? - day, 0) / {RECENCY_DAYS}))")
+            forms = [[s] for s in term.forms] if term.forms else [list(term.stems)]
+            anywhere = " | ".join(TsquerySyntax.phrase(f, term.prefix) for f in forms)
+            in_title = " | ".join(TsquerySyntax.phrase(f, term.prefix, "A") for f in forms)
+            parts.append(f"{idf[term]!r} * ((tsv @@ CAST(? AS tsquery))::int + (tsv @@ CAST(? AS tsquery))::int)")
+            term_params += [anywhere, in_title]
+        length = f"(1 - {B} + {B} * length(tsv) / {await self._average_length_now():.3f})"
+        score = (f"CAST(({' + '.join(parts) or '1.0'}) * {K1 + 1} / (1 + {K1} * {length})"
+                 f" * (1.0 + 1.0 / (1.0 + greatest(? - day, 0) / {RECENCY_DAYS})) AS float8)")
         sql = f"SELECT item_id, {score} AS s FROM items_words WHERE {' AND '.join(where)} ORDER BY s DESC LIMIT ?"
-        rows = await self.db.fetchall(sql, (*term_params, today, *params, limit))
+        rows = await self.db.fetchall(sql, (*term_params, julian_day(date.today()), *params, limit))
         return {r[0]: r[1] for r in rows}
+
+    async def _average_length_now(self) -> float:
+        """Distinct stems in a statement, on average (every statement counts each of its stems once)."""
+        now = time.monotonic()
+        if self._average_length is None or now - self._average_length[1] > AVERAGE_LENGTH_TTL:
+            (stems,) = await self.db.fetchone("SELECT coalesce(sum(docs), 0) FROM stem_docs")
+            (statements,) = await self.db.fetchone("SELECT count(*) FROM items_words")
+            self._average_length = (max(float(stems) / max(statements, 1), 1.0), now)
+        return self._average_length[0]
 
     async def _idf(self, terms: Sequence) -> dict[object, float]:
         stems = sorted({s for t in terms for s in (t.forms or t.stems)})

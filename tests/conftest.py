@@ -1,15 +1,76 @@
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
+
 import pytest
 
-from storage.db import Database
+from storage.db import Database, open_database
+from tests import postgres_server
+
+# The modules whose tests run on both backends: storage, search, the delivery log, claims.
+BOTH_BACKENDS = {"test_items", "test_search", "test_delivery", "test_workers", "test_notices", "test_meaning",
+                 "test_digest", "test_postgres"}
+_names = itertools.count(1)
+
+
+def pytest_generate_tests(metafunc):
+    if "db" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_BACKENDS:
+        metafunc.parametrize("db", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL server started for this test run (initdb into a temp directory, loopback only)."""
+    reason = postgres_server.missing_reason()
+    if reason:
+        if os.environ.get(postgres_server.REQUIRE_ENV):
+            pytest.fail(f"{postgres_server.REQUIRE_ENV} is set, but {reason}")
+        pytest.skip(reason)
+    with postgres_server.running_server() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def new_postgres_database(server: str):
+    """A new, empty database on the test server: its URL, dropped afterwards."""
+    import asyncpg
+    name = f"test_{next(_names)}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield postgres_server.database_url(server, name)
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
 
 
 @pytest.fixture
-async def db(tmp_path):
+async def db(request, tmp_path):
+    if getattr(request, "param", "sqlite") == "postgres":
+        from storage.postgres import PostgresDatabase
+        async with new_postgres_database(request.getfixturevalue("postgres_url")) as url:
+            database = await PostgresDatabase.open(url)
+            yield database
+            await database.close()
+        return
     database = await Database.open(tmp_path / "test.sqlite3")
     yield database
     await database.close()
+
+
+@pytest.fixture
+async def reopen(db):
+    """Open the test's database again, as another process would (closed at the end of the test)."""
+    opened = []
+
+    async def open_again():
+        opened.append(await open_database(db.url if db.dialect == "postgres" else db.path))
+        return opened[-1]
+    yield open_again
+    for other in opened:
+        await other.close()
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,6 @@ from bot.config import load_settings
 from bot.delivery import Fanout, RateLimiter, due_slot
 from bot.keyboards import DigestMoreCb
 from bot.services import Services
-from storage.db import Database
 from storage.digests import DigestsRepo
 from storage.items import iso_utc
 from storage.leases import Lease, LeasesRepo
@@ -242,24 +241,19 @@ class Clock:
         self.mono += seconds
 
 
-async def test_two_processes_on_one_database_send_each_digest_once(tmp_path):
-    """A restart overlap or a double deploy: two bots on the same file and token."""
-    path = tmp_path / "shared.sqlite3"
-    dbs = [await Database.open(path), await Database.open(path)]
+async def test_two_processes_on_one_database_send_each_digest_once(db, reopen):
+    """A restart overlap or a double deploy: two bots on the same database and token."""
+    dbs = [db, await reopen()]
     settings = load_settings(summarizer_backend="extractive")
     bot = FakeBot()  # the same token: one Telegram
     bot.latency = 0.01  # sends overlap, as they do over a network
-    fanouts = [Fanout(bot, Services.build(settings, db), sleep=instant) for db in dbs]
+    fanouts = [Fanout(bot, Services.build(settings, store), sleep=instant) for store in dbs]
     services = fanouts[0].services
     await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
     for chat in range(100, 160):
         await subscribe(services, chat)
-    try:
-        reports = await asyncio.gather(*(f.run(NOW, manual=True) for f in fanouts))
-        again = await asyncio.gather(*(f.run(NOW + timedelta(seconds=30)) for f in fanouts))
-    finally:
-        for db in dbs:
-            await db.close()
+    reports = await asyncio.gather(*(f.run(NOW, manual=True) for f in fanouts))
+    again = await asyncio.gather(*(f.run(NOW + timedelta(seconds=30)) for f in fanouts))
     assert sorted(c for c, _ in bot.sent) == list(range(100, 160))  # each once
     assert sum(1 for r in reports if r.busy_with) == 1 and "другой запущенный экземпляр" in \
         next(r for r in reports if r.busy_with).describe()
@@ -294,22 +288,17 @@ async def test_a_holder_that_lost_its_lease_stops_sending(env):
     assert bot.sent == [] and report.busy_with == "new"
 
 
-async def test_senddigest_on_the_process_without_the_lease_is_sent_by_the_holder(tmp_path):
-    path = tmp_path / "shared.sqlite3"
-    dbs = [await Database.open(path), await Database.open(path)]
+async def test_senddigest_on_the_process_without_the_lease_is_sent_by_the_holder(db, reopen):
+    dbs = [db, await reopen()]
     settings = load_settings(summarizer_backend="extractive")
     bot = FakeBot()
-    holder, other = (Fanout(bot, Services.build(settings, db), sleep=instant) for db in dbs)
+    holder, other = (Fanout(bot, Services.build(settings, store), sleep=instant) for store in dbs)
     services = holder.services
-    try:
-        await holder.run(NOW - timedelta(minutes=1))  # takes the lease; nobody to send to yet
-        await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
-        for chat in range(100, 105):
-            await subscribe(services, chat, at="20:00")  # not due: only /senddigest sends now
-        report = await other.run(NOW, manual=True)  # an admin's /senddigest reached the other process
-        assert report.busy_with and bot.sent == []
-        await holder.run(NOW + timedelta(seconds=30))  # the holder's next tick
-    finally:
-        for db in dbs:
-            await db.close()
+    await holder.run(NOW - timedelta(minutes=1))  # takes the lease; nobody to send to yet
+    await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
+    for chat in range(100, 105):
+        await subscribe(services, chat, at="20:00")  # not due: only /senddigest sends now
+    report = await other.run(NOW, manual=True)  # an admin's /senddigest reached the other process
+    assert report.busy_with and bot.sent == []
+    await holder.run(NOW + timedelta(seconds=30))  # the holder's next tick
     assert sorted(c for c, _ in bot.sent) == list(range(100, 105))

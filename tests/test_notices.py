@@ -13,21 +13,19 @@ def services_on(db: Database) -> Services:
     return Services.build(load_settings(summarizer_backend="extractive", embedding_backend="none"), db)
 
 
-async def test_the_summary_made_by_another_process_after_a_restart_is_announced_once(db, tmp_path):
+async def test_the_summary_made_by_another_process_after_a_restart_is_announced_once(db, reopen):
     poster = services_on(db)
     result = await poster.add_statement(parse_statement("Курс рубля укрепился на открытии торгов."), 100, 7)
     assert await poster.notices.take_ready() == []  # no summary yet
     await db.close()  # the posting process stops before the summary is made
 
-    other = await Database.open(tmp_path / "test.sqlite3")  # a worker elsewhere, on the same database
+    other = await reopen()  # a worker elsewhere, on the same database
     await services_on(other).worker.drain()
-    restarted = await Database.open(tmp_path / "test.sqlite3")
+    restarted = await reopen()
     (notice,) = await NoticesRepo(restarted).take_ready()
     assert (notice.item_id, notice.chat_id, notice.message_id) == (result.item_id, 100, 7)
     assert "рубля" in notice.summary
     assert await NoticesRepo(other).take_ready() == []  # taken once: nobody sends it again
-    await other.close()
-    await restarted.close()
 
 
 async def test_a_deleted_post_is_not_announced(db):

@@ -36,13 +36,12 @@ def worker_on(db: Database, made: list[str], **kw) -> StatementWorker:
     return StatementWorker(db, summarizer, batch_size=4, **kw)
 
 
-async def test_two_workers_on_one_database_make_each_summary_once(db, tmp_path):
+async def test_two_workers_on_one_database_make_each_summary_once(db, reopen):
     await ItemsRepo(db).add_many([parse_statement(t) for t in TEXTS])
-    other = await Database.open(tmp_path / "test.sqlite3")
+    other = await reopen()
     made_here: list[str] = []
     made_there: list[str] = []
     await asyncio.gather(worker_on(db, made_here).drain(embed=False), worker_on(other, made_there).drain(embed=False))
-    await other.close()
     assert sorted(made_here + made_there) == sorted(TEXTS)  # every statement once, none twice
     assert made_here and made_there  # and both took a share
     assert await SummariesRepo(db).missing() == []

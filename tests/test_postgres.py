@@ -1,0 +1,76 @@
+"""PostgreSQL as the store: chosen by DATABASE_URL, claims taken side by side, a lost connection survived,
+an unreachable server reported in one line. (The storage, search, delivery and claim tests of the other
+modules run on both backends too: see conftest.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from bot.cli import main
+from storage.items import ItemsRepo, utc_now
+from storage.postgres import PostgresDatabase
+from storage.search import SearchRepo
+from storage.statements import parse_statement
+from storage.summaries import SummariesRepo
+from tests.conftest import new_postgres_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_an_unreachable_server_is_one_clear_line_without_the_password(tmp_path):
+    env = {**os.environ, "DATABASE_URL": "postgresql://bot:s3cretpw@127.0.0.1:1/news", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "bot", "stats"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 3
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach PostgreSQL at 127.0.0.1:1/news" in lines[0]
+    assert "s3cretpw" not in done.stderr + done.stdout
+
+
+async def test_the_cli_stores_and_finds_statements_on_postgres(postgres_url, monkeypatch, capsys):
+    async with new_postgres_database(postgres_url) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        # main() runs its own event loop: run it beside this test's
+        assert await asyncio.to_thread(main, ["ingest", str(ROOT / "examples")]) == 0
+        assert "added 9" in capsys.readouterr().out
+        assert await asyncio.to_thread(main, ["search", "санкции", "--json"]) == 0
+        hits = json.loads(capsys.readouterr().out)
+        assert hits and all("санкц" in (h["snippet"] + (h["title"] or "")).lower() for h in hits)
+        assert await asyncio.to_thread(main, ["stats"]) == 0
+        stats = json.loads(capsys.readouterr().out)
+        assert stats["items"] == 9 and stats["database"].startswith("postgresql://")
+
+
+async def test_claims_taken_at_once_by_many_workers_never_overlap(db, reopen):
+    await ItemsRepo(db).add_many([parse_statement(f"Заявление {n}: новость номер {n}.") for n in range(60)])
+    workers = [db, *[await reopen() for _ in range(5)]]
+    now = utc_now()
+    taken = await asyncio.gather(*(SummariesRepo(w).claim_missing(f"w{n}", 10, now) for n, w in enumerate(workers)))
+    ids = [i for batch in taken for i in batch]
+    assert sorted(ids) == list(range(1, 61))  # every item claimed once, by one worker
+
+
+async def test_reads_and_new_transactions_survive_a_lost_connection(postgres_url):
+    async with new_postgres_database(postgres_url) as url:
+        db = await PostgresDatabase.open(url)
+        try:
+            items = ItemsRepo(db)
+            await items.add(parse_statement("Курс рубля укрепился на открытии торгов."))
+            admin = await asyncpg.connect(postgres_url)
+            # The server drops every connection of the bot (a restart, a failover, an idle timeout).
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE datname = $1 AND pid <> pg_backend_pid()", url.rsplit("/", 1)[1])
+            await admin.close()
+            page = await SearchRepo(db).search("рубль")
+            assert [h.item_id for h in page.hits] == [1]
+            added = await items.add(parse_statement("Биржа закрылась ростом индексов."))
+            assert added.item_id == 2 and (await items.get(2)) is not None
+        finally:
+            await db.close()
