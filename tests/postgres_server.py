@@ -58,8 +58,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[str]:
-    """Start a server; yield the URL of its `postgres` database (superuser, trust auth on loopback)."""
+def running_server(durable: bool = False) -> Iterator[str]:
+    """Start a server; yield the URL of its `postgres` database (superuser, trust auth on loopback). Tests run it
+    without syncing to disk; `durable` keeps PostgreSQL's defaults (benchmarks)."""
     binaries = bin_dir()
     if binaries is None:
         raise RuntimeError(missing_reason())
@@ -76,8 +77,9 @@ def running_server() -> Iterator[str]:
         subprocess.run([*as_user, str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
                         "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
                        check=True, capture_output=True)
-        options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-                   " -c full_page_writes=off -c max_connections=200")
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l",
                         str(root / "server.log"), "-w", "-t", "60", "start"], check=True, capture_output=True)
         try:

@@ -1,0 +1,237 @@
+"""SQLite and PostgreSQL side by side, in one run: ingest, search, workers, a contended fan-out with kill -9.
+
+    python -m bench.scale [--items 100000] [--workers-items 3000] [--subscribers 2000] [--rate 25] [--skip-fanout]
+
+For each backend, on a new database (PostgreSQL: a throwaway server started here, durable settings):
+- ingest: the real corpus grown to --items, stored 500 a transaction (statements/s), and 200 statements
+  added one at a time, as admins post them (ms each);
+- search: the queries of bench.search, words only, three runs (p50 / p99 ms) at --items statements;
+- workers: --workers-items statements summarized by 1, then 2 `newsbot worker` processes (statements/s;
+  the extractive summarizer unless --summarizer says otherwise, so the figure is the pipeline's overhead:
+  claims, reads, writes);
+- fan-out: two `newsbot run` processes on one database send one digest to --subscribers subscribers
+  through the test Bot API server; the one holding the fan-out lease is killed with SIGKILL a third of
+  the way; the other takes the lease over when it expires. Printed: digests per subscriber (0 twice,
+  0 none), the rate while sending against DELIVERY_RATE, the most messages in any one-second window,
+  and the pause while the lease expired.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import asyncpg
+
+from bench.common import median, percentile
+from bench.fanout import FIRST_CHAT, digests, max_in_one_second
+from bench.search import QUERIES, load_corpus
+from storage.db import open_database
+from storage.items import ItemsRepo, iso_utc
+from storage.search import SearchRepo
+from storage.statements import parse_statement
+from tests import postgres_server
+from tests.e2e import BotApiServer, BotProcess
+
+BATCH = 500
+NO_API = SimpleNamespace(url="http://127.0.0.1:9")  # workers never call the Bot API
+
+
+class Stores:
+    """New empty databases: SQLite files in a temp directory, or databases on one PostgreSQL server."""
+
+    def __init__(self, kind: str, tmp: Path, server: str | None) -> None:
+        self.kind, self.tmp, self.server, self.count = kind, tmp, server, 0
+
+    async def new(self) -> str:
+        self.count += 1
+        if self.kind == "SQLite":
+            return str(self.tmp / f"scale{self.count}.sqlite3")
+        admin = await asyncpg.connect(self.server)
+        await admin.execute(f"CREATE DATABASE scale{self.count}")
+        await admin.close()
+        return postgres_server.database_url(self.server, f"scale{self.count}")
+
+    def env(self, location: str) -> dict[str, str]:
+        return {"DATABASE_URL": location} if self.kind == "PostgreSQL" else {"DATABASE_PATH": location}
+
+
+async def ingest_and_search(location: str, corpus: list) -> dict:
+    db = await open_database(location)
+    try:
+        items = ItemsRepo(db)
+        started = time.perf_counter()
+        for i in range(0, len(corpus), BATCH):
+            await items.add_many(corpus[i:i + BATCH])
+        bulk = len(corpus) / (time.perf_counter() - started)
+        singles = []
+        for n in range(200):
+            t = time.perf_counter()
+            await items.add(parse_statement(f"Срочное заявление {n}: пресс-служба сообщила о новом решении."))
+            singles.append((time.perf_counter() - t) * 1000)
+        search = SearchRepo(db)
+        times = []
+        for _ in range(3):
+            for q in QUERIES:
+                t = time.perf_counter()
+                await search.search(q)
+                times.append((time.perf_counter() - t) * 1000)
+        return {"bulk": bulk, "single": median(singles), "p50": median(times), "p99": percentile(times, 99)}
+    finally:
+        await db.close()
+
+
+async def worker_rate(stores: Stores, workdir: Path, statements: list, processes: int, summarizer: str,
+                      batch: int) -> float:
+    location = await stores.new()
+    db = await open_database(location)
+    await ItemsRepo(db).add_many(statements)
+    workers = [BotProcess(NO_API, workdir, "worker", "--poll", "0.2", name=f"worker{n}",
+                          SUMMARIZER_BACKEND=summarizer, SUMMARIZER_BATCH_SIZE=str(batch), EMBEDDING_BACKEND="none",
+                          LOG_LEVEL="WARNING",
+                          **stores.env(location)) for n in range(processes)]
+    started = time.perf_counter()
+    try:
+        while True:
+            (done,) = await db.fetchone("SELECT count(*) FROM summaries")
+            if done >= len(statements):
+                break
+            if any(w.proc.poll() is not None for w in workers):
+                raise RuntimeError("a worker stopped:\n" + workers[0].output()[-2000:])
+            await asyncio.sleep(0.2)
+        return len(statements) / (time.perf_counter() - started)
+    finally:
+        for w in workers:
+            w.stop()
+        await db.close()
+
+
+async def prepare_fanout(location: str, subscribers: int) -> None:
+    db = await open_database(location)
+    now = datetime.now(UTC)
+    digest_time = (now - timedelta(minutes=2)).strftime("%H:%M")
+    await ItemsRepo(db).add_many([
+        parse_statement(f"Новость {i}: в регионе {i} открыли новую школу и отремонтировали дорогу.")
+        for i in range(12)], now=now - timedelta(hours=1))
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO subscribers(chat_id, active, digest_time, timezone, created_at) VALUES (?, 1, ?, 'UTC', ?)",
+            [(FIRST_CHAT + i, digest_time, iso_utc(now - timedelta(days=3))) for i in range(subscribers)])
+    await db.close()
+
+
+async def lease_holder_pid(location: str) -> int | None:
+    db = await open_database(location)
+    try:
+        row = await db.fetchone("SELECT holder FROM leases WHERE name = 'fanout'")
+        return int(row[0].split(":")[1]) if row else None
+    finally:
+        await db.close()
+
+
+async def contended_fanout(stores: Stores, workdir: Path, subscribers: int, rate: float) -> dict:
+    location = await stores.new()
+    await prepare_fanout(location, subscribers)
+    api = BotApiServer()
+    env = {"DELIVERY_RATE": str(rate), "TIMEZONE": "UTC", "LOG_LEVEL": "WARNING", **stores.env(location)}
+    bots = []
+    try:
+        bots = [BotProcess(api, workdir, name=f"bot{n}", **env) for n in range(2)]
+        deadline = time.monotonic() + subscribers / rate * 3 + 120
+        while len(digests(api)) < subscribers // 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        pid = await lease_holder_pid(location)
+        victim = next(b for b in bots if b.proc.pid == pid)
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait()
+        killed_at, killed_t = len(digests(api)), time.time()
+        while len({r["chat_id"] for r in digests(api)}) < subscribers and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(3)  # anything sent twice would show up now
+        got = digests(api)
+    finally:
+        for b in bots:
+            b.stop()
+        api.stop()
+    per_chat: dict[int, int] = {}
+    for record in got:
+        per_chat[record["chat_id"]] = per_chat.get(record["chat_id"], 0) + 1
+    times = sorted(r["t"] for r in got)
+    before = [t for t in times if t <= killed_t]
+    after = [t for t in times if t > killed_t]
+    pause = (after[0] - before[-1]) if before and after else 0.0
+    sending = (times[-1] - times[0] - pause) if times else 0.0
+    return {"twice": sum(1 for n in per_chat.values() if n > 1), "missing": subscribers - len(per_chat),
+            "killed_at": killed_at, "pause": pause, "rate": (len(times) - 2) / sending if sending > 0 else 0.0,
+            "max_window": max_in_one_second(times)}
+
+
+async def run_backend(kind: str, server: str | None, args, corpus: list, tmp: Path) -> dict:
+    stores = Stores(kind, tmp, server)
+    out = await ingest_and_search(await stores.new(), corpus)
+    statements = [parse_statement(f"Заявление {n}. Власти региона {n % 50} объявили о ремонте {n} дорог и "
+                                  f"строительстве школы. Работы завершат до конца года, сообщили в мэрии.")
+                  for n in range(args.workers_items)]
+    workdir = tmp / kind
+    workdir.mkdir()
+    out["workers"] = {n: await worker_rate(stores, workdir, statements, n, args.summarizer, args.batch)
+                      for n in (1, 2)}
+    if not args.skip_fanout:
+        out["fanout"] = await contended_fanout(stores, workdir, args.subscribers, args.rate)
+    return out
+
+
+def report(results: dict, args) -> None:
+    print(f"\n{'':28}" + "".join(f"{k:>14}" for k in results))
+    rows = [("ingest, 500 a batch /s", lambda r: f"{r['bulk']:.0f}"),
+            ("one post at a time, ms", lambda r: f"{r['single']:.1f}"),
+            ("search p50 ms", lambda r: f"{r['p50']:.1f}"),
+            ("search p99 ms", lambda r: f"{r['p99']:.1f}"),
+            ("summaries/s, 1 worker", lambda r: f"{r['workers'][1]:.0f}"),
+            ("summaries/s, 2 workers", lambda r: f"{r['workers'][2]:.0f}")]
+    if not args.skip_fanout:
+        rows += [("fan-out: kill -9 after", lambda r: str(r["fanout"]["killed_at"])),
+                 ("  digests twice / none", lambda r: f"{r['fanout']['twice']} / {r['fanout']['missing']}"),
+                 ("  rate while sending /s", lambda r: f"{r['fanout']['rate']:.1f}"),
+                 ("  of DELIVERY_RATE", lambda r: f"{r['fanout']['rate'] / args.rate:.0%}"),
+                 ("  most in one second", lambda r: str(r["fanout"]["max_window"])),
+                 ("  lease takeover pause s", lambda r: f"{r['fanout']['pause']:.0f}")]
+    for label, cell in rows:
+        print(f"{label:28}" + "".join(f"{cell(r):>14}" for r in results.values()))
+    first, second = list(results.values())
+    print(f"\nPostgreSQL / SQLite: ingest {second['bulk'] / first['bulk']:.2f}x, search p50 "
+          f"{second['p50'] / first['p50']:.2f}x, p99 {second['p99'] / first['p99']:.2f}x; "
+          f"2 workers / 1 worker: SQLite {first['workers'][2] / first['workers'][1]:.2f}x, "
+          f"PostgreSQL {second['workers'][2] / second['workers'][1]:.2f}x")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--workers-items", type=int, default=3000)
+    parser.add_argument("--summarizer", default="extractive")
+    parser.add_argument("--batch", type=int, default=8, help="SUMMARIZER_BATCH_SIZE of the workers")
+    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=25.0)
+    parser.add_argument("--skip-fanout", action="store_true")
+    args = parser.parse_args()
+    corpus = load_corpus(args.items)
+    print(f"{len(corpus):,} statements; {os.cpu_count()} cores")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        results["SQLite"] = await run_backend("SQLite", None, args, corpus, Path(tmp))
+        server = stack.enter_context(postgres_server.running_server(durable=True))
+        results["PostgreSQL"] = await run_backend("PostgreSQL", server, args, corpus, Path(tmp))
+    report(results, args)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
