@@ -18,6 +18,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.ingest import Rejected, read_path
 from bot.logs import setup_logging
 from bot.services import Services
+from storage.copy import TargetNotEmpty, copy_store
 from storage.db import DatabaseUnavailable, open_database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
@@ -95,6 +96,28 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         print(f"#{hit.item_id} {hit.statement_date.isoformat()}{meaning}{title}\n  {hit.render(bold)}\n")
     if page.has_more:
         print(f"more: --offset {args.offset + args.limit}")
+    return 0
+
+
+async def cmd_copy(settings: Settings, args: argparse.Namespace) -> int:
+    """Everything stored, into another (new) database: the move from the SQLite file to PostgreSQL."""
+    source = await open_database(settings.database)
+    try:
+        target = await open_database(args.to)
+        try:
+            with tqdm(unit=" rows", disable=None, file=sys.stderr, mininterval=0.5) as bar:
+                def progress(table: str, rows: int) -> None:
+                    bar.set_description(table, refresh=False)
+                    bar.update(rows)
+                counts = await copy_store(source, target, progress)
+        except TargetNotEmpty as exc:
+            print(f"not copied: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    print(", ".join(f"{table} {n}" for table, n in counts.items()))
     return 0
 
 
@@ -238,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("copy", help="copy everything stored into another, new database (e.g. to PostgreSQL)")
+    p.add_argument("--to", required=True, metavar="URL", help="postgresql://user:password@host/name or a SQLite path")
+    p.set_defaults(func=cmd_copy)
+
     p = sub.add_parser("stats", help="what is stored")
     p.set_defaults(func=cmd_stats)
 
@@ -279,8 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    setup_logging(settings.log_level,
-                  [settings.bot_token.get_secret_value(), settings.webhook_secret.get_secret_value()])
+    setup_logging(settings.log_level, settings.secrets)
     try:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -123,6 +124,12 @@ class Settings(BaseSettings):
     def database_name(self) -> str:
         """The store, for logs and messages: no password."""
         return re.sub(r"//[^@/]*@", "//", self.database)
+
+    @property
+    def secrets(self) -> list[str]:
+        """What no log line may show."""
+        password = urlsplit(self.database).password if self.database_url.get_secret_value() else None
+        return [self.bot_token.get_secret_value(), self.webhook_secret.get_secret_value(), password or ""]
 
     @property
     def zone(self) -> ZoneInfo:

@@ -11,7 +11,7 @@ from tests import postgres_server
 
 # The modules whose tests run on both backends: storage, search, the delivery log, claims.
 BOTH_BACKENDS = {"test_items", "test_search", "test_delivery", "test_workers", "test_notices", "test_meaning",
-                 "test_digest", "test_postgres"}
+                 "test_digest", "test_postgres", "test_copy"}
 _names = itertools.count(1)
 
 
@@ -32,17 +32,28 @@ def postgres_url():
         yield url
 
 
+async def create_postgres_database(server: str) -> str:
+    """A new, empty database on the test server (gone with the server at the end of the run): its URL."""
+    import asyncpg
+    name = f"test_{next(_names)}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return postgres_server.database_url(server, name)
+
+
 @contextlib.asynccontextmanager
 async def new_postgres_database(server: str):
     """A new, empty database on the test server: its URL, dropped afterwards."""
     import asyncpg
-    name = f"test_{next(_names)}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f"CREATE DATABASE {name}")
+    url = await create_postgres_database(server)
     try:
-        yield postgres_server.database_url(server, name)
+        yield url
     finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin = await asyncpg.connect(server)
+        await admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
         await admin.close()
 
 

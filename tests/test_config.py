@@ -33,7 +33,7 @@ def test_values_from_dotenv_file(tmp_path):
     ("ADMIN_IDS", "12,abc"), ("DIGEST_TIME", "25:99"), ("TIMEZONE", "Mars/Base"),
     ("TELEGRAM_API_BASE", "not a url"), ("SUMMARIZER_BACKEND", "magic"), ("DELIVERY_RATE", "0"),
     ("WEBHOOK_URL", "bot.example.org/hook"), ("WEBHOOK_SECRET", "has spaces!"), ("WEBHOOK_LISTEN", "8080"),
-    ("METRICS_LISTEN", "localhost"),
+    ("METRICS_LISTEN", "localhost"), ("DATABASE_URL", "mysql://bot@db/news"),
 ])
 def test_wrong_value_names_the_variable_in_one_line(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
@@ -41,3 +41,12 @@ def test_wrong_value_names_the_variable_in_one_line(monkeypatch, name, value):
         load_settings()
     message = str(info.value)
     assert name in message and "\n" not in message
+
+
+def test_database_url_chooses_postgresql_and_its_password_is_kept_out_of_logs(monkeypatch):
+    assert load_settings().database == "data/newsbot.sqlite3"  # empty: the SQLite file
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:pa55word@db.internal:5432/news")
+    s = load_settings()
+    assert s.database == "postgresql://bot:pa55word@db.internal:5432/news"
+    assert "pa55word" not in s.database_name and "pa55word" in s.secrets
+    assert "pa55word" not in repr(s)

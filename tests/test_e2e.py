@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
 import pytest
 
+from tests.conftest import create_postgres_database
 from tests.e2e import TOKEN, BotApiServer, BotProcess
 
 ADMIN, USER, BLOCKER = 100, 200, 300
@@ -196,11 +198,15 @@ def test_webhook_mode_takes_posted_updates_and_refuses_a_wrong_secret(api, tmp_p
     assert "s3cret-Hook_1" not in process.output() and set(api.state()["webhook_answers"]) == {200}
 
 
-def test_two_webhook_replicas_and_two_workers_do_everything_once(api, tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_webhook_replicas_and_two_workers_do_everything_once(api, tmp_path, backend, request):
     from tests.e2e import free_port
     ports = [free_port(), free_port()]
-    shared = {"ADMIN_IDS": str(ADMIN), "DATABASE_PATH": str(tmp_path / "shared.sqlite3"),
-              "WEBHOOK_URL": "https://bot.example.org/hook", "WEBHOOK_SECRET": "replicas-secret"}
+    store = {"DATABASE_PATH": str(tmp_path / "shared.sqlite3")}
+    if backend == "postgres":
+        store = {"DATABASE_URL": asyncio.run(create_postgres_database(request.getfixturevalue("postgres_url")))}
+    shared = {"ADMIN_IDS": str(ADMIN), "WEBHOOK_URL": "https://bot.example.org/hook",
+              "WEBHOOK_SECRET": "replicas-secret", **store}
     api.balance(*(f"http://127.0.0.1:{p}/hook" for p in ports))
     processes = [BotProcess(api, tmp_path, "run", "--webhook", "--no-worker", name=f"replica{n}",
                             WEBHOOK_LISTEN=f"127.0.0.1:{p}", **shared) for n, p in enumerate(ports)]

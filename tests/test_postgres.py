@@ -74,3 +74,16 @@ async def test_reads_and_new_transactions_survive_a_lost_connection(postgres_url
             assert added.item_id == 2 and (await items.get(2)) is not None
         finally:
             await db.close()
+
+
+async def test_the_move_from_the_sqlite_file_to_postgresql_as_the_readme_tells_it(postgres_url, monkeypatch,
+                                                                                  capsys):
+    assert await asyncio.to_thread(main, ["ingest", str(ROOT / "examples")]) == 0  # the SQLite default
+    async with new_postgres_database(postgres_url) as url:
+        assert await asyncio.to_thread(main, ["copy", "--to", url]) == 0
+        assert "items 9," in capsys.readouterr().out
+        assert await asyncio.to_thread(main, ["copy", "--to", url]) == 2  # a second copy would mix two stores
+        assert "already holds items" in capsys.readouterr().err
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert await asyncio.to_thread(main, ["search", "санкции", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)
