@@ -87,3 +87,15 @@ async def test_the_move_from_the_sqlite_file_to_postgresql_as_the_readme_tells_i
         monkeypatch.setenv("DATABASE_URL", url)
         assert await asyncio.to_thread(main, ["search", "санкции", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)
+
+
+async def test_processes_started_together_on_a_new_database_migrate_it_once(postgres_url):
+    async with new_postgres_database(postgres_url) as url:
+        opened = await asyncio.gather(*(PostgresDatabase.open(url) for _ in range(4)))  # a bot and its workers
+        try:
+            assert [tuple(r) for r in await opened[0].fetchall("SELECT version FROM schema_version")] == [(1,)]
+            await ItemsRepo(opened[3]).add(parse_statement("Курс рубля укрепился."))
+            assert (await ItemsRepo(opened[0]).get(1)) is not None
+        finally:
+            for db in opened:
+                await db.close()
