@@ -172,17 +172,19 @@ class Fanout:
         slots = {chat: moment.astimezone(ZoneInfo(sub.timezone)).date().isoformat()
                  for chat, (sub, moment) in due.items()}
         taken = await self.services.deliveries.slots_taken(slots)
-        cache: dict[tuple, tuple[StoredDigest, int]] = {}  # subscribers with the same period share a digest
+        prefs = await self.services.preferences.for_chats(list(due))
+        # Subscribers with the same period and the same filters share a digest.
+        cache: dict[tuple, tuple[StoredDigest, int]] = {}
         for chat, (sub, moment) in due.items():
             if chat in taken:
                 if manual:
                     report.add("taken")
                 continue
             start = sub.last_digest_at or (moment - timedelta(days=1))
-            key = (start, moment, slots[chat])
+            key = (start, moment, slots[chat], prefs[chat].signature)
             if key not in cache:
                 cache[key] = await self.services.digest_maker.for_arrivals(
-                    start, moment, datetime.fromisoformat(slots[chat]).date())
+                    start, moment, datetime.fromisoformat(slots[chat]).date(), prefs[chat])
             digest, count = cache[key]
             skip = count == 0 and settings.digest_skip_empty
             claimed = await self.services.deliveries.claim(chat, slots[chat], start, moment, None if skip else digest)

@@ -44,3 +44,24 @@ def digest_more(digest_id: int | None, offset: int, story_count: int) -> InlineK
     builder.button(text=f"Показать ещё {stories_word(story_count - offset)}",
                    callback_data=DigestMoreCb(digest_id=digest_id, offset=offset))
     return builder.as_markup()
+
+
+class FilterRemoveCb(CallbackData, prefix="fr"):
+    filter_id: int = Field(ge=1, le=MAX_ID)  # one of the pressing chat's terms (storage.preferences)
+
+
+class OnlyFollowedCb(CallbackData, prefix="fo"):
+    on: bool
+
+
+def filters_keyboard(filters: list, only_followed: bool) -> InlineKeyboardMarkup | None:
+    """A remove button per term, and the "only followed stories" switch when something is followed."""
+    builder = InlineKeyboardBuilder()
+    for f in filters:
+        mark = "⭐" if f.kind == "follow" else "🚫"
+        builder.button(text=f"✖ {mark} {f.term[:40]}", callback_data=FilterRemoveCb(filter_id=f.id))
+    if any(f.kind == "follow" for f in filters):
+        builder.button(text="Показывать все сюжеты" if only_followed else "Только отслеживаемые сюжеты",
+                       callback_data=OnlyFollowedCb(on=not only_followed))
+    builder.adjust(1)
+    return builder.as_markup() if builder.buttons else None

@@ -15,6 +15,7 @@ from storage.deliveries import DeliveriesRepo
 from storage.embeddings import EmbeddingsRepo
 from storage.items import AddResult, ItemsRepo
 from storage.notices import NoticesRepo
+from storage.preferences import PreferencesRepo
 from storage.search import SearchPage, SearchRepo
 from storage.searches import SearchesRepo
 from storage.statements import NewItem
@@ -40,6 +41,7 @@ class Services:
     search: SearchRepo
     searches: SearchesRepo
     subscribers: SubscribersRepo
+    preferences: PreferencesRepo  # followed and muted terms, digest size
     deliveries: DeliveriesRepo
     notices: NoticesRepo  # where each item's summary is to be announced
     summarizer: LazySummarizer
@@ -104,7 +106,8 @@ class Services:
         encoder = LazyEncoder(settings.encoder_config())  # queries, and the same-story cut of digests
         return cls(settings=settings, db=db, items=ItemsRepo(db, settings.zone), summaries=SummariesRepo(db),
                    search=SearchRepo(db, index), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
-                   deliveries=DeliveriesRepo(db), notices=NoticesRepo(db), summarizer=summarizer,
+                   preferences=PreferencesRepo(db), deliveries=DeliveriesRepo(db), notices=NoticesRepo(db),
+                   summarizer=summarizer,
                    worker=StatementWorker(db, summarizer, settings.summarizer_batch_size,
                                           LazyEncoder(settings.encoder_config())),
                    digest_maker=DigestMaker(db, settings.digest_max_stories, encoder),

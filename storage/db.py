@@ -179,6 +179,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, item_id)
     ) WITHOUT ROWID;
     """,
+    # 9: a subscriber's own digest: followed and muted terms, only followed stories, how many stories
+    """
+    CREATE TABLE digest_filters (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,                    -- follow | mute
+        term TEXT NOT NULL,                    -- as typed: a word, "a phrase", words that must all be there
+        created_at TEXT NOT NULL,
+        UNIQUE (chat_id, kind, term)
+    );
+    ALTER TABLE subscribers ADD COLUMN only_followed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE subscribers ADD COLUMN digest_size INTEGER;  -- stories on the first page; NULL: the operator's
+    """,
 ]
 
 IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit

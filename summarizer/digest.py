@@ -13,7 +13,9 @@ from datetime import date
 import numpy as np
 
 from storage.items import Item
+from storage.preferences import Preferences
 from storage.summaries import Summary
+from summarizer.filters import StatementStems
 from summarizer.markup import escape, pack
 from summarizer.stories import Story, group_stories
 from summarizer.text import clean_summary
@@ -73,7 +75,7 @@ def rank(stories: list[Story]) -> list[Story]:
     return sorted(stories, key=lambda s: (-len(s.items), -s.lead.statement_date.toordinal(), -s.lead.id))
 
 
-def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool) -> str:
+def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, followed: bool = False) -> str:
     lead = story.lead
     summary = summaries.get(lead.id)
     # Sentence splitting costs per character: only the start of a long text is read.
@@ -83,7 +85,29 @@ def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool) -> str
     if len(story.items) > 1:
         notes.append(plural(len(story.items), "источник", "источника", "источников"))
     note = f" <i>({escape(', '.join(notes))})</i>" if notes else ""
-    return f"• {escape(text)}{note} /item{lead.id}"
+    return f"{'⭐' if followed else '•'} {escape(text)}{note} /item{lead.id}"
+
+
+def choose(stories: list[Story], prefs: Preferences | None, stems: StatementStems | None
+           ) -> tuple[list[tuple[Story, bool]], int]:
+    """A subscriber's stories, each with whether it is followed: followed first (in importance order), then
+    the rest; muted ones (and, if asked, those not followed) left out. And how many were left out."""
+    if prefs is None or stems is None or not (prefs.follow or prefs.mute):
+        return [(s, False) for s in stories], 0
+    followed: list[tuple[Story, bool]] = []
+    rest: list[tuple[Story, bool]] = []
+    hidden = 0
+    for story in stories:
+        ids = [i.id for i in story.items]
+        if stems.any_matches(prefs.mute, ids):
+            hidden += 1
+        elif stems.any_matches(prefs.follow, ids):
+            followed.append((story, True))
+        elif prefs.only_followed and prefs.follow:
+            hidden += 1
+        else:
+            rest.append((story, False))
+    return followed + rest, hidden
 
 
 def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, last: date,
@@ -91,18 +115,32 @@ def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, 
                  same_story: float | None = None) -> RenderedDigest:
     """Every story's line, and the first page: the `max_stories` most important, then "и ещё N сюжетов".
     Stories are grouped by meaning where `vectors` has an item's vector and `same_story` is known."""
+    stories = rank(group_stories(items, vectors, same_story)) if items else []
+    return render_digest(stories, len(items), summaries, first, last, max_stories)
+
+
+def render_digest(stories: list[Story], statements: int, summaries: dict[int, Summary], first: date, last: date,
+                  max_stories: int = DEFAULT_MAX_STORIES, prefs: Preferences | None = None,
+                  stems: StatementStems | None = None) -> RenderedDigest:
+    """The digest of ranked stories (of `statements` statements), as a subscriber with `prefs` gets it:
+    followed stories first and marked, muted ones left out, `prefs.size` stories on the first page."""
     title = f"<b>Дайджест за {russian_period(first, last)}</b>"
-    if not items:
-        return RenderedDigest(title, [f"{title}\n\nНовостей за этот период нет."], [], 0, [])
-    stories = rank(group_stories(items, vectors, same_story))
+    chosen, hidden = choose(stories, prefs, stems)
+    if not chosen:
+        why = f"Скрыто вашими фильтрами (/filters): {stories_word(hidden)}." if hidden else \
+            "Новостей за этот период нет."
+        return RenderedDigest(title, [f"{title}\n\n{why}"], [], 0, [])
+    items = [i for story, _ in chosen for i in story.items]
     show_dates = first != last or any(i.statement_date != first for i in items)
-    entries = [_entry(story, summaries, show_dates) for story in stories]
-    counts = f"{plural(len(items), 'сообщение', 'сообщения', 'сообщений')}, {stories_word(len(stories))}"
-    shown = min(len(entries), max_stories)
+    entries = [_entry(story, summaries, show_dates, followed) for story, followed in chosen]
+    counts = f"{plural(statements, 'сообщение', 'сообщения', 'сообщений')}, {stories_word(len(stories))}"
+    if hidden:
+        counts += f"; скрыто вашими фильтрами: {hidden}"
+    shown = min(len(entries), (prefs.size if prefs and prefs.size else None) or max_stories)
     page = entries[:shown]
     if len(entries) > shown:
         page.append(f"\n<i>…и ещё {stories_word(len(entries) - shown)}</i>")
-    members = [[s.lead.id] + [i.id for i in s.items if i is not s.lead] for s in stories]
+    members = [[s.lead.id] + [i.id for i in s.items if i is not s.lead] for s, _ in chosen]
     return RenderedDigest(title, pack(f"{title}\n{counts}\n", page), entries, shown, members)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import date, datetime
 
@@ -13,9 +14,14 @@ from storage.db import Database
 from storage.digests import DigestsRepo, StoredDigest
 from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo
+from storage.preferences import Preferences
 from storage.summaries import SummariesRepo, Summary
-from summarizer.digest import DEFAULT_MAX_STORIES, build_digest
+from summarizer.digest import DEFAULT_MAX_STORIES, rank, render_digest
 from summarizer.encoder import LazyEncoder
+from summarizer.filters import StatementStems
+from summarizer.stories import Story, group_stories
+
+GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
 
 
 def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, Summary], max_stories: int,
@@ -32,7 +38,9 @@ def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, 
 
 class DigestMaker:
     """One per process. Grouping a big day costs seconds of CPU: it runs in a thread, one build at a time
-    (the other core stays with the event loop), and a digest already built is reused, not rebuilt."""
+    (the other core stays with the event loop), and a digest already built is reused, not rebuilt. The
+    stories of the last few periods are kept, so subscribers with their own filters cost a render each,
+    not a grouping each."""
 
     def __init__(self, db: Database, max_stories: int = DEFAULT_MAX_STORIES,
                  encoder: LazyEncoder | None = None) -> None:
@@ -43,15 +51,19 @@ class DigestMaker:
         self.max_stories = max_stories
         self.encoder = encoder  # whose stored vectors group stories by meaning (None: by stems)
         self._cpu = asyncio.Lock()
+        self._grouped: OrderedDict[str, tuple[list[Story], StatementStems]] = OrderedDict()
 
-    async def for_dates(self, first: date, last: date) -> StoredDigest:
+    async def for_dates(self, first: date, last: date, prefs: Preferences | None = None) -> StoredDigest:
         """The digest of statements dated first..last, as the CLI and /digest show it."""
-        return await self._make(await self.items.by_statement_dates(first, last), first, last)
+        digest, _ = await self._make(await self.items.by_statement_dates(first, last), first, last, prefs)
+        return digest
 
-    async def for_arrivals(self, start: datetime, end: datetime, day: date) -> tuple[StoredDigest, int]:
-        """The digest of statements that arrived in [start, end), titled with `day`; and how many there were."""
+    async def for_arrivals(self, start: datetime, end: datetime, day: date,
+                           prefs: Preferences | None = None) -> tuple[StoredDigest, int]:
+        """The digest of statements that arrived in [start, end), titled with `day`, as a subscriber with
+        `prefs` gets it; and how many stories it shows (0: nothing to send)."""
         items = await self.items.created_between(start, end)
-        return await self._make(items, day, day), len(items)
+        return await self._make(items, day, day, prefs)
 
     async def story_vectors(self, item_ids: list[int]) -> tuple[str, float | None, dict[int, np.ndarray]]:
         """The encoder's name, its same-story cut and its stored vectors of these items; nothing when
@@ -61,17 +73,33 @@ class DigestMaker:
             return "", None, {}
         return encoder.name, encoder.same_story, await self.embeddings.of_items(encoder.name, item_ids)
 
-    async def _make(self, items: list[Item], first: date, last: date) -> StoredDigest:
+    async def _make(self, items: list[Item], first: date, last: date,
+                    prefs: Preferences | None) -> tuple[StoredDigest, int]:
         ids = [i.id for i in items]
         summaries = await self.summaries.get_many(ids)
         model, same_story, vectors = await self.story_vectors(ids)
         async with self._cpu:
-            key = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories, model,
-                                          vectors)
+            base = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories, model,
+                                           vectors)
+            key = f"{base}:{prefs.signature}" if prefs and prefs.signature else base
             found = await self.digests.by_key(key)
             if found:
-                return found
-            rendered = await asyncio.to_thread(build_digest, items, summaries, first, last, self.max_stories,
-                                               vectors, same_story)
-        return await self.digests.put(key, rendered.title, rendered.messages, rendered.entries, rendered.shown,
-                                      rendered.stories)
+                return found, found.story_count
+            stories, stems = await asyncio.to_thread(self._stories, base, items, vectors, same_story)
+            rendered = await asyncio.to_thread(render_digest, stories, len(items), summaries, first, last,
+                                               self.max_stories, prefs, stems)
+        digest = await self.digests.put(key, rendered.title, rendered.messages, rendered.entries, rendered.shown,
+                                        rendered.stories)
+        return digest, len(rendered.entries)
+
+    def _stories(self, base: str, items: list[Item], vectors: Mapping[int, np.ndarray],
+                 same_story: float | None) -> tuple[list[Story], StatementStems]:
+        if base not in self._grouped:
+            by_id = {i.id: i for i in items}
+            stories = rank(group_stories(items, vectors, same_story)) if items else []
+            stems = StatementStems(lambda item_id: f"{by_id[item_id].title or ''} {by_id[item_id].text}")
+            self._grouped[base] = (stories, stems)
+            while len(self._grouped) > GROUPED_KEPT:
+                self._grouped.popitem(last=False)
+        self._grouped.move_to_end(base)
+        return self._grouped[base]

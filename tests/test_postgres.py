@@ -15,7 +15,7 @@ import asyncpg
 
 from bot.cli import main
 from storage.items import ItemsRepo, utc_now
-from storage.postgres import PostgresDatabase
+from storage.postgres import MIGRATIONS, PostgresDatabase
 from storage.search import SearchRepo
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo
@@ -93,7 +93,8 @@ async def test_processes_started_together_on_a_new_database_migrate_it_once(post
     async with new_postgres_database(postgres_url) as url:
         opened = await asyncio.gather(*(PostgresDatabase.open(url) for _ in range(4)))  # a bot and its workers
         try:
-            assert [tuple(r) for r in await opened[0].fetchall("SELECT version FROM schema_version")] == [(1,)]
+            versions = [tuple(r) for r in await opened[0].fetchall("SELECT version FROM schema_version")]
+            assert versions == [(len(MIGRATIONS),)]
             await ItemsRepo(opened[3]).add(parse_statement("Курс рубля укрепился."))
             assert (await ItemsRepo(opened[0]).get(1)) is not None
         finally:

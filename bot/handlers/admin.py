@@ -16,6 +16,7 @@ from bot.ingest import Rejected, read_text
 from bot.services import Services
 from storage.items import utc_now
 from storage.statements import StatementError, parse_statement
+from summarizer.digest import stories_word
 from summarizer.markup import escape
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,9 @@ async def preview(message: Message, services: Services) -> None:
     sub = await services.subscribers.get(message.chat.id)
     start = sub.last_digest_at if sub and sub.last_digest_at else now - timedelta(days=1)
     zone = services.settings.zone
-    digest, count = await services.digest_maker.for_arrivals(start, now, now.astimezone(zone).date())
-    await message.answer(f"<i>Предпросмотр: {count} новых сообщений с последнего дайджеста.</i>")
+    digest, count = await services.digest_maker.for_arrivals(start, now, now.astimezone(zone).date(),
+                                                             await services.preferences.get(message.chat.id))
+    await message.answer(f"<i>Предпросмотр: {stories_word(count)} с последнего дайджеста.</i>")
     await answer_digest(message, digest)
 
 

@@ -97,7 +97,8 @@ async def latest_digest(message: Message, services: Services) -> None:
     if day is None:
         await message.answer("Новостей пока нет.")
         return
-    await answer_digest(message, await services.digest_maker.for_dates(day, day))
+    await answer_digest(message, await services.digest_maker.for_dates(
+        day, day, await services.preferences.get(message.chat.id)))
 
 
 async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, services: Services) -> None:

@@ -1,0 +1,132 @@
+"""A digest of one's own: /follow, /mute, /filters (remove buttons, only followed stories), /size."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
+from bot.services import Services
+from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
+from summarizer.digest import stories_word
+from summarizer.filters import usable
+from summarizer.markup import escape
+
+USAGE = {
+    "follow": "Напишите слово или фразу: <code>/follow санкции</code>, <code>/follow \"центральный банк\"</code>. "
+              "Сюжеты с ними будут в начале дайджеста, со звёздочкой ⭐.",
+    "mute": "Напишите слово или фразу: <code>/mute футбол</code>. Сюжеты с ними я не буду присылать.",
+}
+DONE = {"follow": "⭐ Слежу за «{term}»: такие сюжеты будут в начале дайджеста.",
+        "mute": "🚫 Скрываю сюжеты с «{term}»."}
+MAX_SIZE = 200
+
+
+def describe(prefs: Preferences, default_size: int) -> str:
+    lines = ["<b>Ваши фильтры</b>"]
+    lines += [f"{'⭐' if f.kind == 'follow' else '🚫'} {escape(f.term)}" for f in prefs.filters] or [
+        "пока нет: /follow слово — следить, /mute слово — скрывать"]
+    size = prefs.size or default_size
+    lines.append(f"\nВ дайджесте: {stories_word(size)} на первой странице (/size N).")
+    if prefs.follow:
+        lines.append("Показываю только отслеживаемые сюжеты." if prefs.only_followed else
+                     "Показываю все сюжеты, отслеживаемые — первыми.")
+    return "\n".join(lines)
+
+
+async def _add(message: Message, command: CommandObject, services: Services, kind: str) -> None:
+    term = " ".join((command.args or "").split())
+    if not term:
+        await message.answer(USAGE[kind])
+        return
+    if len(term) > MAX_TERM_CHARS:
+        await message.answer(f"Слишком длинно: фильтр — до {MAX_TERM_CHARS} символов. Ничего не изменил.")
+        return
+    if not usable(term):
+        await message.answer("Здесь нет слов, по которым можно отбирать сюжеты. Напишите слово или фразу. "
+                             "Ничего не изменил.")
+        return
+    added = await services.preferences.add_filter(message.chat.id, kind, term)
+    if added is None:
+        await message.answer(f"У вас уже {MAX_TERMS} фильтров — удалите лишние в /filters. Ничего не изменил.")
+        return
+    note = "" if await services.subscribers.get(message.chat.id) else "\nВы пока не подписаны на дайджест: /subscribe"
+    await message.answer(DONE[kind].format(term=escape(term)) + " Все фильтры: /filters" + note)
+
+
+async def follow(message: Message, command: CommandObject, services: Services) -> None:
+    await _add(message, command, services, "follow")
+
+
+async def mute(message: Message, command: CommandObject, services: Services) -> None:
+    await _add(message, command, services, "mute")
+
+
+async def show_filters(message: Message, services: Services) -> None:
+    prefs = await services.preferences.get(message.chat.id)
+    await message.answer(describe(prefs, services.settings.digest_max_stories),
+                         reply_markup=filters_keyboard(list(prefs.filters), prefs.only_followed))
+
+
+async def _refresh(callback: CallbackQuery, services: Services) -> None:
+    """The /filters message updated in place (one message, not a stream of new ones)."""
+    if not isinstance(callback.message, Message):
+        return
+    prefs = await services.preferences.get(callback.message.chat.id)
+    with contextlib.suppress(TelegramBadRequest):  # "message is not modified" after a double tap
+        await callback.message.edit_text(describe(prefs, services.settings.digest_max_stories),
+                                         reply_markup=filters_keyboard(list(prefs.filters), prefs.only_followed))
+
+
+async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, services: Services) -> None:
+    chat = callback.message.chat.id if callback.message else callback.from_user.id
+    removed = await services.preferences.remove_filter(chat, callback_data.filter_id)
+    if removed is None:  # already removed, or a button of another chat's list
+        await callback.answer("Этого фильтра уже нет.", show_alert=True)
+        return
+    await callback.answer(f"Удалил «{removed.term}».")
+    await _refresh(callback, services)
+
+
+async def only_followed(callback: CallbackQuery, callback_data: OnlyFollowedCb, services: Services) -> None:
+    chat = callback.message.chat.id if callback.message else callback.from_user.id
+    if await services.subscribers.get(chat) is None:
+        await callback.answer("Сначала подпишитесь: /subscribe", show_alert=True)
+        return
+    await services.preferences.set_only_followed(chat, callback_data.on)
+    await callback.answer("Теперь только отслеживаемые сюжеты." if callback_data.on else "Теперь все сюжеты.")
+    await _refresh(callback, services)
+
+
+async def set_size(message: Message, command: CommandObject, services: Services) -> None:
+    default = services.settings.digest_max_stories
+    arg = (command.args or "").strip()
+    if not arg:
+        prefs = await services.preferences.get(message.chat.id)
+        await message.answer(f"В дайджесте {stories_word(prefs.size or default)} на первой странице, остальные — "
+                             f"по кнопке. Изменить: <code>/size 10</code> (от 1 до {MAX_SIZE}).")
+        return
+    if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= MAX_SIZE:
+        await message.answer(f"Нужно число от 1 до {MAX_SIZE}, например <code>/size 10</code>. Ничего не изменил.")
+        return
+    if await services.subscribers.get(message.chat.id) is None:
+        await message.answer("Сначала подпишитесь: /subscribe")
+        return
+    size = int(arg)
+    await services.preferences.set_size(message.chat.id, None if size == default else size)
+    await message.answer(f"Готово: {stories_word(size)} на первой странице дайджеста, остальные — по кнопке.")
+
+
+def build_router() -> Router:
+    router = Router(name="filters")
+    router.message.register(follow, Command("follow"))
+    router.message.register(mute, Command("mute"))
+    router.message.register(show_filters, Command("filters"))
+    router.message.register(set_size, Command("size"))
+    router.callback_query.register(remove_filter, FilterRemoveCb.filter())
+    router.callback_query.register(only_followed, OnlyFollowedCb.filter())
+    return router
