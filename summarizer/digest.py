@@ -121,9 +121,11 @@ def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, 
 
 def render_digest(stories: list[Story], statements: int, summaries: dict[int, Summary], first: date, last: date,
                   max_stories: int = DEFAULT_MAX_STORIES, prefs: Preferences | None = None,
-                  stems: StatementStems | None = None) -> RenderedDigest:
+                  stems: StatementStems | None = None, lines: dict | None = None) -> RenderedDigest:
     """The digest of ranked stories (of `statements` statements), as a subscriber with `prefs` gets it:
-    followed stories first and marked, muted ones left out, `prefs.size` stories on the first page."""
+    followed stories first and marked, muted ones left out, `prefs.size` stories on the first page.
+    `lines` keeps each story's rendered line for the next subscriber's digest of the same stories (a line
+    without a summary costs a sentence split)."""
     title = f"<b>Дайджест за {russian_period(first, last)}</b>"
     chosen, hidden = choose(stories, prefs, stems)
     if not chosen:
@@ -132,7 +134,13 @@ def render_digest(stories: list[Story], statements: int, summaries: dict[int, Su
         return RenderedDigest(title, [f"{title}\n\n{why}"], [], 0, [])
     items = [i for story, _ in chosen for i in story.items]
     show_dates = first != last or any(i.statement_date != first for i in items)
-    entries = [_entry(story, summaries, show_dates, followed) for story, followed in chosen]
+    lines = {} if lines is None else lines
+    entries = []
+    for story, followed in chosen:
+        key = (story.lead.id, followed, show_dates)
+        if key not in lines:
+            lines[key] = _entry(story, summaries, show_dates, followed)
+        entries.append(lines[key])
     counts = f"{plural(statements, 'сообщение', 'сообщения', 'сообщений')}, {stories_word(len(stories))}"
     if hidden:
         counts += f"; скрыто вашими фильтрами: {hidden}"

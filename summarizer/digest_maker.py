@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -13,7 +14,7 @@ import numpy as np
 from storage.db import Database
 from storage.digests import DigestsRepo, StoredDigest
 from storage.embeddings import EmbeddingsRepo
-from storage.items import Item, ItemsRepo
+from storage.items import Item, ItemsRepo, utc_now
 from storage.preferences import Preferences
 from storage.summaries import SummariesRepo, Summary
 from summarizer.digest import DEFAULT_MAX_STORIES, rank, render_digest
@@ -22,6 +23,7 @@ from summarizer.filters import StatementStems
 from summarizer.stories import Story, group_stories
 
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
+PERIOD_KEPT_SECONDS = 60.0  # a period's statements are read again after this (one deleted meanwhile goes)
 
 
 def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, Summary], max_stories: int,
@@ -51,7 +53,8 @@ class DigestMaker:
         self.max_stories = max_stories
         self.encoder = encoder  # whose stored vectors group stories by meaning (None: by stems)
         self._cpu = asyncio.Lock()
-        self._grouped: OrderedDict[str, tuple[list[Story], StatementStems]] = OrderedDict()
+        self._grouped: OrderedDict[str, tuple[list[Story], StatementStems, dict]] = OrderedDict()
+        self._periods: OrderedDict[tuple[datetime, datetime], tuple[list[Item], float]] = OrderedDict()
 
     async def for_dates(self, first: date, last: date, prefs: Preferences | None = None) -> StoredDigest:
         """The digest of statements dated first..last, as the CLI and /digest show it."""
@@ -62,7 +65,16 @@ class DigestMaker:
                            prefs: Preferences | None = None) -> tuple[StoredDigest, int]:
         """The digest of statements that arrived in [start, end), titled with `day`, as a subscriber with
         `prefs` gets it; and how many stories it shows (0: nothing to send)."""
-        items = await self.items.created_between(start, end)
+        key = (start, end)
+        kept = self._periods.get(key)
+        if kept and time.monotonic() - kept[1] < PERIOD_KEPT_SECONDS:
+            items = kept[0]
+        else:
+            items = await self.items.created_between(start, end)
+            if end <= utc_now():  # a past period gains no statements: the next subscriber's are these
+                self._periods[key] = (items, time.monotonic())
+                while len(self._periods) > GROUPED_KEPT:
+                    self._periods.popitem(last=False)
         return await self._make(items, day, day, prefs)
 
     async def story_vectors(self, item_ids: list[int]) -> tuple[str, float | None, dict[int, np.ndarray]]:
@@ -85,20 +97,20 @@ class DigestMaker:
             found = await self.digests.by_key(key)
             if found:
                 return found, found.story_count
-            stories, stems = await asyncio.to_thread(self._stories, base, items, vectors, same_story)
+            stories, stems, lines = await asyncio.to_thread(self._stories, base, items, vectors, same_story)
             rendered = await asyncio.to_thread(render_digest, stories, len(items), summaries, first, last,
-                                               self.max_stories, prefs, stems)
+                                               self.max_stories, prefs, stems, lines)
         digest = await self.digests.put(key, rendered.title, rendered.messages, rendered.entries, rendered.shown,
                                         rendered.stories)
         return digest, len(rendered.entries)
 
     def _stories(self, base: str, items: list[Item], vectors: Mapping[int, np.ndarray],
-                 same_story: float | None) -> tuple[list[Story], StatementStems]:
+                 same_story: float | None) -> tuple[list[Story], StatementStems, dict]:
         if base not in self._grouped:
             by_id = {i.id: i for i in items}
             stories = rank(group_stories(items, vectors, same_story)) if items else []
             stems = StatementStems(lambda item_id: f"{by_id[item_id].title or ''} {by_id[item_id].text}")
-            self._grouped[base] = (stories, stems)
+            self._grouped[base] = (stories, stems, {})  # the stories, their statements' stems, rendered lines
             while len(self._grouped) > GROUPED_KEPT:
                 self._grouped.popitem(last=False)
         self._grouped.move_to_end(base)
