@@ -11,8 +11,16 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramServerError
-from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, GetFile, GetMe, SendMessage
-from aiogram.types import CallbackQuery, Chat, Document, File, Message, Update, User
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetChatMember,
+    GetFile,
+    GetMe,
+    SendMessage,
+)
+from aiogram.types import CallbackQuery, Chat, ChatMemberMember, ChatMemberOwner, Document, File, Message, Update, User
 
 from bot.app import build_dispatcher
 from bot.config import load_settings
@@ -32,6 +40,7 @@ class RecordingSession(BaseSession):
         self.requests: list = []
         self.files: dict[str, bytes] = {}
         self.failures: list[Exception] = []  # raised by the next requests, in order
+        self.group_admins: set[int] = set()  # users getChatMember calls a group's administrators
 
     async def make_request(self, bot, method, timeout=None):
         if self.failures:
@@ -42,6 +51,11 @@ class RecordingSession(BaseSession):
                            chat=Chat(id=method.chat_id, type="private"))
         if isinstance(method, GetFile):
             return File(file_id=method.file_id, file_unique_id=method.file_id, file_path=method.file_id)
+        if isinstance(method, GetChatMember):
+            user = User(id=method.user_id, is_bot=False, first_name="Тест")
+            if method.user_id in self.group_admins:
+                return ChatMemberOwner(user=user, is_anonymous=False)
+            return ChatMemberMember(user=user)
         if isinstance(method, GetMe):
             return User(id=4242, is_bot=True, first_name="Бот", username="digest_test_bot")
         return True
@@ -74,7 +88,7 @@ class Harness:
     async def press(self, user_id: int, data: str, chat_id: int | None = None) -> list:
         """Press a button with this callback data (forged or not) under a bot message; the requests made."""
         start = len(self.session.requests)
-        chat = Chat(id=chat_id or user_id, type="private")
+        chat = Chat(id=chat_id or user_id, type="private" if (chat_id or user_id) > 0 else "group")
         shown = Message(message_id=next(_ids), date=datetime.now(), text="…", chat=chat,
                         from_user=User(id=4242, is_bot=True, first_name="Бот"))
         callback = CallbackQuery(id=str(next(_ids)), from_user=User(id=user_id, is_bot=False, first_name="Тест"),

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import re
 
-from aiogram.types import InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Chat, InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot.keyboards import MAX_ID, digest_more
 from storage.digests import StoredDigest
 
 _NUMBER_RE = re.compile(r"#?([0-9]{1,18})")  # ASCII digits only: str.isdigit() accepts "²"
+
+
+async def may_configure(bot: Bot, chat: Chat, user_id: int) -> bool:
+    """Who may change a chat's digest: in a private chat its user, in a group the group's administrators."""
+    if chat.type == "private":
+        return True
+    try:
+        member = await bot.get_chat_member(chat.id, user_id)
+    except TelegramAPIError:
+        return False
+    return member.status in ("creator", "administrator")
 
 
 def admin_only(_: object, is_admin: bool) -> bool:

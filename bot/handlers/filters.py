@@ -9,6 +9,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
+from bot.handlers.common import may_configure
 from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
 from bot.services import Services
 from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
@@ -38,6 +39,25 @@ def describe(prefs: Preferences, default_size: int) -> str:
     return "\n".join(lines)
 
 
+GROUP_ONLY_ADMINS = "В группе фильтры дайджеста меняют только администраторы группы."
+
+
+async def _allowed(message: Message) -> bool:
+    if message.from_user and await may_configure(message.bot, message.chat, message.from_user.id):
+        return True
+    await message.answer(GROUP_ONLY_ADMINS)
+    return False
+
+
+async def _callback_chat(callback: CallbackQuery) -> int | None:
+    """The chat whose list the pressed button is under, if the presser may change it (else answered)."""
+    if callback.message is None or not await may_configure(callback.bot, callback.message.chat,
+                                                           callback.from_user.id):
+        await callback.answer(GROUP_ONLY_ADMINS, show_alert=True)
+        return None
+    return callback.message.chat.id
+
+
 async def _add(message: Message, command: CommandObject, services: Services, kind: str) -> None:
     term = " ".join((command.args or "").split())
     if not term:
@@ -49,6 +69,8 @@ async def _add(message: Message, command: CommandObject, services: Services, kin
     if not usable(term):
         await message.answer("Здесь нет слов, по которым можно отбирать сюжеты. Напишите слово или фразу. "
                              "Ничего не изменил.")
+        return
+    if not await _allowed(message):
         return
     added = await services.preferences.add_filter(message.chat.id, kind, term)
     if added is None:
@@ -83,7 +105,9 @@ async def _refresh(callback: CallbackQuery, services: Services) -> None:
 
 
 async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, services: Services) -> None:
-    chat = callback.message.chat.id if callback.message else callback.from_user.id
+    chat = await _callback_chat(callback)
+    if chat is None:
+        return
     removed = await services.preferences.remove_filter(chat, callback_data.filter_id)
     if removed is None:  # already removed, or a button of another chat's list
         await callback.answer("Этого фильтра уже нет.", show_alert=True)
@@ -93,7 +117,9 @@ async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, 
 
 
 async def only_followed(callback: CallbackQuery, callback_data: OnlyFollowedCb, services: Services) -> None:
-    chat = callback.message.chat.id if callback.message else callback.from_user.id
+    chat = await _callback_chat(callback)
+    if chat is None:
+        return
     if await services.subscribers.get(chat) is None:
         await callback.answer("Сначала подпишитесь: /subscribe", show_alert=True)
         return
@@ -112,6 +138,8 @@ async def set_size(message: Message, command: CommandObject, services: Services)
         return
     if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= MAX_SIZE:
         await message.answer(f"Нужно число от 1 до {MAX_SIZE}, например <code>/size 10</code>. Ничего не изменил.")
+        return
+    if not await _allowed(message):
         return
     if await services.subscribers.get(message.chat.id) is None:
         await message.answer("Сначала подпишитесь: /subscribe")
