@@ -16,8 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -28,10 +27,10 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
-from bot.config import parse_hhmm
 from bot.keyboards import digest_more
 from bot.middlewares import own_flood_control
 from bot.services import Services
+from bot.slots import Slot, due_slot, manual_slot
 from storage.deliveries import Delivery
 from storage.digests import StoredDigest
 from storage.leases import Lease, LeasesRepo
@@ -87,21 +86,6 @@ class FanoutReport:
                  "failed": "ошибка", "deferred": "отложено", "taken": "уже получили сегодня"}
         parts = [f"{names.get(k, k)}: {v}" for k, v in sorted(self.counts.items())] or ["подписчиков нет"]
         return ", ".join(parts) + f"; сообщений {self.messages} за {self.seconds:.1f} с"
-
-
-def due_slot(sub: Subscriber, now: datetime, catch_up: timedelta) -> datetime | None:
-    """The scheduled moment (aware) whose digest is due now, if any: the latest one not after now,
-    no older than `catch_up`, and not before the subscriber joined."""
-    zone = ZoneInfo(sub.timezone)
-    local = now.astimezone(zone)
-    at = parse_hhmm(sub.digest_time)
-    for day in (local.date(), local.date() - timedelta(days=1)):
-        moment = datetime.combine(day, at, tzinfo=zone)
-        if moment <= now:
-            if now - moment <= catch_up and moment >= sub.created_at:
-                return moment
-            return None
-    return None
 
 
 class Fanout:
@@ -164,27 +148,26 @@ class Fanout:
     async def _claim_due(self, now: datetime, manual: bool, report: FanoutReport) -> None:
         settings = self.services.settings
         catch_up = timedelta(hours=settings.digest_catch_up_hours)
-        due: dict[int, tuple[Subscriber, datetime]] = {}
+        due: dict[int, tuple[Subscriber, Slot]] = {}
         for sub in await self.services.subscribers.active():
-            moment = now if manual else due_slot(sub, now, catch_up)
-            if moment is not None:
-                due[sub.chat_id] = (sub, moment)
-        slots = {chat: moment.astimezone(ZoneInfo(sub.timezone)).date().isoformat()
-                 for chat, (sub, moment) in due.items()}
+            slot = manual_slot(sub, now) if manual else due_slot(sub, now, catch_up)
+            if slot is not None:
+                due[sub.chat_id] = (sub, slot)
+        slots = {chat: slot.key for chat, (_, slot) in due.items()}
         taken = await self.services.deliveries.slots_taken(slots)
         prefs = await self.services.preferences.for_chats(list(due))
         # Subscribers with the same period and the same filters share a digest.
         cache: dict[tuple, tuple[StoredDigest, int]] = {}
-        for chat, (sub, moment) in due.items():
+        for chat, (sub, slot) in due.items():
             if chat in taken:
                 if manual:
                     report.add("taken")
                 continue
-            start = sub.last_digest_at or (moment - timedelta(days=1))
+            start, moment = sub.last_digest_at or slot.previous, slot.moment
             key = (start, moment, slots[chat], prefs[chat].signature)
             if key not in cache:
                 cache[key] = await self.services.digest_maker.for_arrivals(
-                    start, moment, datetime.fromisoformat(slots[chat]).date(), prefs[chat])
+                    start, moment, date.fromisoformat(slots[chat][:10]), prefs[chat])
             digest, count = cache[key]
             skip = count == 0 and settings.digest_skip_empty
             claimed = await self.services.deliveries.claim(chat, slots[chat], start, moment, None if skip else digest)

@@ -179,7 +179,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, item_id)
     ) WITHOUT ROWID;
     """,
-    # 9: a subscriber's own digest: followed and muted terms, only followed stories, how many stories
+    # 9: a subscriber's own digest: followed and muted terms, only followed stories, how many stories, how often
     """
     CREATE TABLE digest_filters (
         id INTEGER PRIMARY KEY,
@@ -191,6 +191,9 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE subscribers ADD COLUMN only_followed INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE subscribers ADD COLUMN digest_size INTEGER;  -- stories on the first page; NULL: the operator's
+    ALTER TABLE subscribers ADD COLUMN rhythm TEXT NOT NULL DEFAULT 'daily';  -- daily | twice | weekly | paused
+    ALTER TABLE subscribers ADD COLUMN second_time TEXT;     -- twice: the other HH:MM
+    ALTER TABLE subscribers ADD COLUMN weekday INTEGER;      -- weekly: 0 Monday … 6 Sunday
     """,
 ]
 

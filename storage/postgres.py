@@ -142,6 +142,9 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE subscribers ADD COLUMN only_followed INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE subscribers ADD COLUMN digest_size INTEGER;
+    ALTER TABLE subscribers ADD COLUMN rhythm TEXT NOT NULL DEFAULT 'daily';
+    ALTER TABLE subscribers ADD COLUMN second_time TEXT;
+    ALTER TABLE subscribers ADD COLUMN weekday INTEGER;
     """,
 ]
 

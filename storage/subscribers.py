@@ -17,12 +17,16 @@ class Subscriber:
     timezone: str
     last_digest_at: datetime | None
     created_at: datetime
+    rhythm: str = "daily"  # daily | twice | weekly | paused
+    second_time: str | None = None  # twice: the other HH:MM
+    weekday: int | None = None  # weekly: 0 Monday … 6 Sunday
 
 
 def _row(row) -> Subscriber:
     last = row["last_digest_at"]
     return Subscriber(row["chat_id"], bool(row["active"]), row["digest_time"], row["timezone"],
-                      datetime.fromisoformat(last) if last else None, datetime.fromisoformat(row["created_at"]))
+                      datetime.fromisoformat(last) if last else None, datetime.fromisoformat(row["created_at"]),
+                      row["rhythm"], row["second_time"], row["weekday"])
 
 
 class SubscribersRepo:
@@ -56,6 +60,16 @@ class SubscribersRepo:
                 await conn.execute("UPDATE subscribers SET digest_time = ? WHERE chat_id = ?", (digest_time, chat_id))
             if timezone:
                 await conn.execute("UPDATE subscribers SET timezone = ? WHERE chat_id = ?", (timezone, chat_id))
+
+    async def set_rhythm(self, chat_id: int, rhythm: str, *, digest_time: str | None = None,
+                         second_time: str | None = None, weekday: int | None = None) -> None:
+        """How often the digest comes: daily, twice (at digest_time and second_time), weekly (on weekday) or
+        paused."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE subscribers SET rhythm = ?, second_time = ?, weekday = ? WHERE chat_id = ?",
+                               (rhythm, second_time, weekday, chat_id))
+            if digest_time:
+                await conn.execute("UPDATE subscribers SET digest_time = ? WHERE chat_id = ?", (digest_time, chat_id))
 
     async def active(self) -> list[Subscriber]:
         return [_row(r) for r in await self.db.fetchall("SELECT * FROM subscribers WHERE active = 1 ORDER BY chat_id")]

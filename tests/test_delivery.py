@@ -10,9 +10,10 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError, Tel
 from aiogram.methods import SendMessage
 
 from bot.config import load_settings
-from bot.delivery import Fanout, RateLimiter, due_slot
+from bot.delivery import Fanout, RateLimiter
 from bot.keyboards import DigestMoreCb
 from bot.services import Services
+from bot.slots import due_slot
 from storage.digests import DigestsRepo
 from storage.items import iso_utc
 from storage.leases import Lease, LeasesRepo
@@ -66,11 +67,11 @@ def sub(at="09:00", tz="Europe/Moscow", joined=NOW - timedelta(days=3)) -> Subsc
 
 
 def test_due_slot_in_the_subscribers_own_time_zone():
-    assert due_slot(sub("09:00"), NOW, timedelta(hours=12)) == datetime(2025, 8, 9, 6, 0, tzinfo=UTC)
+    assert due_slot(sub("09:00"), NOW, timedelta(hours=12)).moment == datetime(2025, 8, 9, 6, 0, tzinfo=UTC)
     assert due_slot(sub("10:00"), NOW, timedelta(hours=12)) is None  # not yet: yesterday's is 23.5 h old
     # 16:30 in Vladivostok: today's 09:00 there is 7.5 h late, inside a 12 h grace, outside a 6 h one.
-    assert due_slot(sub("09:00", "Asia/Vladivostok"), NOW, timedelta(hours=12)) == datetime(2025, 8, 8, 23, 0,
-                                                                                          tzinfo=UTC)
+    assert due_slot(sub("09:00", "Asia/Vladivostok"), NOW, timedelta(hours=12)).moment == datetime(
+        2025, 8, 8, 23, 0, tzinfo=UTC)
     assert due_slot(sub("09:00", "Asia/Vladivostok"), NOW, timedelta(hours=6)) is None
 
 

@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import texts
 from bot.config import parse_hhmm
-from bot.handlers.common import answer_digest, answer_parts, item_number
+from bot.handlers.common import answer_digest, answer_parts, item_number, may_configure
 from bot.keyboards import DigestMoreCb, digest_more
 from bot.render import item_messages
 from bot.services import Services
@@ -31,8 +31,9 @@ async def _settings_text(services: Services, chat_id: int) -> str:
     if sub is None:
         return "Вы не подписаны. Подписаться — /subscribe."
     state = "подписка включена" if sub.active else "подписка выключена (/subscribe)"
-    return (f"<b>Ваши настройки</b>\n{state}\nВремя дайджеста: {sub.digest_time}\n"
-            f"Часовой пояс: {escape(describe_timezone(sub.timezone))}")
+    return (f"<b>Ваши настройки</b>\n{state}\nДайджест: {describe_rhythm(sub)} (/rhythm)\n"
+            f"Время дайджеста: {sub.digest_time}\nЧасовой пояс: {escape(describe_timezone(sub.timezone))}\n"
+            "Фильтры и размер: /filters")
 
 
 async def start(message: Message, services: Services, is_admin: bool) -> None:
@@ -86,6 +87,79 @@ async def set_timezone(message: Message, command: CommandObject, services: Servi
         await services.subscribers.subscribe(message.chat.id, _defaults(services)[0], zone)
     await services.subscribers.update(message.chat.id, timezone=zone)
     await message.answer(f"Часовой пояс: {escape(describe_timezone(zone))}.")
+
+
+WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
+_WEEKDAY_WORDS = {**{name[:2]: n for n, name in enumerate(WEEKDAYS)},
+                  **{name: n for n, name in enumerate(WEEKDAYS)}, "среду": 2, "пятницу": 4, "субботу": 5,
+                  **{name: n for n, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}}
+_RHYTHM_WORDS = {"daily": "daily", "ежедневно": "daily", "каждый": "daily", "twice": "twice", "дважды": "twice",
+                 "weekly": "weekly", "еженедельно": "weekly", "раз": "weekly", "pause": "paused",
+                 "пауза": "paused", "стоп": "paused"}
+RHYTHM_USAGE = ("Как часто присылать дайджест:\n<code>/rhythm ежедневно</code>\n"
+                "<code>/rhythm дважды 09:00 21:00</code>\n<code>/rhythm еженедельно пн</code> (или <code>"
+                "еженедельно пятница 18:00</code>)\n<code>/rhythm пауза</code> — не присылать, пока не включите снова")
+
+
+def describe_rhythm(sub) -> str:
+    if sub.rhythm == "twice":
+        return f"дважды в день, в {sub.digest_time} и {sub.second_time}"
+    if sub.rhythm == "weekly":
+        return f"раз в неделю: {WEEKDAYS[sub.weekday or 0]}, {sub.digest_time}"
+    if sub.rhythm == "paused":
+        return "на паузе (/rhythm ежедневно — включить)"
+    return f"каждый день в {sub.digest_time}"
+
+
+def parse_rhythm(text: str) -> tuple[str, list[str], int | None] | None:
+    """`дважды 09:00 21:00` → ("twice", ["09:00", "21:00"], None); None if it is not a rhythm."""
+    words = text.lower().replace(",", " ").split()
+    if not words or words[0] not in _RHYTHM_WORDS:
+        return None
+    rhythm, times, weekday = _RHYTHM_WORDS[words[0]], [], None
+    for word in words[1:]:
+        if word in ("день", "в", "неделю", "по"):
+            continue
+        if word in _WEEKDAY_WORDS:
+            weekday = _WEEKDAY_WORDS[word]
+            continue
+        try:
+            times.append(parse_hhmm(word).strftime("%H:%M"))
+        except ValueError:
+            return None
+    return rhythm, times, weekday
+
+
+async def set_rhythm(message: Message, command: CommandObject, services: Services) -> None:
+    sub = await services.subscribers.get(message.chat.id)
+    if not command.args:
+        now = f"Сейчас: {describe_rhythm(sub)}.\n\n" if sub else ""
+        await message.answer(now + RHYTHM_USAGE)
+        return
+    parsed = parse_rhythm(command.args)
+    if parsed is None:
+        await message.answer("Не понял. " + RHYTHM_USAGE)
+        return
+    rhythm, times, weekday = parsed
+    if rhythm == "twice" and len(times) != 2 or rhythm != "twice" and len(times) > 1:
+        await message.answer("Для «дважды» нужны два времени, для остальных — не больше одного. " + RHYTHM_USAGE)
+        return
+    if rhythm == "twice" and times[0] == times[1]:
+        await message.answer("Два раза в одно и то же время — это один. Укажите два разных времени.")
+        return
+    if rhythm == "weekly" and weekday is None:
+        await message.answer("Укажите день недели: <code>/rhythm еженедельно пн</code>.")
+        return
+    if not message.from_user or not await may_configure(message.bot, message.chat, message.from_user.id):
+        await message.answer("В группе настройки дайджеста меняют только администраторы группы.")
+        return
+    if sub is None:
+        sub, _ = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
+    await services.subscribers.set_rhythm(message.chat.id, rhythm, digest_time=times[0] if times else None,
+                                          second_time=times[1] if rhythm == "twice" else None,
+                                          weekday=weekday if rhythm == "weekly" else None)
+    updated = await services.subscribers.get(message.chat.id)
+    await message.answer(f"Готово: дайджест {describe_rhythm(updated)}.")
 
 
 async def show_settings(message: Message, services: Services) -> None:
@@ -150,6 +224,7 @@ def build_router() -> Router:
     router.message.register(set_time, Command("time"))
     router.message.register(set_timezone, Command("tz"))
     router.message.register(show_settings, Command("settings"))
+    router.message.register(set_rhythm, Command("rhythm"))
     router.message.register(latest_digest, Command("digest"))
     router.message.register(item_inline, Command(re.compile(r"item(\d+)")))
     router.message.register(item, Command("item"))
