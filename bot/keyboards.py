@@ -5,6 +5,8 @@ does not parse, or is out of range, matches no button and is answered by the fal
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -65,3 +67,31 @@ def filters_keyboard(filters: list, only_followed: bool) -> InlineKeyboardMarkup
                        callback_data=OnlyFollowedCb(on=not only_followed))
     builder.adjust(1)
     return builder.as_markup() if builder.buttons else None
+
+
+class SettingsCb(CallbackData, prefix="st"):
+    action: Literal["rhythm", "shift", "size", "tz", "filters"]
+    value: str = Field(max_length=32)
+
+
+SETTINGS_ZONES = (("Калининград", "Europe/Kaliningrad"), ("Москва", "Europe/Moscow"),
+                  ("Екатеринбург", "Asia/Yekaterinburg"), ("Новосибирск", "Asia/Novosibirsk"),
+                  ("Владивосток", "Asia/Vladivostok"))
+SETTINGS_SIZES = (5, 10, 20, 30)
+
+
+def settings_keyboard() -> InlineKeyboardMarkup:
+    """/settings: rhythm, the hour, the size, the time zone and the filters, each a press away."""
+    builder = InlineKeyboardBuilder()
+    for text, value in (("Каждый день", "daily"), ("Дважды", "twice"), ("Раз в неделю", "weekly"),
+                        ("Пауза", "paused")):
+        builder.button(text=text, callback_data=SettingsCb(action="rhythm", value=value))
+    for text, value in (("−1 час", "-60"), ("−15 мин", "-15"), ("+15 мин", "15"), ("+1 час", "60")):
+        builder.button(text=text, callback_data=SettingsCb(action="shift", value=value))
+    for size in SETTINGS_SIZES:
+        builder.button(text=f"{size} сюжетов", callback_data=SettingsCb(action="size", value=str(size)))
+    for text, zone in SETTINGS_ZONES:
+        builder.button(text=text, callback_data=SettingsCb(action="tz", value=zone))
+    builder.button(text="Фильтры…", callback_data=SettingsCb(action="filters", value="show"))
+    builder.adjust(4, 4, 4, 3, 2, 1)
+    return builder.as_markup()

@@ -148,11 +148,11 @@ async def test_two_subscribers_with_different_filters_get_different_digests(db):
 async def test_in_a_group_only_its_administrators_change_the_digest(h):
     h.session.group_admins = {USER + 1}
     assert await h.send(USER, "/follow санкции", chat_type="group") == [
-        "В группе фильтры дайджеста меняют только администраторы группы."]
+        "В группе настройки дайджеста меняют только администраторы группы."]
     (reply,) = await h.send(USER + 1, "/follow санкции", chat_type="group")
     assert "Слежу" in reply
     (group_filter,) = (await h.services.preferences.get(-1000)).filters
     requests = await h.press(USER, f"fr:{group_filter.id}", chat_id=-1000)  # a member presses ✖ under the list
     assert [a.text for a in requests if isinstance(a, AnswerCallbackQuery)] == [
-        "В группе фильтры дайджеста меняют только администраторы группы."]
+        "В группе настройки дайджеста меняют только администраторы группы."]
     assert (await h.services.preferences.get(-1000)).follow == ("санкции",)

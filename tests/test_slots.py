@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 
 from bot.config import load_settings
 from bot.delivery import Fanout
@@ -107,3 +108,34 @@ async def test_rhythm_command_sets_and_explains(h):
     assert (await h.services.subscribers.get(USER)).rhythm == "weekly"
     (reply,) = await h.send(USER, "/rhythm пауза")
     assert "на паузе" in reply and "на паузе" in (await h.send(USER, "/settings"))[0]
+
+
+async def test_settings_menu_edits_one_message_in_place_and_confirms_each_change(h):
+    await h.send(USER, "/start")
+    await h.send(USER, "/settings")
+    buttons = {b.text: b.callback_data for row in h.session.requests[-1].reply_markup.inline_keyboard for b in row}
+    edits = []
+    for label in ("Дважды", "+1 час", "10 сюжетов", "Новосибирск"):
+        requests = await h.press(USER, buttons[label])
+        edits += [r.text for r in requests if isinstance(r, EditMessageText)]
+        assert not [r for r in requests if isinstance(r, SendMessage)]  # no new messages: the same one, edited
+    subscriber = await h.services.subscribers.get(USER)
+    assert (subscriber.rhythm, subscriber.digest_time, subscriber.second_time) == ("twice", "10:00", "22:00")
+    assert subscriber.timezone == "Asia/Novosibirsk" and (await h.services.preferences.get(USER)).size == 10
+    assert ["✔ Дайджест дважды в день" in edits[0], "✔ Время дайджеста: 10:00" in edits[1],
+            "✔ На первой странице: 10 сюжетов" in edits[2], "✔ Часовой пояс:" in edits[3]] == [True] * 4
+    forged = await h.press(USER, "st:tz:Mars/Base")
+    assert [a.text for a in forged if isinstance(a, AnswerCallbackQuery)] == [
+        "Эта кнопка устарела — откройте /settings снова."]
+    assert (await h.services.subscribers.get(USER)).timezone == "Asia/Novosibirsk"
+
+
+async def test_in_a_group_only_administrators_use_the_settings_menu(h):
+    await h.send(USER, "/subscribe", chat_type="group")
+    requests = await h.press(USER, "st:rhythm:paused", chat_id=-1000)
+    assert [a.text for a in requests if isinstance(a, AnswerCallbackQuery)] == [
+        "В группе настройки дайджеста меняют только администраторы группы."]
+    assert (await h.services.subscribers.get(-1000)).rhythm == "daily"
+    h.session.group_admins = {USER}
+    await h.press(USER, "st:rhythm:paused", chat_id=-1000)
+    assert (await h.services.subscribers.get(-1000)).rhythm == "paused"

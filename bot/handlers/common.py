@@ -6,7 +6,7 @@ import re
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import Chat, InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Chat, InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot.keyboards import MAX_ID, digest_more
 from storage.digests import StoredDigest
@@ -23,6 +23,18 @@ async def may_configure(bot: Bot, chat: Chat, user_id: int) -> bool:
     except TelegramAPIError:
         return False
     return member.status in ("creator", "administrator")
+
+
+GROUP_ONLY_ADMINS = "В группе настройки дайджеста меняют только администраторы группы."
+
+
+async def configurable_chat(callback: CallbackQuery) -> int | None:
+    """The chat a pressed settings button belongs to, if the presser may change it (else answered so)."""
+    if callback.message is None or not await may_configure(callback.bot, callback.message.chat,
+                                                           callback.from_user.id):
+        await callback.answer(GROUP_ONLY_ADMINS, show_alert=True)
+        return None
+    return callback.message.chat.id
 
 
 def admin_only(_: object, is_admin: bool) -> bool:

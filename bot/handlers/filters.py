@@ -9,7 +9,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.common import may_configure
+from bot.handlers.common import GROUP_ONLY_ADMINS, configurable_chat, may_configure
 from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
 from bot.services import Services
 from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
@@ -39,7 +39,6 @@ def describe(prefs: Preferences, default_size: int) -> str:
     return "\n".join(lines)
 
 
-GROUP_ONLY_ADMINS = "В группе фильтры дайджеста меняют только администраторы группы."
 
 
 async def _allowed(message: Message) -> bool:
@@ -47,15 +46,6 @@ async def _allowed(message: Message) -> bool:
         return True
     await message.answer(GROUP_ONLY_ADMINS)
     return False
-
-
-async def _callback_chat(callback: CallbackQuery) -> int | None:
-    """The chat whose list the pressed button is under, if the presser may change it (else answered)."""
-    if callback.message is None or not await may_configure(callback.bot, callback.message.chat,
-                                                           callback.from_user.id):
-        await callback.answer(GROUP_ONLY_ADMINS, show_alert=True)
-        return None
-    return callback.message.chat.id
 
 
 async def _add(message: Message, command: CommandObject, services: Services, kind: str) -> None:
@@ -105,7 +95,7 @@ async def _refresh(callback: CallbackQuery, services: Services) -> None:
 
 
 async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, services: Services) -> None:
-    chat = await _callback_chat(callback)
+    chat = await configurable_chat(callback)
     if chat is None:
         return
     removed = await services.preferences.remove_filter(chat, callback_data.filter_id)
@@ -117,7 +107,7 @@ async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, 
 
 
 async def only_followed(callback: CallbackQuery, callback_data: OnlyFollowedCb, services: Services) -> None:
-    chat = await _callback_chat(callback)
+    chat = await configurable_chat(callback)
     if chat is None:
         return
     if await services.subscribers.get(chat) is None:

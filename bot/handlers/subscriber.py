@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
@@ -13,12 +15,29 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import texts
 from bot.config import parse_hhmm
-from bot.handlers.common import answer_digest, answer_parts, item_number, may_configure
-from bot.keyboards import DigestMoreCb, digest_more
+from bot.handlers.common import (
+    GROUP_ONLY_ADMINS,
+    answer_digest,
+    answer_parts,
+    configurable_chat,
+    item_number,
+    may_configure,
+)
+from bot.handlers.filters import describe
+from bot.keyboards import (
+    SETTINGS_SIZES,
+    SETTINGS_ZONES,
+    DigestMoreCb,
+    SettingsCb,
+    digest_more,
+    filters_keyboard,
+    settings_keyboard,
+)
 from bot.render import item_messages
 from bot.services import Services
+from bot.slots import RHYTHMS
 from bot.timezones import describe_timezone, parse_timezone
-from summarizer.digest import continuation
+from summarizer.digest import continuation, stories_word
 from summarizer.markup import escape
 
 
@@ -151,7 +170,7 @@ async def set_rhythm(message: Message, command: CommandObject, services: Service
         await message.answer("Укажите день недели: <code>/rhythm еженедельно пн</code>.")
         return
     if not message.from_user or not await may_configure(message.bot, message.chat, message.from_user.id):
-        await message.answer("В группе настройки дайджеста меняют только администраторы группы.")
+        await message.answer(GROUP_ONLY_ADMINS)
         return
     if sub is None:
         sub, _ = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
@@ -163,7 +182,63 @@ async def set_rhythm(message: Message, command: CommandObject, services: Service
 
 
 async def show_settings(message: Message, services: Services) -> None:
-    await message.answer(await _settings_text(services, message.chat.id))
+    text = await _settings_text(services, message.chat.id)
+    subscribed = await services.subscribers.get(message.chat.id) is not None
+    await message.answer(text, reply_markup=settings_keyboard() if subscribed else None)
+
+
+def _shifted(hhmm: str, minutes: int) -> str:
+    at = parse_hhmm(hhmm)
+    total = (at.hour * 60 + at.minute + minutes) % (24 * 60)
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+async def settings_pressed(callback: CallbackQuery, callback_data: SettingsCb, services: Services) -> None:
+    """One /settings message, edited in place; each change confirmed in words."""
+    chat = await configurable_chat(callback)
+    if chat is None:
+        return
+    sub = await services.subscribers.get(chat)
+    if sub is None:
+        await callback.answer("Сначала подпишитесь: /subscribe", show_alert=True)
+        return
+    action, value = callback_data.action, callback_data.value
+    zones = dict((zone, name) for name, zone in SETTINGS_ZONES)
+    if action == "rhythm" and value in RHYTHMS:
+        local = datetime.now(ZoneInfo(sub.timezone))
+        await services.subscribers.set_rhythm(chat, value, second_time=_shifted(sub.digest_time, 12 * 60)
+                                              if value == "twice" else None,
+                                              weekday=local.weekday() if value == "weekly" else None)
+        done = f"Дайджест {describe_rhythm(await services.subscribers.get(chat))}."
+    elif action == "shift" and value in ("-60", "-15", "15", "60"):
+        await services.subscribers.update(chat, digest_time=_shifted(sub.digest_time, int(value)))
+        if sub.rhythm == "twice" and sub.second_time:
+            await services.subscribers.set_rhythm(chat, "twice", second_time=_shifted(sub.second_time, int(value)))
+        done = f"Время дайджеста: {_shifted(sub.digest_time, int(value))}."
+    elif action == "size" and value.isdigit() and int(value) in SETTINGS_SIZES:
+        default = services.settings.digest_max_stories
+        await services.preferences.set_size(chat, None if int(value) == default else int(value))
+        done = f"На первой странице: {stories_word(int(value))}."
+    elif action == "tz" and value in zones:
+        await services.subscribers.update(chat, timezone=value)
+        done = f"Часовой пояс: {escape(describe_timezone(value))}."
+    elif action == "filters":
+        await callback.answer()
+        prefs = await services.preferences.get(chat)
+        if isinstance(callback.message, Message):
+            with contextlib.suppress(TelegramBadRequest):
+                await callback.message.edit_text(describe(prefs, services.settings.digest_max_stories),
+                                                 reply_markup=filters_keyboard(list(prefs.filters),
+                                                                               prefs.only_followed))
+        return
+    else:  # forged data that parsed: nothing changes
+        await callback.answer("Эта кнопка устарела — откройте /settings снова.", show_alert=True)
+        return
+    await callback.answer("Сохранено.")
+    if isinstance(callback.message, Message):
+        with contextlib.suppress(TelegramBadRequest):  # "message is not modified" after a double tap
+            await callback.message.edit_text(f"{await _settings_text(services, chat)}\n\n✔ {done}",
+                                             reply_markup=settings_keyboard())
 
 
 async def latest_digest(message: Message, services: Services) -> None:
@@ -225,6 +300,7 @@ def build_router() -> Router:
     router.message.register(set_timezone, Command("tz"))
     router.message.register(show_settings, Command("settings"))
     router.message.register(set_rhythm, Command("rhythm"))
+    router.callback_query.register(settings_pressed, SettingsCb.filter())
     router.message.register(latest_digest, Command("digest"))
     router.message.register(item_inline, Command(re.compile(r"item(\d+)")))
     router.message.register(item, Command("item"))
