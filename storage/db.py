@@ -194,6 +194,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscribers ADD COLUMN rhythm TEXT NOT NULL DEFAULT 'daily';  -- daily | twice | weekly | paused
     ALTER TABLE subscribers ADD COLUMN second_time TEXT;     -- twice: the other HH:MM
     ALTER TABLE subscribers ADD COLUMN weekday INTEGER;      -- weekly: 0 Monday … 6 Sunday
+    -- A subscriber's own digest keeps no lines of its own: the order of its base digest's lines (JSON
+    -- [[position, followed], …]), so ten thousand filters cost ten thousand small rows, not their lines.
+    ALTER TABLE digests ADD COLUMN base_id INTEGER REFERENCES digests(id) ON DELETE CASCADE;
+    ALTER TABLE digests ADD COLUMN lines TEXT;
     """,
 ]
 

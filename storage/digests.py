@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import Database
+from storage.db import Database, placeholders
 from storage.items import iso_utc, utc_now
 
 RETENTION = timedelta(days=30)  # older digests go, unless a delivery of one is still pending
@@ -23,6 +23,11 @@ class StoredDigest:
     @property
     def more(self) -> int:
         return self.story_count - self.shown
+
+
+def followed_line(html: str) -> str:
+    """A digest line marked as a followed story (the line is stored once, with the usual bullet)."""
+    return "⭐" + html[1:] if html.startswith("•") else html
 
 
 def _row(row) -> StoredDigest:
@@ -62,11 +67,37 @@ class DigestsRepo:
             (row,) = await conn.execute_fetchall("SELECT * FROM digests WHERE key = ?", (key,))
         return _row(row)
 
+    async def put_personal(self, key: str, base: StoredDigest, title: str, messages: list[str],
+                           lines: list[tuple[int, bool]], shown: int, *, now: datetime | None = None) -> StoredDigest:
+        """Store a subscriber's own digest of `base`'s lines: `lines` are (base position, followed) in this
+        digest's order. One built meanwhile under the same key wins."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO digests(key, title, messages, story_count, shown, created_at, base_id, lines)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+                (key, title, json.dumps(messages, ensure_ascii=False), len(lines), shown,
+                 iso_utc(now or utc_now()), base.id, json.dumps([[p, int(f)] for p, f in lines])))
+            (row,) = await conn.execute_fetchall("SELECT * FROM digests WHERE key = ?", (key,))
+        return _row(row)
+
     async def entries(self, digest_id: int, offset: int, limit: int) -> list[str]:
-        rows = await self.db.fetchall(
-            "SELECT html FROM digest_entries WHERE digest_id = ? AND position >= ? ORDER BY position LIMIT ?",
-            (digest_id, offset, limit))
-        return [r[0] for r in rows]
+        """Lines offset… of a digest (a subscriber's own: its base's lines in its order, followed ones marked)."""
+        row = await self.db.fetchone("SELECT base_id, lines FROM digests WHERE id = ?", (digest_id,))
+        if row is None:
+            return []
+        if row[0] is None:
+            rows = await self.db.fetchall(
+                "SELECT html FROM digest_entries WHERE digest_id = ? AND position >= ? ORDER BY position LIMIT ?",
+                (digest_id, offset, limit))
+            return [r[0] for r in rows]
+        wanted = json.loads(row[1])[offset:offset + limit]
+        if not wanted:
+            return []
+        positions = [p for p, _ in wanted]
+        html = dict(await self.db.fetchall(
+            "SELECT position, html FROM digest_entries WHERE digest_id = ?"
+            f" AND position IN ({placeholders(positions)})", (row[0], *positions)))
+        return [followed_line(html[p]) if f else html[p] for p, f in wanted if p in html]
 
     async def story_of(self, item_id: int) -> list[int]:
         """The other statements of this one's story, as the newest digest that told it grouped them
@@ -81,8 +112,10 @@ class DigestsRepo:
     async def prune(self, *, now: datetime | None = None) -> int:
         """Drop digests past retention that no pending delivery still needs; how many went."""
         cutoff = iso_utc((now or utc_now()) - RETENTION)
+        needed = "SELECT digest_id FROM deliveries WHERE status = 'pending' AND digest_id IS NOT NULL"
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "DELETE FROM digests WHERE created_at < ? AND id NOT IN"
-                " (SELECT digest_id FROM deliveries WHERE status = 'pending' AND digest_id IS NOT NULL)", (cutoff,))
+                f"DELETE FROM digests WHERE created_at < ? AND id NOT IN ({needed})"
+                f" AND id NOT IN (SELECT base_id FROM digests WHERE id IN ({needed}) AND base_id IS NOT NULL)",
+                (cutoff,))
             return cur.rowcount

@@ -145,6 +145,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscribers ADD COLUMN rhythm TEXT NOT NULL DEFAULT 'daily';
     ALTER TABLE subscribers ADD COLUMN second_time TEXT;
     ALTER TABLE subscribers ADD COLUMN weekday INTEGER;
+    ALTER TABLE digests ADD COLUMN base_id BIGINT REFERENCES digests(id) ON DELETE CASCADE;
+    ALTER TABLE digests ADD COLUMN lines TEXT;
     """,
 ]
 

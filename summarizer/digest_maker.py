@@ -91,18 +91,29 @@ class DigestMaker:
         summaries = await self.summaries.get_many(ids)
         model, same_story, vectors = await self.story_vectors(ids)
         async with self._cpu:
-            base = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories, model,
-                                           vectors)
-            key = f"{base}:{prefs.signature}" if prefs and prefs.signature else base
+            base_key = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories, model,
+                                               vectors)
+            personal = bool(prefs and prefs.signature)
+            key = f"{base_key}:{prefs.signature}" if personal else base_key
             found = await self.digests.by_key(key)
             if found:
                 return found, found.story_count
-            stories, stems, lines = await asyncio.to_thread(self._stories, base, items, vectors, same_story)
+            stories, stems, lines = await asyncio.to_thread(self._stories, base_key, items, vectors, same_story)
+            base = None if personal else await self.digests.by_key(base_key)
+            if base is None:  # every line, stored once: a subscriber's own digest is an order of them
+                rendered = await asyncio.to_thread(render_digest, stories, len(items), summaries, first, last,
+                                                   self.max_stories, None, stems, lines)
+                base = await self.digests.by_key(base_key) or await self.digests.put(
+                    base_key, rendered.title, rendered.messages, rendered.entries, rendered.shown, rendered.stories)
+            if not personal:
+                return base, base.story_count
             rendered = await asyncio.to_thread(render_digest, stories, len(items), summaries, first, last,
                                                self.max_stories, prefs, stems, lines)
-        digest = await self.digests.put(key, rendered.title, rendered.messages, rendered.entries, rendered.shown,
-                                        rendered.stories)
-        return digest, len(rendered.entries)
+        position = {story.lead.id: n for n, story in enumerate(stories)}
+        order = [(position[members[0]], line.startswith("⭐"))
+                 for members, line in zip(rendered.stories, rendered.entries, strict=True)]
+        digest = await self.digests.put_personal(key, base, rendered.title, rendered.messages, order, rendered.shown)
+        return digest, digest.story_count
 
     def _stories(self, base: str, items: list[Item], vectors: Mapping[int, np.ndarray],
                  same_story: float | None) -> tuple[list[Story], StatementStems, dict]:

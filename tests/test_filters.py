@@ -156,3 +156,13 @@ async def test_in_a_group_only_its_administrators_change_the_digest(h):
     assert [a.text for a in requests if isinstance(a, AnswerCallbackQuery)] == [
         "В группе настройки дайджеста меняют только администраторы группы."]
     assert (await h.services.preferences.get(-1000)).follow == ("санкции",)
+
+
+async def test_a_subscribers_own_digest_stores_an_order_of_the_shared_lines_not_lines_of_its_own(maker, db):
+    own = await maker.for_dates(DAY, DAY, Preferences(follow=("банк",), mute=("рубль",), size=1))
+    (rows,) = await db.fetchone("SELECT count(*) FROM digest_entries WHERE digest_id = ?", (own.id,))
+    assert rows == 0 and own.shown == 1 and own.story_count == 3
+    rest = await maker.digests.entries(own.id, 1, 10)  # what the "more" button shows
+    assert [line[0] for line in rest] == ["⭐", "•"] and not any("рубля" in line for line in rest)
+    (shared,) = await db.fetchone("SELECT count(*) FROM digest_entries")
+    assert shared == 4  # the period's lines, once
