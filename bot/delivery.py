@@ -32,7 +32,6 @@ from bot.middlewares import own_flood_control
 from bot.services import Services
 from bot.slots import Slot, due_slot, manual_slot
 from storage.deliveries import Delivery
-from storage.digests import StoredDigest
 from storage.leases import Lease, LeasesRepo
 from storage.subscribers import Subscriber
 
@@ -156,8 +155,9 @@ class Fanout:
         slots = {chat: slot.key for chat, (_, slot) in due.items()}
         taken = await self.services.deliveries.slots_taken(slots)
         prefs = await self.services.preferences.for_chats(list(due))
-        # Subscribers with the same period and the same filters share a digest.
-        cache: dict[tuple, tuple[StoredDigest, int]] = {}
+        # Subscribers with the same period and the same filters share a digest (kept here by id and size only:
+        # ten thousand subscribers with filters of their own must not keep ten thousand first pages in memory).
+        cache: dict[tuple, tuple[int, int]] = {}
         for chat, (sub, slot) in due.items():
             if chat in taken:
                 if manual:
@@ -166,11 +166,13 @@ class Fanout:
             start, moment = sub.last_digest_at or slot.previous, slot.moment
             key = (start, moment, slots[chat], prefs[chat].signature)
             if key not in cache:
-                cache[key] = await self.services.digest_maker.for_arrivals(
+                digest, count = await self.services.digest_maker.for_arrivals(
                     start, moment, date.fromisoformat(slots[chat][:10]), prefs[chat])
-            digest, count = cache[key]
+                cache[key] = (digest.id, count)
+            digest_id, count = cache[key]
             skip = count == 0 and settings.digest_skip_empty
-            claimed = await self.services.deliveries.claim(chat, slots[chat], start, moment, None if skip else digest)
+            claimed = await self.services.deliveries.claim(chat, slots[chat], start, moment,
+                                                           None if skip else digest_id)
             if claimed and claimed.status == "empty":
                 report.add("empty")
                 self.services.metrics.digests.labels("empty").inc()

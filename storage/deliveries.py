@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.db import Database
-from storage.digests import StoredDigest
 from storage.items import iso_utc, utc_now
 
 
@@ -42,19 +41,19 @@ class DeliveriesRepo:
         self.db = db
 
     async def claim(self, chat_id: int, slot: str, start: datetime, end: datetime,
-                    digest: StoredDigest | None) -> Delivery | None:
+                    digest_id: int | None) -> Delivery | None:
         """Record the digest for (chat, slot); None if that slot was claimed before (by any process).
         No digest: nothing to send, and the period counts as delivered."""
         async with self.db.transaction() as conn:
             inserted = await conn.execute_fetchall(
                 "INSERT INTO deliveries(chat_id, slot, period_start, period_end, digest_id, status, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id, slot) DO NOTHING RETURNING id",
-                (chat_id, slot, iso_utc(start), iso_utc(end), digest.id if digest else None,
-                 "pending" if digest else "empty", iso_utc(utc_now())),
+                (chat_id, slot, iso_utc(start), iso_utc(end), digest_id,
+                 "pending" if digest_id else "empty", iso_utc(utc_now())),
             )
             if not inserted:
                 return None
-            if digest is None:
+            if digest_id is None:
                 await conn.execute("UPDATE subscribers SET last_digest_at = ? WHERE chat_id = ?",
                                    (iso_utc(end), chat_id))
             (row,) = await conn.execute_fetchall(f"{_SELECT} WHERE d.id = ?", (inserted[0][0],))

@@ -49,6 +49,7 @@ class StatementStems:
     def __init__(self, text_of: Callable[[int], str]) -> None:
         self._text_of = text_of
         self._cache: dict[int, tuple[list[str], frozenset[str]]] = {}
+        self._stories: dict[tuple[int, ...], frozenset[str]] = {}
 
     def of(self, item_id: int) -> tuple[list[str], frozenset[str]]:
         if item_id not in self._cache:
@@ -57,6 +58,17 @@ class StatementStems:
         return self._cache[item_id]
 
     def any_matches(self, terms: Iterable[str], item_ids: Iterable[int]) -> bool:
-        """Whether any of the statements matches any of the terms."""
-        terms = list(terms)
-        return bool(terms) and any(matches(t, *self.of(i)) for i in item_ids for t in terms)
+        """Whether any of the statements matches any of the terms. A single word (most terms) is looked up
+        in the union of the statements' stems at once."""
+        ids = tuple(item_ids)
+        for term in terms:
+            query = compiled(term)
+            if len(query.include) == 1 and not query.exclude and len(query.include[0].stems) == 1 \
+                    and not query.include[0].prefix:
+                if ids not in self._stories:
+                    self._stories[ids] = frozenset().union(*(self.of(i)[1] for i in ids))
+                if self._stories[ids].intersection(query.include[0].forms or query.include[0].stems):
+                    return True
+            elif any(matches(term, *self.of(i)) for i in ids):
+                return True
+        return False

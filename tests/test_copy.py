@@ -33,7 +33,7 @@ async def source(tmp_path):
     await EmbeddingsRepo(db).put_many("e5", [1, 3], np.eye(2, 4, dtype=np.float32))
     await SubscribersRepo(db).subscribe(100, "09:00", "Europe/Moscow")
     digest = await DigestsRepo(db).put("k", "Дайджест", ["<b>Дайджест</b>"], ["line"], 1)
-    delivery = await DeliveriesRepo(db).claim(100, "2025-08-09", NOW - timedelta(days=1), NOW, digest)
+    delivery = await DeliveriesRepo(db).claim(100, "2025-08-09", NOW - timedelta(days=1), NOW, digest.id)
     await DeliveriesRepo(db).finish(delivery, "sent")
     yield db
     await db.close()

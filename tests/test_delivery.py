@@ -163,7 +163,7 @@ async def test_crash_mid_digest_resumes_from_the_next_part(env):
     await subscribe(services, 10)
     digest = await DigestsRepo(services.db).put("k", "<b>Дайджест</b>", ["часть 1", "часть 2", "часть 3"],
                                                 ["• a", "• b"], 2)
-    claimed = await services.deliveries.claim(10, "2025-08-09", NOW - timedelta(days=1), NOW, digest)
+    claimed = await services.deliveries.claim(10, "2025-08-09", NOW - timedelta(days=1), NOW, digest.id)
     await services.deliveries.part_sent(claimed.id, 1)  # the process died after part 1
     await fanout.wait_idle(1)  # ... and its lease went with it
     restarted = Fanout(bot, services, sleep=instant)

@@ -236,3 +236,26 @@ def test_two_webhook_replicas_and_two_workers_do_everything_once(api, tmp_path, 
     outputs = [p.output() for p in processes]
     assert codes == [0, 0, 0, 0], "\n".join(o[-2000:] for o in outputs)
     assert all("is handled" in o for o in outputs[:2])  # both replicas took updates
+
+
+def test_two_subscribers_with_different_filters_get_different_digests(api, bot):
+    """Through the real bot process and a Bot API server: /follow and /mute shape each subscriber's digest."""
+    for n, text in enumerate(["Курс рубля укрепился на торгах Московской биржи.",
+                              "Евросоюз ввёл новые санкции против банков.",
+                              "Футбольный клуб выиграл матч чемпионата."], start=1):
+        api.send_text(ADMIN, text)
+        api.wait_for(to(ADMIN, rf"Сохранено: #{n}\b"))
+    follower, muter = USER, USER + 1
+    for user in (follower, muter):
+        api.send_text(user, "/start")
+        api.wait_for(to(user, r"Вы подписаны"))
+    api.send_text(follower, "/follow санкции")
+    api.wait_for(to(follower, r"Слежу за «санкции»"))
+    api.send_text(muter, "/mute футбол*")
+    api.wait_for(to(muter, r"Скрываю сюжеты"))
+    api.send_text(ADMIN, "/senddigest")
+    followed = api.wait_for(to(follower, r"^<b>Дайджест"))["text"]
+    muted = api.wait_for(to(muter, r"^<b>Дайджест"))["text"]
+    lines = [ln for ln in followed.splitlines() if ln.startswith(("⭐", "•"))]
+    assert lines[0].startswith("⭐") and "санкции" in lines[0] and "Футбольный" in followed
+    assert "Футбольный" not in muted and "⭐" not in muted and "скрыто вашими фильтрами: 1" in muted
