@@ -108,7 +108,8 @@ class Fanout:
             log.exception("digest tick failed")
 
     async def run(self, now: datetime, *, manual: bool = False) -> FanoutReport:
-        """Claim due digests (all active subscribers when manual), then send everything pending."""
+        """Send what is pending, and claim due digests (all active subscribers when manual), each sent as soon
+        as it is claimed: the first subscriber does not wait for the last one's digest to be prepared."""
         # A task of its own: the flag below stays inside the fan-out, not in the caller's context.
         return await asyncio.create_task(self._run(now, manual))
 
@@ -123,17 +124,33 @@ class Fanout:
                 log.info("digest fan-out: another process (%s) holds the lease", report.busy_with)
                 return report
             started = time.monotonic()
-            await self._claim_due(now, manual, report)
-            pending = await self.services.deliveries.pending()
-            semaphore = asyncio.Semaphore(self.concurrency)
+            queue: asyncio.Queue[Delivery | None] = asyncio.Queue()
+            queued: set[int] = set()
 
-            async def one(delivery: Delivery) -> None:
-                async with semaphore:
+            def enqueue(delivery: Delivery) -> None:
+                if delivery.id not in queued:
+                    queued.add(delivery.id)
+                    queue.put_nowait(delivery)
+
+            for delivery in await self.services.deliveries.pending():  # left by a stop or another holder
+                enqueue(delivery)
+
+            async def sender() -> None:
+                while (delivery := await queue.get()) is not None:
                     status = await self._send(delivery, report)
                     report.add(status)
                     self.services.metrics.digests.labels(status).inc()
 
-            await asyncio.gather(*(one(d) for d in pending))
+            senders = [asyncio.create_task(sender()) for _ in range(self.concurrency)]
+            try:
+                await self._claim_due(now, manual, report, enqueue)
+                # Claimed meanwhile by a process without the lease (an admin's /senddigest there): sent here.
+                for delivery in await self.services.deliveries.pending():
+                    enqueue(delivery)
+            finally:
+                for _ in senders:
+                    queue.put_nowait(None)  # each sender stops after the queue's deliveries
+                await asyncio.gather(*senders, return_exceptions=True)
             report.seconds = time.monotonic() - started
             moment = time.monotonic()
             self._chat_next = {chat: at for chat, at in self._chat_next.items() if at > moment}
@@ -144,7 +161,9 @@ class Fanout:
                          report.seconds, rate)
             return report
 
-    async def _claim_due(self, now: datetime, manual: bool, report: FanoutReport) -> None:
+    async def _claim_due(self, now: datetime, manual: bool, report: FanoutReport,
+                         send: Callable[[Delivery], None] | None = None) -> None:
+        """Claim each due subscriber's digest in the delivery log; `send` gets each one to send."""
         settings = self.services.settings
         catch_up = timedelta(hours=settings.digest_catch_up_hours)
         due: dict[int, tuple[Subscriber, Slot]] = {}
@@ -176,6 +195,8 @@ class Fanout:
             if claimed and claimed.status == "empty":
                 report.add("empty")
                 self.services.metrics.digests.labels("empty").inc()
+            elif claimed and send:
+                send(claimed)
 
     async def _pace_chat(self, chat_id: int) -> None:
         interval = GROUP_INTERVAL_S if chat_id < 0 else CHAT_INTERVAL_S

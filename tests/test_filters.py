@@ -166,3 +166,23 @@ async def test_a_subscribers_own_digest_stores_an_order_of_the_shared_lines_not_
     assert [line[0] for line in rest] == ["⭐", "•"] and not any("рубля" in line for line in rest)
     (shared,) = await db.fetchone("SELECT count(*) FROM digest_entries")
     assert shared == 4  # the period's lines, once
+
+
+async def test_the_first_digest_goes_out_before_the_last_one_is_prepared(db):
+    services = Services.build(load_settings(summarizer_backend="extractive"), db)
+    bot = FakeBot()
+    fanout = Fanout(bot, services, sleep=instant)
+    await services.items.add_many([parse_statement(t) for t in TEXTS], now=NOW - timedelta(hours=2))
+    for chat, term in zip((100, 200, 300, 400), ("санкции", "рубль", "футбол*", "банк"), strict=True):
+        await subscribe(services, chat)
+        await services.preferences.add_filter(chat, "follow", term)  # four digests of their own
+    sent_before: list[int] = []
+    prepare = services.digest_maker.for_arrivals
+
+    async def counting(*args, **kwargs):
+        sent_before.append(len(bot.sent))
+        return await prepare(*args, **kwargs)
+
+    services.digest_maker.for_arrivals = counting
+    await fanout.run(NOW)
+    assert len(bot.sent) == 4 and sent_before[0] == 0 and sent_before[-1] > 0
