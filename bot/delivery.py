@@ -51,21 +51,29 @@ Sleep = Callable[[float], Awaitable[None]]
 class RateLimiter:
     """Spaces message starts at least 1/rate apart across all chats; a 429 pauses everyone."""
 
-    def __init__(self, rate: float, sleep: Sleep = asyncio.sleep) -> None:
+    LATE_RETRIES = 3  # a sender woken late takes a new start at most this often
+
+    def __init__(self, rate: float, sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / rate
         self._next = 0.0
         self._lock = asyncio.Lock()
         self._sleep = sleep
+        self._clock = clock
 
     async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        await self._sleep(start - now)
+        for _ in range(self.LATE_RETRIES):
+            async with self._lock:
+                now = self._clock()
+                start = max(now, self._next)
+                self._next = start + self.interval
+            await self._sleep(start - now)
+            # Woken late (the event loop was busy, e.g. preparing the next digests): every sender due meanwhile
+            # would start at once, above the rate. A late one takes the next free start instead.
+            if self._clock() - start < self.interval / 2:
+                return
 
     def pause(self, seconds: float) -> None:
-        self._next = max(self._next, time.monotonic() + seconds)
+        self._next = max(self._next, self._clock() + seconds)
 
 
 @dataclass

@@ -181,6 +181,38 @@ async def test_manual_send_takes_todays_slot(env):
     assert again.counts == {"taken": 1} and len(bot.sent) == 1
 
 
+async def test_rate_limiter_holds_the_rate_after_the_event_loop_stalls():
+    """Senders whose starts fell inside a stall must not all start when it ends (a burst above the rate)."""
+    clock = [0.0]
+    waiting: list[tuple[float, asyncio.Future]] = []
+    starts: list[float] = []
+
+    async def sleep(seconds):  # virtual time: wakes when the driver's clock passes the target
+        future = asyncio.get_running_loop().create_future()
+        waiting.append((clock[0] + max(seconds, 0.0), future))
+        await future
+
+    async def drive():
+        for step in range(600):
+            for _ in range(5):
+                await asyncio.sleep(0)  # let every waiter reach its sleep
+            clock[0] += 1.0 if step == 40 else 0.01  # one stall of a second, a quarter of the way
+            for target, future in [w for w in waiting if w[0] <= clock[0]]:
+                waiting.remove((target, future))
+                future.set_result(None)
+
+    limiter = RateLimiter(10, sleep=sleep, clock=lambda: clock[0])
+
+    async def send():
+        await limiter.wait()
+        starts.append(clock[0])
+
+    await asyncio.gather(drive(), *(send() for _ in range(30)))
+    assert len(starts) == 30
+    worst = max(sum(1 for t in starts if s <= t < s + 1.0 - 1e-9) for s in starts)  # float steps aside
+    assert worst <= 10, [round(t, 3) for t in sorted(starts)]
+
+
 async def test_rate_limiter_spaces_starts_and_pauses():
     import time
     starts = []
