@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storage.db import Database
+from storage.db import open_database
 from storage.items import ItemsRepo, iso_utc
 from storage.statements import parse_statement
 from tests.e2e import BotApiServer, BotProcess
@@ -27,8 +27,9 @@ from tests.e2e import BotApiServer, BotProcess
 FIRST_CHAT = 10_001
 
 
-async def prepare(path: Path, subscribers: int) -> None:
-    db = await Database.open(path)
+async def prepare(location: str | Path, subscribers: int) -> None:
+    """A store (SQLite path or PostgreSQL URL) with a few statements and `subscribers` whose digest is due."""
+    db = await open_database(location)
     now = datetime.now(UTC)
     digest_time = (now - timedelta(minutes=2)).strftime("%H:%M")
     await ItemsRepo(db).add_many([

@@ -26,17 +26,16 @@ import os
 import signal
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import asyncpg
 
 from bench.common import median, percentile
-from bench.fanout import FIRST_CHAT, digests, max_in_one_second
+from bench.fanout import digests, max_in_one_second, prepare
 from bench.search import QUERIES, load_corpus
 from storage.db import open_database
-from storage.items import ItemsRepo, iso_utc
+from storage.items import ItemsRepo
 from storage.search import SearchRepo
 from storage.statements import parse_statement
 from tests import postgres_server
@@ -120,20 +119,6 @@ async def _summaries(db, count: int, workers: list[BotProcess]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def prepare_fanout(location: str, subscribers: int) -> None:
-    db = await open_database(location)
-    now = datetime.now(UTC)
-    digest_time = (now - timedelta(minutes=2)).strftime("%H:%M")
-    await ItemsRepo(db).add_many([
-        parse_statement(f"Новость {i}: в регионе {i} открыли новую школу и отремонтировали дорогу.")
-        for i in range(12)], now=now - timedelta(hours=1))
-    async with db.transaction() as conn:
-        await conn.executemany(
-            "INSERT INTO subscribers(chat_id, active, digest_time, timezone, created_at) VALUES (?, 1, ?, 'UTC', ?)",
-            [(FIRST_CHAT + i, digest_time, iso_utc(now - timedelta(days=3))) for i in range(subscribers)])
-    await db.close()
-
-
 async def lease_holder_pid(location: str) -> int | None:
     db = await open_database(location)
     try:
@@ -145,7 +130,7 @@ async def lease_holder_pid(location: str) -> int | None:
 
 async def contended_fanout(stores: Stores, workdir: Path, subscribers: int, rate: float) -> dict:
     location = await stores.new()
-    await prepare_fanout(location, subscribers)
+    await prepare(location, subscribers)
     api = BotApiServer()
     env = {"DELIVERY_RATE": str(rate), "TIMEZONE": "UTC", "LOG_LEVEL": "WARNING", **stores.env(location)}
     bots = []
