@@ -204,6 +204,10 @@ class Connection:
         if rows:
             await self._conn.executemany(numbered(sql), rows)
 
+    async def script(self, sql: str) -> None:
+        """Several statements, no parameters (a migration)."""
+        await self._conn.execute(sql)
+
 
 class PostgresDatabase:
     """A pool of connections to one PostgreSQL database. Reads retry on a new connection when theirs was lost;
@@ -237,7 +241,7 @@ class PostgresDatabase:
                 await conn.execute("INSERT INTO schema_version VALUES (0)")
             version = rows[0][0] if rows else 0
             for number in range(version, len(MIGRATIONS)):
-                await conn._conn.execute(MIGRATIONS[number])  # a script: no parameters
+                await conn.script(MIGRATIONS[number])
                 await conn.execute("UPDATE schema_version SET version = ?", (number + 1,))
                 log.info("database %s migrated to version %d", self.path, number + 1)
 
@@ -247,14 +251,21 @@ class PostgresDatabase:
             try:
                 return await conn.fetch(numbered(sql), *params)
             except _LOST:
-                conn.terminate()
-                if attempt == CONNECT_ATTEMPTS - 1:
+                if not await self._lost(conn, attempt):
                     raise
-                log.warning("lost the connection to %s; retrying", self.path)
-                await asyncio.sleep(RETRY_PAUSE)
             finally:
                 await self.pool.release(conn)
         raise AssertionError("unreachable")
+
+    async def _lost(self, conn: asyncpg.Connection, attempt: int) -> bool:
+        """A connection found lost is thrown away (the pool opens another). True: pause, then try again;
+        False: that was the last attempt."""
+        conn.terminate()
+        if attempt == CONNECT_ATTEMPTS - 1:
+            return False
+        log.warning("lost the connection to %s; retrying", self.path)
+        await asyncio.sleep(RETRY_PAUSE)
+        return True
 
     async def fetchone(self, sql: str, params: Sequence[object] = ()) -> asyncpg.Record | None:
         rows = await self.fetchall(sql, params)
@@ -279,12 +290,9 @@ class PostgresDatabase:
                     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock)
                 break
             except _LOST:
-                conn.terminate()
                 await self.pool.release(conn)
-                if attempt == CONNECT_ATTEMPTS - 1:
+                if not await self._lost(conn, attempt):
                     raise
-                log.warning("lost the connection to %s; retrying", self.path)
-                await asyncio.sleep(RETRY_PAUSE)
             except BaseException:
                 await self.pool.release(conn)
                 raise
