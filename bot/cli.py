@@ -154,7 +154,7 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
         digest = await maker.for_dates(first, last)
         messages = list(digest.messages)
         if args.all and digest.more:
-            rest = await maker.digests.entries(digest.id, digest.shown, digest.more)
+            rest = await maker.entries(digest.id, digest.shown, digest.more)
             messages += continuation(digest.title, rest, digest.shown, digest.story_count)
     finally:
         await db.close()

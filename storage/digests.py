@@ -25,11 +25,6 @@ class StoredDigest:
         return self.story_count - self.shown
 
 
-def followed_line(html: str) -> str:
-    """A digest line marked as a followed story (the line is stored once, with the usual bullet)."""
-    return "⭐" + html[1:] if html.startswith("•") else html
-
-
 def _row(row) -> StoredDigest:
     return StoredDigest(row["id"], row["title"], json.loads(row["messages"]), row["story_count"], row["shown"])
 
@@ -80,8 +75,9 @@ class DigestsRepo:
             (row,) = await conn.execute_fetchall("SELECT * FROM digests WHERE key = ?", (key,))
         return _row(row)
 
-    async def entries(self, digest_id: int, offset: int, limit: int) -> list[str]:
-        """Lines offset… of a digest (a subscriber's own: its base's lines in its order, followed ones marked)."""
+    async def entries(self, digest_id: int, offset: int, limit: int) -> list[tuple[str, bool]]:
+        """Lines offset… of a digest, each with whether its story is followed (a subscriber's own digest: its
+        base's lines, in its order)."""
         row = await self.db.fetchone("SELECT base_id, lines FROM digests WHERE id = ?", (digest_id,))
         if row is None:
             return []
@@ -89,7 +85,7 @@ class DigestsRepo:
             rows = await self.db.fetchall(
                 "SELECT html FROM digest_entries WHERE digest_id = ? AND position >= ? ORDER BY position LIMIT ?",
                 (digest_id, offset, limit))
-            return [r[0] for r in rows]
+            return [(r[0], False) for r in rows]
         wanted = json.loads(row[1])[offset:offset + limit]
         if not wanted:
             return []
@@ -97,7 +93,7 @@ class DigestsRepo:
         html = dict(await self.db.fetchall(
             "SELECT position, html FROM digest_entries WHERE digest_id = ?"
             f" AND position IN ({placeholders(positions)})", (row[0], *positions)))
-        return [followed_line(html[p]) if f else html[p] for p, f in wanted if p in html]
+        return [(html[p], bool(f)) for p, f in wanted if p in html]
 
     async def story_of(self, item_id: int) -> list[int]:
         """The other statements of this one's story, as the newest digest that told it grouped them

@@ -7,7 +7,7 @@ thread: see summarizer.digest_maker).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -21,6 +21,7 @@ from summarizer.stories import Story, group_stories
 from summarizer.text import clean_summary
 
 DEFAULT_MAX_STORIES = 30
+BULLET, FOLLOWED = "•", "⭐"  # a story's line starts with one: ⭐ for a story the subscriber follows
 _FALLBACK_CHARS = 300  # an item without a summary yet is shown by its title or the start of its text
 
 MONTHS_GENITIVE = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
@@ -64,6 +65,7 @@ class RenderedDigest:
     entries: list[str]    # every story's line, in digest order (the first `shown` are on the first page)
     shown: int
     stories: list[list[int]]  # the item ids behind each line, its lead first
+    followed: list[bool] = field(default_factory=list)  # each line: a story the subscriber follows
 
     @property
     def more(self) -> int:
@@ -85,7 +87,12 @@ def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, follow
     if len(story.items) > 1:
         notes.append(plural(len(story.items), "источник", "источника", "источников"))
     note = f" <i>({escape(', '.join(notes))})</i>" if notes else ""
-    return f"{'⭐' if followed else '•'} {escape(text)}{note} /item{lead.id}"
+    return f"{FOLLOWED if followed else BULLET} {escape(text)}{note} /item{lead.id}"
+
+
+def followed_line(html: str) -> str:
+    """A story's line marked as followed (a subscriber's own digest keeps the shared, unmarked line)."""
+    return FOLLOWED + html[len(BULLET):] if html.startswith(BULLET) else html
 
 
 def choose(stories: list[Story], prefs: Preferences | None, stems: StatementStems | None
@@ -149,7 +156,8 @@ def render_digest(stories: list[Story], statements: int, summaries: dict[int, Su
     if len(entries) > shown:
         page.append(f"\n<i>…и ещё {stories_word(len(entries) - shown)}</i>")
     members = [[s.lead.id] + [i.id for i in s.items if i is not s.lead] for s, _ in chosen]
-    return RenderedDigest(title, pack(f"{title}\n{counts}\n", page), entries, shown, members)
+    return RenderedDigest(title, pack(f"{title}\n{counts}\n", page), entries, shown, members,
+                          [followed for _, followed in chosen])
 
 
 def continuation(title: str, entries: list[str], offset: int, total: int) -> list[str]:

@@ -17,7 +17,7 @@ from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo, utc_now
 from storage.preferences import Preferences
 from storage.summaries import SummariesRepo, Summary
-from summarizer.digest import DEFAULT_MAX_STORIES, rank, render_digest
+from summarizer.digest import DEFAULT_MAX_STORIES, followed_line, rank, render_digest
 from summarizer.encoder import LazyEncoder
 from summarizer.filters import StatementStems
 from summarizer.stories import Story, group_stories
@@ -99,21 +99,28 @@ class DigestMaker:
             if found:
                 return found, found.story_count
             stories, stems, lines = await asyncio.to_thread(self._stories, base_key, items, vectors, same_story)
-            base = None if personal else await self.digests.by_key(base_key)
-            if base is None:  # every line, stored once: a subscriber's own digest is an order of them
+            # Every line, stored once (a subscriber's own digest is an order of them): by now `found` said a
+            # shared digest is not stored yet; a subscriber's own may find its base stored by another's.
+            base = await self.digests.by_key(base_key) if personal else None
+            if base is None:
                 rendered = await asyncio.to_thread(render_digest, stories, len(items), summaries, first, last,
                                                    self.max_stories, None, stems, lines)
-                base = await self.digests.by_key(base_key) or await self.digests.put(
-                    base_key, rendered.title, rendered.messages, rendered.entries, rendered.shown, rendered.stories)
+                base = await self.digests.put(base_key, rendered.title, rendered.messages, rendered.entries,
+                                              rendered.shown, rendered.stories)
             if not personal:
                 return base, base.story_count
             rendered = await asyncio.to_thread(render_digest, stories, len(items), summaries, first, last,
                                                self.max_stories, prefs, stems, lines)
         position = {story.lead.id: n for n, story in enumerate(stories)}
-        order = [(position[members[0]], line.startswith("⭐"))
-                 for members, line in zip(rendered.stories, rendered.entries, strict=True)]
+        order = [(position[members[0]], followed)
+                 for members, followed in zip(rendered.stories, rendered.followed, strict=True)]
         digest = await self.digests.put_personal(key, base, rendered.title, rendered.messages, order, rendered.shown)
         return digest, digest.story_count
+
+    async def entries(self, digest_id: int, offset: int, limit: int) -> list[str]:
+        """Lines offset… of a stored digest, as its subscriber sees them (followed stories marked)."""
+        return [followed_line(html) if followed else html
+                for html, followed in await self.digests.entries(digest_id, offset, limit)]
 
     def _stories(self, base: str, items: list[Item], vectors: Mapping[int, np.ndarray],
                  same_story: float | None) -> tuple[list[Story], StatementStems, dict]:

@@ -162,7 +162,7 @@ async def test_a_subscribers_own_digest_stores_an_order_of_the_shared_lines_not_
     own = await maker.for_dates(DAY, DAY, Preferences(follow=("банк",), mute=("рубль",), size=1))
     (rows,) = await db.fetchone("SELECT count(*) FROM digest_entries WHERE digest_id = ?", (own.id,))
     assert rows == 0 and own.shown == 1 and own.story_count == 3
-    rest = await maker.digests.entries(own.id, 1, 10)  # what the "more" button shows
+    rest = await maker.entries(own.id, 1, 10)  # what the "more" button shows
     assert [line[0] for line in rest] == ["⭐", "•"] and not any("рубля" in line for line in rest)
     (shared,) = await db.fetchone("SELECT count(*) FROM digest_entries")
     assert shared == 4  # the period's lines, once

@@ -254,7 +254,7 @@ async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, ser
     """The next stories of a digest, as new messages; the pressed button goes away."""
     digests = services.digest_maker.digests
     digest = await digests.get(callback_data.digest_id)
-    page = await digests.entries(digest.id, callback_data.offset, services.digest_maker.max_stories) \
+    page = await services.digest_maker.entries(digest.id, callback_data.offset, services.digest_maker.max_stories) \
         if digest else []
     if digest is None or not page or callback.message is None:
         await callback.answer("Этот дайджест устарел — свежий: /digest.", show_alert=True)
