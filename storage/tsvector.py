@@ -86,7 +86,8 @@ class TsvectorIndex:
     async def ranked(self, match: str, terms: Sequence, days: tuple[int | None, int | None], window: int,
                      limit: int) -> dict[int, float]:
         """The best `limit` documents matching `match` with their scores (higher is better), best first, among
-        the newest `window` matches. The score: each term's ts_rank times its IDF, summed, times recency."""
+        the newest `window` matches. The score: bm25 with each term counted once (its IDF, twice in the title),
+        times recency."""
         where, params = day_range(days)
         where, params = ["tsv @@ CAST(? AS tsquery)", *where], [match, *params]
         idf = await self._idf(terms)
