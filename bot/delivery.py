@@ -158,7 +158,9 @@ class Fanout:
             finally:
                 for _ in senders:
                     queue.put_nowait(None)  # each sender stops after the queue's deliveries
-                await asyncio.gather(*senders, return_exceptions=True)
+                failed = [r for r in await asyncio.gather(*senders, return_exceptions=True) if r is not None]
+            if failed:  # a delivery that failed unexpectedly (the database, say): the tick logs it; it stays pending
+                raise failed[0]
             report.seconds = time.monotonic() - started
             moment = time.monotonic()
             self._chat_next = {chat: at for chat, at in self._chat_next.items() if at > moment}

@@ -335,3 +335,17 @@ async def test_senddigest_on_the_process_without_the_lease_is_sent_by_the_holder
     assert report.busy_with and bot.sent == []
     await holder.run(NOW + timedelta(seconds=30))  # the holder's next tick
     assert sorted(c for c, _ in bot.sent) == list(range(100, 105))
+
+
+async def test_an_unexpected_failure_while_sending_is_raised_not_swallowed(env):
+    services, bot, fanout = env
+    for chat in (10, 11):
+        await subscribe(services, chat)
+
+    async def broken(delivery, report):
+        raise RuntimeError("database went away")
+
+    fanout._send = broken
+    with pytest.raises(RuntimeError, match="database went away"):
+        await fanout.run(NOW)
+    assert len(await services.deliveries.pending()) == 2  # kept for the next tick
