@@ -28,6 +28,14 @@ async def may_configure(bot: Bot, chat: Chat, user_id: int) -> bool:
 GROUP_ONLY_ADMINS = "В группе настройки дайджеста меняют только администраторы группы."
 
 
+async def may_configure_here(message: Message) -> bool:
+    """Whether the sender may change this chat's digest; if not, they are told so."""
+    if message.from_user and await may_configure(message.bot, message.chat, message.from_user.id):
+        return True
+    await message.answer(GROUP_ONLY_ADMINS)
+    return False
+
+
 async def configurable_chat(callback: CallbackQuery) -> int | None:
     """The chat a pressed settings button belongs to, if the presser may change it (else answered so)."""
     if callback.message is None or not await may_configure(callback.bot, callback.message.chat,

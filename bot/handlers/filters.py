@@ -9,7 +9,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.common import GROUP_ONLY_ADMINS, configurable_chat, may_configure
+from bot.handlers.common import configurable_chat, may_configure_here
 from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
 from bot.services import Services
 from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
@@ -41,13 +41,6 @@ def describe(prefs: Preferences, default_size: int) -> str:
 
 
 
-async def _allowed(message: Message) -> bool:
-    if message.from_user and await may_configure(message.bot, message.chat, message.from_user.id):
-        return True
-    await message.answer(GROUP_ONLY_ADMINS)
-    return False
-
-
 async def _add(message: Message, command: CommandObject, services: Services, kind: str) -> None:
     term = " ".join((command.args or "").split())
     if not term:
@@ -60,7 +53,7 @@ async def _add(message: Message, command: CommandObject, services: Services, kin
         await message.answer("Здесь нет слов, по которым можно отбирать сюжеты. Напишите слово или фразу. "
                              "Ничего не изменил.")
         return
-    if not await _allowed(message):
+    if not await may_configure_here(message):
         return
     added = await services.preferences.add_filter(message.chat.id, kind, term)
     if added is None:
@@ -129,7 +122,7 @@ async def set_size(message: Message, command: CommandObject, services: Services)
     if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= MAX_SIZE:
         await message.answer(f"Нужно число от 1 до {MAX_SIZE}, например <code>/size 10</code>. Ничего не изменил.")
         return
-    if not await _allowed(message):
+    if not await may_configure_here(message):
         return
     if await services.subscribers.get(message.chat.id) is None:
         await message.answer("Сначала подпишитесь: /subscribe")

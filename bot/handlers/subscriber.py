@@ -15,14 +15,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import texts
 from bot.config import parse_hhmm
-from bot.handlers.common import (
-    GROUP_ONLY_ADMINS,
-    answer_digest,
-    answer_parts,
-    configurable_chat,
-    item_number,
-    may_configure,
-)
+from bot.handlers.common import answer_digest, answer_parts, configurable_chat, item_number, may_configure_here
 from bot.handlers.filters import describe
 from bot.keyboards import (
     SETTINGS_SIZES,
@@ -169,8 +162,7 @@ async def set_rhythm(message: Message, command: CommandObject, services: Service
     if rhythm == "weekly" and weekday is None:
         await message.answer("Укажите день недели: <code>/rhythm еженедельно пн</code>.")
         return
-    if not message.from_user or not await may_configure(message.bot, message.chat, message.from_user.id):
-        await message.answer(GROUP_ONLY_ADMINS)
+    if not await may_configure_here(message):
         return
     if sub is None:
         sub, _ = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
