@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 30
 NOTICE_SECONDS = 5
+SOURCES_TICK_SECONDS = 60
 SHUTDOWN_GRACE_S = 10
 
 
@@ -78,6 +79,18 @@ async def housekeeping(services: Services) -> None:
         await services.notices.prune()
     except Exception:
         log.exception("housekeeping failed")
+
+
+async def poll_sources(services: Services) -> None:
+    """Feeds and channels that are due; a source's failure is recorded on it, so only surprises land here."""
+    try:
+        polled = await services.sources.poll_due()
+    except Exception:
+        log.exception("polling sources failed")
+        return
+    stored = sum(p.stored for p in polled)
+    if stored:
+        log.info("%d sources polled: %d new statements", len(polled), stored)
 
 
 async def serve_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
@@ -129,6 +142,9 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
         # Summaries another process made are announced too, within seconds.
         scheduler.add_job(send_summary_notices, "interval", seconds=NOTICE_SECONDS, args=[bot, services],
                           max_instances=1, coalesce=True, id="summary-notices")
+        # Each source has its own next poll (backoff included); this job only looks for the due ones.
+        scheduler.add_job(poll_sources, "interval", seconds=SOURCES_TICK_SECONDS, args=[services],
+                          next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id="sources-poll")
         scheduler.add_job(housekeeping, "interval", hours=1, args=[services], next_run_time=datetime.now(UTC),
                           max_instances=1, coalesce=True, id="housekeeping")
         scheduler.start()
@@ -147,6 +163,7 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
         if not replies_done:
             log.warning("some updates were still being handled after %d s", SHUTDOWN_GRACE_S)
         await services.worker.stop()
+        await services.sources.fetcher.close()
         if metrics_runner:
             await metrics_runner.cleanup()
         await bot.session.close()

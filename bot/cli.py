@@ -18,6 +18,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.ingest import Rejected, read_path
 from bot.logs import setup_logging
 from bot.services import Services
+from sources.poller import SourceError
 from storage.copy import TargetNotEmpty, copy_store
 from storage.db import DatabaseUnavailable, open_database
 from storage.embeddings import EmbeddingsRepo
@@ -244,6 +245,61 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
+    """Feeds and channels: add (checked at once), list, remove, pause, resume, or poll the due ones now."""
+    db = await open_database(settings.database)
+    services = Services.build(settings, db)
+    poller = services.sources
+    try:
+        if args.action == "add":
+            try:
+                added = await poller.add(args.target, added_by=None)
+            except SourceError as exc:
+                print(f"not added: {exc}", file=sys.stderr)
+                return 2
+            s = added.source
+            print(f"{'added' if added.new else 'already added'}: #{s.id} {s.kind} {s.title!r} {s.url}\n"
+                  f"  {added.feed.total} entries, {added.stored} new statements stored")
+        elif args.action == "list":
+            found = await poller.sources.list()
+            if not found:
+                print("no sources yet: `newsbot sources add URL` adds a feed, a site with a feed or a @channel")
+            for s in found:
+                state = "paused" if s.paused else f"next poll {s.next_poll_at:%Y-%m-%d %H:%M} UTC"
+                ok = f"{s.last_success_at:%Y-%m-%d %H:%M}" if s.last_success_at else "never"
+                error = f", last error: {s.last_error}" if s.last_error else ""
+                print(f"#{s.id} {s.kind} {s.title!r} {s.url}\n  {s.statements} statements, last success {ok},"
+                      f" {state}{error}")
+        elif args.action == "poll":
+            results = await poller.poll_due()
+            for r in results:
+                print(f"#{r.source_id}: " + (f"error: {r.error}" if r.error else "not modified" if r.not_modified
+                                             else f"{r.stored} new, {r.known} known"))
+            print(f"{len(results)} sources polled, {sum(r.stored for r in results)} new statements")
+            if any(r.stored for r in results):
+                print("summaries: `newsbot process` makes them now, the bot in the background")
+        else:
+            number = _source_number(args.target)
+            if number is None:
+                print("give the source's number, as `newsbot sources list` shows it", file=sys.stderr)
+                return 2
+            done = (await poller.sources.remove(number) if args.action == "remove"
+                    else await poller.sources.set_paused(number, args.action == "pause", poller.clock()))
+            if not done:
+                print(f"no source #{number}", file=sys.stderr)
+                return 1
+            print(f"#{number} {args.action}d")
+    finally:
+        await poller.fetcher.close()
+        await db.close()
+    return 0
+
+
+def _source_number(text: str | None) -> int | None:
+    text = (text or "").strip().lstrip("#")
+    return int(text) if text.isdigit() else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="Russian news digests for Telegram.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -286,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reindex", help="drop all embeddings and make them again with the configured encoder")
     p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("sources", help="feeds and public channels that post by themselves")
+    p.add_argument("action", choices=["add", "list", "remove", "pause", "resume", "poll"])
+    p.add_argument("target", nargs="?", help="add: a feed, page or channel (URL or @name); remove/pause/resume: N")
+    p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")
     p.add_argument("--webhook", action="store_true",

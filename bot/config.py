@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")  # checked against X-Telegram-Bot-Api-Secret-Token
     webhook_listen: str = Field("127.0.0.1:8080", pattern=_LISTEN)  # where this process takes those posts
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sources_poll_minutes: float = Field(10.0, ge=1, le=1440)  # how often each feed or channel is read
+    sources_allow_private: bool = False  # let sources reach loopback and private networks (tests, intranets)
+    sources_max_mb: float = Field(5.0, gt=0, le=100)  # a larger response is refused
+    sources_concurrency: int = Field(8, ge=1, le=64)  # sources read at once
+    sources_channel_base: str = "https://t.me/s/"  # where a public channel's web preview is read
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -114,6 +119,13 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("sources_channel_base")
+    @classmethod
+    def _channel_base(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"expected an http(s) URL such as https://t.me/s/, got {value!r}")
+        return value if value.endswith("/") else value + "/"
 
     @property
     def database(self) -> str:

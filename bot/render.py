@@ -7,7 +7,7 @@ from storage.search import Hit, SearchPage
 from storage.statements import shorten
 from storage.summaries import Summary
 from summarizer.digest import plural, russian_date
-from summarizer.markup import MAX_MESSAGE_CHARS, escape, fits, longest_fitting, message_length, split_escaped
+from summarizer.markup import MAX_MESSAGE_CHARS, escape, fits, link, longest_fitting, message_length, split_escaped
 
 PAGE_SIZE = 5
 SHOWN_QUERY_CHARS = 100
@@ -69,6 +69,8 @@ def item_messages(item: Item, summary: Summary | None, related: list[Item] | Non
         header += f" · {escape(shorten(item.source, SHOWN_SOURCE_CHARS))}"
     if item.title:
         header += f"\n<b>{escape(shorten(item.title, SHOWN_TITLE_CHARS))}</b>"
+    if item.link:
+        header += f"\n{link(item.link, 'Оригинал')}"
     footer = (f"<i>Кратко:</i> {escape(shorten(summary.summary, SHOWN_SUMMARY_CHARS))}" if summary
               else "<i>Краткое содержание готовится.</i>")
     room = MAX_MESSAGE_CHARS - message_length(header) - message_length(footer) - 4

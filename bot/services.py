@@ -6,10 +6,13 @@ import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from bot.config import Settings
 from bot.metrics import Metrics
+from sources.fetch import Fetcher
+from sources.poller import SourcePoller
 from storage.db import Database
 from storage.deliveries import DeliveriesRepo
 from storage.embeddings import EmbeddingsRepo
@@ -18,6 +21,7 @@ from storage.notices import NoticesRepo
 from storage.preferences import PreferencesRepo
 from storage.search import SearchPage, SearchRepo
 from storage.searches import SearchesRepo
+from storage.sources import SourcesRepo
 from storage.statements import NewItem
 from storage.subscribers import SubscribersRepo
 from storage.summaries import SummariesRepo
@@ -48,6 +52,7 @@ class Services:
     worker: StatementWorker
     digest_maker: DigestMaker
     query_encoder: LazyEncoder  # its own instance: a query never waits behind the worker's batch
+    sources: SourcePoller  # feeds and channels that post by themselves
     fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
     query_vectors: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
     query_encoder_failed: bool = False
@@ -104,14 +109,26 @@ class Services:
         summarizer = LazySummarizer(settings.summarizer_config())
         index = VectorIndex(EmbeddingsRepo(db))
         encoder = LazyEncoder(settings.encoder_config())  # queries, and the same-story cut of digests
-        return cls(settings=settings, db=db, items=ItemsRepo(db, settings.zone), summaries=SummariesRepo(db),
+        items = ItemsRepo(db, settings.zone)
+        worker = StatementWorker(db, summarizer, settings.summarizer_batch_size, LazyEncoder(settings.encoder_config()))
+        metrics = Metrics()
+
+        def stored(count: int) -> None:
+            metrics.statements_stored.inc(count)
+            worker.notify()
+
+        fetcher = Fetcher(allow_private=settings.sources_allow_private,
+                          max_bytes=int(settings.sources_max_mb * 1024 * 1024))
+        poller = SourcePoller(SourcesRepo(db), items, fetcher,
+                              poll_every=timedelta(minutes=settings.sources_poll_minutes),
+                              concurrency=settings.sources_concurrency, channel_base=settings.sources_channel_base,
+                              zone=settings.zone, on_stored=stored)
+        return cls(settings=settings, db=db, items=items, summaries=SummariesRepo(db),
                    search=SearchRepo(db, index), searches=SearchesRepo(db), subscribers=SubscribersRepo(db),
                    preferences=PreferencesRepo(db), deliveries=DeliveriesRepo(db), notices=NoticesRepo(db),
-                   summarizer=summarizer,
-                   worker=StatementWorker(db, summarizer, settings.summarizer_batch_size,
-                                          LazyEncoder(settings.encoder_config())),
+                   summarizer=summarizer, worker=worker,
                    digest_maker=DigestMaker(db, settings.digest_max_stories, encoder),
-                   query_encoder=encoder)
+                   query_encoder=encoder, sources=poller, metrics=metrics)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_ids

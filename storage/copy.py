@@ -17,7 +17,7 @@ from storage.words import word_index
 TABLES: list[tuple[str, str | None]] = [
     ("items", "id"), ("summaries", "item_id"), ("embeddings", "item_id"), ("subscribers", "chat_id"),
     ("digests", "id"), ("digest_entries", None), ("story_members", None), ("deliveries", "id"),
-    ("summary_notices", "item_id"), ("digest_filters", "id"),
+    ("summary_notices", "item_id"), ("digest_filters", "id"), ("sources", "id"), ("source_entries", None),
 ]
 PAGE = 1000
 
@@ -49,7 +49,7 @@ async def copy_store(source, target, progress: Callable[[str, int], None] = lamb
             counts[table] += len(rows)
             progress(table, len(rows))
     if target.dialect == "postgres":  # ids the target hands out next start above the copied ones
-        for table in ("digests", "deliveries", "searches", "digest_filters"):
+        for table in ("digests", "deliveries", "searches", "digest_filters", "sources"):
             await target.fetchone(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                                   f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
     return counts

@@ -199,6 +199,33 @@ MIGRATIONS: list[str] = [
     ALTER TABLE digests ADD COLUMN base_id INTEGER REFERENCES digests(id) ON DELETE CASCADE;
     ALTER TABLE digests ADD COLUMN lines TEXT;
     """,
+    # 10: sources that post by themselves (feeds, public channels); a statement keeps its link to the original
+    """
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,              -- what is polled: the feed, or the channel's web preview
+        kind TEXT NOT NULL,                    -- rss | atom | json | channel
+        title TEXT NOT NULL DEFAULT '',
+        added_by INTEGER,
+        created_at TEXT NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        etag TEXT,                             -- for conditional GET
+        last_modified TEXT,
+        last_success_at TEXT,
+        last_error TEXT,                       -- NULL after a success
+        failures INTEGER NOT NULL DEFAULT 0,   -- in a row: the backoff grows with them
+        next_poll_at TEXT NOT NULL
+    );
+    -- Entries already taken, by their id or link: a re-poll or an edited entry never adds a statement again.
+    CREATE TABLE source_entries (
+        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        entry_key TEXT NOT NULL,
+        item_id INTEGER NOT NULL,
+        PRIMARY KEY (source_id, entry_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX source_entries_item ON source_entries(item_id);
+    ALTER TABLE items ADD COLUMN link TEXT;
+    """,
 ]
 
 IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit

@@ -20,6 +20,7 @@ class Item:
     source: str
     content_hash: str
     created_at: datetime
+    link: str | None = None  # the original on the web (statements from sources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ def _row_to_item(row) -> Item:
     return Item(
         id=row["id"], text=row["text"], title=row["title"],
         statement_date=date.fromisoformat(row["statement_date"]), source=row["source"],
-        content_hash=row["content_hash"], created_at=datetime.fromisoformat(row["created_at"]),
+        content_hash=row["content_hash"], created_at=datetime.fromisoformat(row["created_at"]), link=row["link"],
     )
 
 
@@ -69,12 +70,12 @@ class ItemsRepo:
                 next_id += 1
                 known[h] = next_id
                 day = it.statement_date or now.astimezone(self.zone).date()
-                rows.append((next_id, it.text, it.title, day.isoformat(), it.source, h, iso_utc(now)))
+                rows.append((next_id, it.text, it.title, day.isoformat(), it.source, h, iso_utc(now), it.link))
                 fts_rows.append((next_id, index_stems(it.title or ""), index_stems(it.text), julian_day(day)))
                 results.append(AddResult(next_id, False))
             await conn.executemany(
-                "INSERT INTO items(id, text, title, statement_date, source, content_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                "INSERT INTO items(id, text, title, statement_date, source, content_hash, created_at, link)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             await self.words.add(conn, fts_rows)
         return results
 

@@ -34,6 +34,7 @@ class NewItem:
     statement_date: date | None = None  # None: the arrival day
     title: str | None = None
     source: str = ""
+    link: str | None = None  # the original on the web, for statements from a source
 
     @property
     def content_hash(self) -> str:
@@ -78,8 +79,8 @@ def check_date(day: date, today: date | None = None) -> date:
     return day
 
 
-def parse_statement(raw: str, *, source: str = "", title: str | None = None,
-                    statement_date: date | None = None, today: date | None = None) -> NewItem:
+def parse_statement(raw: str, *, source: str = "", title: str | None = None, statement_date: date | None = None,
+                    today: date | None = None, link: str | None = None) -> NewItem:
     """A raw statement (maybe starting with `date YYYY-MM-DD`) as an item to store."""
     text = clean_text(raw)
     first, _, rest = text.partition("\n")
@@ -97,4 +98,4 @@ def parse_statement(raw: str, *, source: str = "", title: str | None = None,
     if len(text) > MAX_TEXT_CHARS:
         raise StatementError(f"текст длиннее {MAX_TEXT_CHARS:,} символов".replace(",", " "))
     title = shorten(" ".join(clean_text(title).split()), MAX_TITLE_CHARS) if title else None
-    return NewItem(text=text, statement_date=statement_date, title=title or None, source=source)
+    return NewItem(text=text, statement_date=statement_date, title=title or None, source=source, link=link)

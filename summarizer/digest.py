@@ -16,7 +16,7 @@ from storage.items import Item
 from storage.preferences import Preferences
 from storage.summaries import Summary
 from summarizer.filters import StatementStems
-from summarizer.markup import escape, pack
+from summarizer.markup import escape, link, pack
 from summarizer.stories import Story, group_stories
 from summarizer.text import clean_summary
 
@@ -87,7 +87,8 @@ def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, follow
     if len(story.items) > 1:
         notes.append(plural(len(story.items), "источник", "источника", "источников"))
     note = f" <i>({escape(', '.join(notes))})</i>" if notes else ""
-    return f"{FOLLOWED if followed else BULLET} {escape(text)}{note} /item{lead.id}"
+    original = f" · {link(lead.link, 'оригинал')}" if lead.link else ""
+    return f"{FOLLOWED if followed else BULLET} {escape(text)}{note} /item{lead.id}{original}"
 
 
 def followed_line(html: str) -> str:

@@ -14,6 +14,11 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def link(url: str, text: str) -> str:
+    """`<a href>` to a web page (URLs come from sources: only http(s) ones are stored, quotes escaped here)."""
+    return f'<a href="{html.escape(url, quote=True)}">{escape(text)}</a>'
+
+
 def message_length(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units), of the HTML source: never less than the shown text."""
     return len(text.encode("utf-16-le")) // 2

@@ -11,7 +11,7 @@ from tests import postgres_server
 
 # The modules whose tests run on both backends: storage, search, the delivery log, claims.
 BOTH_BACKENDS = {"test_items", "test_search", "test_delivery", "test_workers", "test_notices", "test_meaning",
-                 "test_digest", "test_postgres", "test_copy"}
+                 "test_digest", "test_postgres", "test_copy", "test_sources"}
 _names = itertools.count(1)
 
 
@@ -97,3 +97,12 @@ def _clean_env(monkeypatch, tmp_path):
 def tiny_model_dir(tmp_path_factory):
     from tests.tiny_model import build_tiny_t5
     return str(build_tiny_t5(tmp_path_factory.mktemp("model")))
+
+
+@pytest.fixture
+async def server():
+    """A local web server of fixture feeds and misbehaving sites (tests/feed_server.py)."""
+    from tests.feed_server import FeedServer
+    feeds = await FeedServer().start()
+    yield feeds
+    await feeds.close()

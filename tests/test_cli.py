@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.feed_server import feed_server_thread
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -136,3 +137,23 @@ def test_process_embeds_everything_and_search_then_finds_by_meaning(capsys):
     hits = json.loads(capsys.readouterr().out)
     assert hits and hits[0]["by_meaning"] and "рубл" in hits[0]["snippet"].lower()
     assert main(["process"]) == 0 and "processed 0" in capsys.readouterr().out  # nothing twice
+
+
+def test_sources_from_the_command_line(capsys, monkeypatch):
+    monkeypatch.setenv("SOURCES_ALLOW_PRIVATE", "true")
+    with feed_server_thread() as feeds:
+        assert main(["sources", "add", feeds.url("/atom.xml")]) == 0
+        out = capsys.readouterr().out
+        assert f"added: #1 atom 'Новости региона' {feeds.url('/atom.xml')}" in out
+        assert "2 entries, 2 new statements stored" in out
+        assert main(["sources", "add", feeds.url("/status/500")]) == 2
+        assert "not added: сайт ответил 500 Internal Server Error" in capsys.readouterr().err
+        assert main(["sources", "list"]) == 0
+        assert "2 statements, last success" in capsys.readouterr().out
+        assert main(["sources", "poll"]) == 0  # not due for ten minutes
+        assert "0 sources polled, 0 new statements" in capsys.readouterr().out
+        assert main(["sources", "pause", "#1"]) == 0 and "#1 paused" in capsys.readouterr().out
+        assert main(["sources", "remove", "7"]) == 1 and "no source #7" in capsys.readouterr().err
+        assert main(["sources", "remove", "1"]) == 0 and "#1 removed" in capsys.readouterr().out
+        assert main(["sources", "list"]) == 0 and "no sources yet" in capsys.readouterr().out
+    assert main(["stats"]) == 0 and '"items": 2' in capsys.readouterr().out  # its statements stay

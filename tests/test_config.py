@@ -1,8 +1,10 @@
+import re
 from datetime import time
+from pathlib import Path
 
 import pytest
 
-from bot.config import TELEGRAM_API, SettingsError, load_settings
+from bot.config import TELEGRAM_API, Settings, SettingsError, load_settings
 
 
 def test_defaults():
@@ -50,3 +52,17 @@ def test_database_url_chooses_postgresql_and_its_password_is_kept_out_of_logs(mo
     assert s.database == "postgresql://bot:pa55word@db.internal:5432/news"
     assert "pa55word" not in s.database_name and "pa55word" in s.secrets
     assert "pa55word" not in repr(s)
+
+
+def test_env_example_lists_every_setting():
+    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
+    assert listed == {name.upper() for name in Settings.model_fields}
+
+
+def test_channel_base_must_be_a_url(monkeypatch):
+    monkeypatch.setenv("SOURCES_CHANNEL_BASE", "t.me")
+    with pytest.raises(SettingsError, match="SOURCES_CHANNEL_BASE"):
+        load_settings()
+    monkeypatch.setenv("SOURCES_CHANNEL_BASE", "http://127.0.0.1:8080/s")
+    assert load_settings().sources_channel_base == "http://127.0.0.1:8080/s/"

@@ -1,4 +1,5 @@
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import summarizer.digest_maker as digest_maker_module
@@ -15,6 +16,13 @@ DAY = date(2025, 8, 9)
 
 def item(i: int, text: str, day: date = DAY) -> Item:
     return Item(i, text, None, day, "", content_hash(text), datetime(2025, 8, 9, tzinfo=UTC))
+
+
+def test_a_story_from_a_source_links_to_its_original():
+    linked = replace(item(1, "Курс рубля укрепился."), link='https://news.example.ru/a?x=1&y="2"')
+    (message,) = build_digest([linked, item(2, "Школы готовы к учебному году.")], {}, DAY, DAY).messages
+    assert ('/item1 · <a href="https://news.example.ru/a?x=1&amp;y=&quot;2&quot;">оригинал</a>' in message)
+    assert "/item2\n" in message + "\n" and message.count("<a href") == 1
 
 
 def test_russian_dates():

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import create_postgres_database
 from tests.e2e import TOKEN, BotApiServer, BotProcess
+from tests.feed_server import feed_server_thread
 
 ADMIN, USER, BLOCKER = 100, 200, 300
 
@@ -259,3 +260,26 @@ def test_two_subscribers_with_different_filters_get_different_digests(api, bot):
     lines = [ln for ln in followed.splitlines() if ln.startswith(("⭐", "•"))]
     assert lines[0].startswith("⭐") and "санкции" in lines[0] and "Футбольный" in followed
     assert "Футбольный" not in muted and "⭐" not in muted and "скрыто вашими фильтрами: 1" in muted
+
+
+def test_an_admin_adds_a_feed_and_a_channel_and_their_news_reach_the_digest(api, tmp_path):
+    with feed_server_thread() as feeds:
+        bot = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN), SOURCES_ALLOW_PRIVATE="true",
+                         SOURCES_CHANNEL_BASE=feeds.url("/s/"))
+        try:
+            api.send_text(ADMIN, f"/addsource {feeds.url('/rss2.xml')}")
+            api.wait_for(to(ADMIN, r"Источник #1 добавлен: <b>Пресс-служба"))
+            api.send_text(ADMIN, "/addsource https://t.me/gov_news")
+            api.wait_for(to(ADMIN, r"Источник #2 добавлен: <b>Тестовый канал новостей</b> \(канал Telegram\)"))
+            api.send_text(USER, "/start")
+            api.wait_for(to(USER, r"Вы подписаны"))
+            api.send_text(ADMIN, "/senddigest")
+            digest = api.wait_for(to(USER, r"^<b>Дайджест"))["text"]
+            assert '<a href="https://economy.example.ru/news/1001">оригинал</a>' in digest
+            assert f'<a href="{feeds.url("/gov_news/42")}">оригинал</a>' in digest
+            api.send_text(ADMIN, "/sources")
+            listing = api.wait_for(to(ADMIN, r"^<b>Источники \(2\)"))["text"]
+            assert "3 сообщения" in listing and "2 сообщения" in listing
+        finally:
+            code = bot.stop()
+        assert code == 0, bot.output()[-3000:]
