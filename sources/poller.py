@@ -5,6 +5,7 @@ Knows HTTP and the store, not Telegram: the bot's commands, the CLI and the sche
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -86,11 +87,11 @@ class SourcePoller:
         self.on_stored = on_stored  # told how many statements arrived: the summary worker starts on them
         self.clock = clock
 
-    async def _read(self, url: str, etag: str | None = None, last_modified: str | None = None
-                    ) -> tuple[Fetched, Feed | None]:
-        """The document at `url` and its feed (None: not modified); a page that advertises a feed leads to it."""
-        fetched = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
-        if fetched.status == 304:
+    async def _read(self, url: str, known: Source | None = None) -> tuple[Fetched, Feed | None]:
+        """The document at `url` and its feed; a page that advertises a feed leads to it. The feed is None when
+        it is `known`'s and unchanged: a 304, or the very body read last time (many servers send no ETag)."""
+        fetched = await self.fetcher.get(url, etag=known and known.etag, last_modified=known and known.last_modified)
+        if fetched.status == 304 or known and known.body_hash == body_hash(fetched):
             return fetched, None
         try:
             return fetched, await asyncio.to_thread(read_feed, fetched.body, fetched.content_type, fetched.url,
@@ -117,14 +118,15 @@ class SourcePoller:
         source, new = await self.sources.add(fetched.url, feed.kind, feed.title, added_by, now)
         stored, _known = await self._store(source, feed)
         await self.sources.succeeded(source.id, etag=fetched.etag, last_modified=fetched.last_modified,
-                                     title=feed.title or None, now=now, next_poll_at=now + self.poll_every)
+                                     body_hash=body_hash(fetched), title=feed.title or None, now=now,
+                                     next_poll_at=now + self.poll_every)
         return Added(await self.sources.get(source.id) or source, new, feed, stored)
 
     async def poll_due(self) -> list[Polled]:
         """Poll every due source, a few at a time; each is claimed first, so replicas share the work."""
         now = self.clock()
-        claimed = [s for s in await self.sources.due(now)
-                   if await self.sources.claim(s, now + backoff(self.poll_every, s.failures))]
+        claimed = await self.sources.claim([(s, now + backoff(self.poll_every, s.failures))
+                                            for s in await self.sources.due(now)])
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(source: Source) -> Polled:
@@ -136,7 +138,7 @@ class SourcePoller:
     async def poll(self, source: Source) -> Polled:
         """One poll of one source; a failure is recorded on the source (with its backoff), never raised."""
         try:
-            fetched, feed = await self._read(source.url, source.etag, source.last_modified)
+            fetched, feed = await self._read(source.url, source)
             stored, known = await self._store(source, feed) if feed else (0, 0)
         except (FetchError, SourceError) as exc:
             return await self._failed(source, str(exc))
@@ -145,7 +147,7 @@ class SourcePoller:
             return await self._failed(source, f"внутренняя ошибка: {type(exc).__name__}")
         now = self.clock()
         await self.sources.succeeded(source.id, etag=fetched.etag, last_modified=fetched.last_modified,
-                                     title=feed.title or None if feed else None, now=now,
+                                     body_hash=body_hash(fetched), title=feed.title or None if feed else None, now=now,
                                      next_poll_at=now + self.poll_every)
         return Polled(source.id, stored, known, not_modified=feed is None)
 
@@ -184,6 +186,10 @@ class SourcePoller:
         day = published.astimezone(self.zone).date()
         today = self.clock().astimezone(self.zone).date()
         return day if EARLIEST_DATE <= day <= today + timedelta(days=DAYS_AHEAD) else None
+
+
+def body_hash(fetched: Fetched) -> str | None:
+    return hashlib.sha256(fetched.body).hexdigest() if fetched.status != 304 else None
 
 
 def _label(source: Source, feed: Feed) -> str:

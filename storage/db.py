@@ -211,6 +211,7 @@ MIGRATIONS: list[str] = [
         paused INTEGER NOT NULL DEFAULT 0,
         etag TEXT,                             -- for conditional GET
         last_modified TEXT,
+        body_hash TEXT,                        -- of the last body read: the same body again is not parsed again
         last_success_at TEXT,
         last_error TEXT,                       -- NULL after a success
         failures INTEGER NOT NULL DEFAULT 0,   -- in a row: the backoff grows with them

@@ -159,6 +159,7 @@ MIGRATIONS: list[str] = [
         paused INTEGER NOT NULL DEFAULT 0,
         etag TEXT,
         last_modified TEXT,
+        body_hash TEXT,
         last_success_at TEXT,
         last_error TEXT,
         failures INTEGER NOT NULL DEFAULT 0,

@@ -23,6 +23,7 @@ class Source:
     paused: bool
     etag: str | None
     last_modified: str | None
+    body_hash: str | None
     last_success_at: datetime | None
     last_error: str | None
     failures: int
@@ -38,7 +39,7 @@ def _row_to_source(row, statements: int = 0) -> Source:
     return Source(
         id=row["id"], url=row["url"], kind=row["kind"], title=row["title"], added_by=row["added_by"],
         created_at=datetime.fromisoformat(row["created_at"]), paused=bool(row["paused"]), etag=row["etag"],
-        last_modified=row["last_modified"], last_success_at=_moment(row["last_success_at"]),
+        last_modified=row["last_modified"], body_hash=row["body_hash"], last_success_at=_moment(row["last_success_at"]),
         last_error=row["last_error"], failures=row["failures"],
         next_poll_at=datetime.fromisoformat(row["next_poll_at"]), statements=statements,
     )
@@ -96,22 +97,28 @@ class SourcesRepo:
             (iso_utc(now), limit))
         return [_row_to_source(row) for row in rows]
 
-    async def claim(self, source: Source, until: datetime) -> bool:
-        """Take a due source for one poll: its next poll moves to `until` unless another process moved it first
-        (replicas never poll one source twice at once; a poller that dies leaves it due again at `until`)."""
+    async def claim(self, due: list[tuple[Source, datetime]]) -> list[Source]:
+        """Take due sources for one poll each, in one transaction: a source's next poll moves to its `until`
+        unless another process moved it first (replicas never poll one source twice at once; a poller that
+        dies leaves it due again at `until`). The sources taken."""
+        taken = []
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "UPDATE sources SET next_poll_at = ? WHERE id = ? AND next_poll_at = ? AND paused = 0",
-                (iso_utc(until), source.id, iso_utc(source.next_poll_at)))
-            return cur.rowcount > 0
+            for source, until in due:
+                cur = await conn.execute(
+                    "UPDATE sources SET next_poll_at = ? WHERE id = ? AND next_poll_at = ? AND paused = 0",
+                    (iso_utc(until), source.id, iso_utc(source.next_poll_at)))
+                if cur.rowcount > 0:
+                    taken.append(source)
+        return taken
 
-    async def succeeded(self, source_id: int, *, etag: str | None, last_modified: str | None, title: str | None,
-                        now: datetime, next_poll_at: datetime) -> None:
+    async def succeeded(self, source_id: int, *, etag: str | None, last_modified: str | None, body_hash: str | None,
+                        title: str | None, now: datetime, next_poll_at: datetime) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE sources SET etag = ?, last_modified = ?, title = coalesce(?, title), last_success_at = ?,"
-                " last_error = NULL, failures = 0, next_poll_at = ? WHERE id = ?",
-                (etag, last_modified, title, iso_utc(now), iso_utc(next_poll_at), source_id))
+                "UPDATE sources SET etag = ?, last_modified = ?, body_hash = coalesce(?, body_hash),"
+                " title = coalesce(?, title), last_success_at = ?, last_error = NULL, failures = 0, next_poll_at = ?"
+                " WHERE id = ?",
+                (etag, last_modified, body_hash, title, iso_utc(now), iso_utc(next_poll_at), source_id))
 
     async def failed(self, source_id: int, error: str, next_poll_at: datetime) -> None:
         async with self.db.transaction() as conn:

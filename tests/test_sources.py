@@ -248,6 +248,9 @@ async def test_known_and_edited_entries_are_not_stored_again(poller, server):
     body = (FEEDS / "rss2.xml").read_text()
     server.bodies["feed"] = (body.encode(), "application/rss+xml")
     await poller.add(server.url("/live/feed"), added_by=1)
+    poller.clock.now += EVERY
+    (polled,) = await poller.poll_due()
+    assert polled.not_modified and polled.stored == 0  # the very same body: not even parsed again
     edited = body.replace("до 2,5 процента.</p>", "до 2,6 процента (уточнено).</p>")
     edited = edited.replace("</channel>", "<item><guid>news-2000</guid><title>Новая запись ленты</title>"
                             "<description>Совсем новая запись появилась в ленте.</description></item></channel>")
