@@ -15,6 +15,7 @@ from storage.digests import DigestsRepo
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.search import SearchRepo
+from storage.sources import SourcesRepo
 from storage.statements import parse_statement
 from storage.subscribers import SubscribersRepo
 from storage.summaries import SummariesRepo, Summary
@@ -27,7 +28,7 @@ async def source(tmp_path):
     db = await Database.open(tmp_path / "source.sqlite3")
     items = ItemsRepo(db)
     for text in ("Курс рубля укрепился на торгах.", "Удалённое заявление.", "Министр обсудил санкции с коллегами."):
-        await items.add(parse_statement(text))
+        await items.add(parse_statement(text, link="https://news.example.ru/3" if "санкции" in text else None))
     await items.delete(2)  # ids with a gap: links to /item3 must still lead to the same statement
     await SummariesRepo(db).put_many([Summary(1, "Рубль укрепился.", "extractive")])
     await EmbeddingsRepo(db).put_many("e5", [1, 3], np.eye(2, 4, dtype=np.float32))
@@ -35,6 +36,8 @@ async def source(tmp_path):
     digest = await DigestsRepo(db).put("k", "Дайджест", ["<b>Дайджест</b>"], ["line"], 1)
     delivery = await DeliveriesRepo(db).claim(100, "2025-08-09", NOW - timedelta(days=1), NOW, digest.id)
     await DeliveriesRepo(db).finish(delivery, "sent")
+    feed, _ = await SourcesRepo(db).add("https://news.example.ru/rss", "rss", "Новости", 1, NOW)
+    await SourcesRepo(db).remember(feed.id, [("entry-3", 3)])
     yield db
     await db.close()
 
@@ -44,6 +47,10 @@ async def test_everything_is_copied_with_its_ids_and_found_in_the_new_database(s
     assert counts["items"] == 2 and counts["deliveries"] == 1
     items = ItemsRepo(db)
     assert (await items.get(3)).text == "Министр обсудил санкции с коллегами." and await items.get(2) is None
+    assert (await items.get(3)).link == "https://news.example.ru/3"
+    (feed,) = await SourcesRepo(db).list()  # a source keeps its entries: a re-poll after the move adds nothing
+    assert (feed.url, feed.statements) == ("https://news.example.ru/rss", 1)
+    assert await SourcesRepo(db).known_keys(feed.id, ["entry-3", "entry-4"]) == {"entry-3"}
     page = await SearchRepo(db).search("санкций")  # the word index is rebuilt in the target's own kind
     assert [h.item_id for h in page.hits] == [3]
     assert (await SummariesRepo(db).get_many([1]))[1].summary == "Рубль укрепился."
@@ -55,6 +62,7 @@ async def test_everything_is_copied_with_its_ids_and_found_in_the_new_database(s
     # What the new database makes next gets ids above the copied ones.
     assert (await DigestsRepo(db).put("k2", "Дайджест", ["x"], ["x"], 1)).id == 2
     assert (await items.add(parse_statement("Новое заявление после переезда."))).item_id == 4
+    assert (await SourcesRepo(db).add("https://other.example.ru/rss", "rss", "", 1, NOW))[0].id == 2
 
 
 async def test_a_database_that_already_holds_statements_is_refused(source, db):
