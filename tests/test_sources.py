@@ -78,6 +78,12 @@ def test_a_windows_1251_feed_reads_as_cyrillic():
     assert f.entries[1].title == "Правительство утвердило программу поддержки малого бизнеса"
 
 
+def test_a_koi8_r_feed_declared_only_by_its_http_header_reads_as_cyrillic():
+    text = (FEEDS / "rss2.xml").read_text().replace(' encoding="utf-8"', "")
+    f = read_feed(text.encode("koi8-r"), "application/rss+xml; charset=koi8-r", "https://example.ru/")
+    assert f.title == "Пресс-служба Минэкономразвития" and "ВВП" in f.entries[0].title
+
+
 def test_broken_xml_still_gives_its_entries():
     f = feed("broken.xml")
     assert [e.title for e in f.entries] == ["Цены & тарифы выросли", "Вторая запись"]
