@@ -38,6 +38,13 @@ def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, 
     return h.hexdigest()
 
 
+def grouping_key(items: list[Item], story_model: str = "", vectors: Mapping[int, np.ndarray] | None = None) -> str:
+    """What a period's stories depend on: its items and which of them are embedded (not their summaries)."""
+    h = hashlib.sha256(story_model.encode())
+    h.update(",".join(f"{i.id}{'v' if vectors and i.id in vectors else ''}" for i in items).encode())
+    return h.hexdigest()
+
+
 class DigestMaker:
     """One per process. Grouping a big day costs seconds of CPU: it runs in a thread, one build at a time
     (the other core stays with the event loop), and a digest already built is reused, not rebuilt. The
@@ -53,8 +60,13 @@ class DigestMaker:
         self.max_stories = max_stories
         self.encoder = encoder  # whose stored vectors group stories by meaning (None: by stems)
         self._cpu = asyncio.Lock()
-        self._grouped: OrderedDict[str, tuple[list[Story], StatementStems, dict]] = OrderedDict()
-        self._periods: OrderedDict[tuple[datetime, datetime], tuple[list[Item], float]] = OrderedDict()
+        self._grouped: OrderedDict[str, tuple[list[Story], StatementStems]] = OrderedDict()
+        self._lines: OrderedDict[str, dict] = OrderedDict()  # rendered lines, per digest (summaries included)
+        # A past period's statements and summaries, read once a minute: a fan-out's subscribers share one
+        # digest even while the worker adds summaries (each new one would otherwise make the next subscriber's
+        # digest differ, rendered again).
+        self._periods: OrderedDict[tuple[datetime, datetime], tuple[list[Item], dict[int, Summary], float]] = (
+            OrderedDict())
 
     async def for_dates(self, first: date, last: date, prefs: Preferences | None = None) -> StoredDigest:
         """The digest of statements dated first..last, as the CLI and /digest show it."""
@@ -67,15 +79,16 @@ class DigestMaker:
         `prefs` gets it; and how many stories it shows (0: nothing to send)."""
         key = (start, end)
         kept = self._periods.get(key)
-        if kept and time.monotonic() - kept[1] < PERIOD_KEPT_SECONDS:
-            items = kept[0]
+        if kept and time.monotonic() - kept[2] < PERIOD_KEPT_SECONDS:
+            items, summaries = kept[0], kept[1]
         else:
             items = await self.items.created_between(start, end)
+            summaries = await self.summaries.get_many([i.id for i in items])
             if end <= utc_now():  # a past period gains no statements: the next subscriber's are these
-                self._periods[key] = (items, time.monotonic())
+                self._periods[key] = (items, summaries, time.monotonic())
                 while len(self._periods) > GROUPED_KEPT:
                     self._periods.popitem(last=False)
-        return await self._make(items, day, day, prefs)
+        return await self._make(items, day, day, prefs, summaries)
 
     async def story_vectors(self, item_ids: list[int]) -> tuple[str, float | None, dict[int, np.ndarray]]:
         """The encoder's name, its same-story cut and its stored vectors of these items; nothing when
@@ -85,10 +98,11 @@ class DigestMaker:
             return "", None, {}
         return encoder.name, encoder.same_story, await self.embeddings.of_items(encoder.name, item_ids)
 
-    async def _make(self, items: list[Item], first: date, last: date,
-                    prefs: Preferences | None) -> tuple[StoredDigest, int]:
+    async def _make(self, items: list[Item], first: date, last: date, prefs: Preferences | None,
+                    summaries: dict[int, Summary] | None = None) -> tuple[StoredDigest, int]:
         ids = [i.id for i in items]
-        summaries = await self.summaries.get_many(ids)
+        if summaries is None:
+            summaries = await self.summaries.get_many(ids)
         model, same_story, vectors = await self.story_vectors(ids)
         async with self._cpu:
             base_key = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories, model,
@@ -98,7 +112,8 @@ class DigestMaker:
             found = await self.digests.by_key(key)
             if found:
                 return found, found.story_count
-            stories, stems, lines = await asyncio.to_thread(self._stories, base_key, items, vectors, same_story)
+            stories, stems, lines = await asyncio.to_thread(self._stories, base_key, items, model, vectors,
+                                                            same_story)
             # Every line, stored once (a subscriber's own digest is an order of them): by now `found` said a
             # shared digest is not stored yet; a subscriber's own may find its base stored by another's.
             base = await self.digests.by_key(base_key) if personal else None
@@ -122,14 +137,21 @@ class DigestMaker:
         return [followed_line(html) if followed else html
                 for html, followed in await self.digests.entries(digest_id, offset, limit)]
 
-    def _stories(self, base: str, items: list[Item], vectors: Mapping[int, np.ndarray],
+    def _stories(self, base: str, items: list[Item], model: str, vectors: Mapping[int, np.ndarray],
                  same_story: float | None) -> tuple[list[Story], StatementStems, dict]:
-        if base not in self._grouped:
+        """The period's stories and their statements' stems (grouped again only when its items or their
+        vectors change, not its summaries), and the lines rendered so far for the digest `base`."""
+        group = grouping_key(items, model, vectors)
+        if group not in self._grouped:
             by_id = {i.id: i for i in items}
             stories = rank(group_stories(items, vectors, same_story)) if items else []
             stems = StatementStems(lambda item_id: f"{by_id[item_id].title or ''} {by_id[item_id].text}")
-            self._grouped[base] = (stories, stems, {})  # the stories, their statements' stems, rendered lines
-            while len(self._grouped) > GROUPED_KEPT:
-                self._grouped.popitem(last=False)
-        self._grouped.move_to_end(base)
-        return self._grouped[base]
+            self._grouped[group] = (stories, stems)
+        self._grouped.move_to_end(group)
+        lines = self._lines.setdefault(base, {})
+        self._lines.move_to_end(base)
+        for kept in (self._grouped, self._lines):
+            while len(kept) > GROUPED_KEPT:
+                kept.popitem(last=False)
+        stories, stems = self._grouped[group]
+        return stories, stems, lines

@@ -141,3 +141,4 @@ async def test_a_digest_is_built_off_the_event_loop_once_and_stored(db, monkeypa
     await SummariesRepo(db).put_many([Summary(1, "Погода хорошая.", "m")])
     changed = await maker.for_dates(DAY, DAY)
     assert changed.id != first.id and "Погода хорошая." in changed.messages[0]
+    assert len(threads) == 1  # a new summary changes a line, not the stories: they are not grouped again
