@@ -221,11 +221,13 @@ class Fanout:
         part = delivery.parts_sent
         failures = 0
         while part < len(delivery.messages):
-            await self._pace_chat(delivery.chat_id)
-            await self.limiter.wait()
+            # The lease first: its renewal may wait on the database while every other sender waits on it, and
+            # a start the limiter gave them before that wait would be spent all at once after it (a burst).
             if not await self.lease.keep():  # another process took over: it sends the rest
                 log.warning("fan-out lease lost: leaving the digest to %s for its new holder", delivery.chat_id)
                 return "deferred"
+            await self._pace_chat(delivery.chat_id)
+            await self.limiter.wait()
             last = part == len(delivery.messages) - 1
             markup = digest_more(delivery.digest_id, delivery.shown, delivery.story_count) if last else None
             try:

@@ -349,3 +349,64 @@ async def test_an_unexpected_failure_while_sending_is_raised_not_swallowed(env):
     with pytest.raises(RuntimeError, match="database went away"):
         await fanout.run(NOW)
     assert len(await services.deliveries.pending()) == 2  # kept for the next tick
+
+
+async def test_a_slow_lease_renewal_causes_no_burst_above_the_rate(env):
+    """Every sender waits while one renews the lease (the database may be busy with another writer); the
+    starts they were given before must not all be spent at once when it is done."""
+    services, bot, fanout = env
+    for chat in range(100, 130):
+        await subscribe(services, chat)
+    clock = [0.0]
+    waiting: list[tuple[float, asyncio.Future]] = []
+    sends: list[float] = []
+    done = asyncio.Event()
+
+    async def sleep(seconds):  # virtual time: wakes when the driver's clock passes the target
+        future = asyncio.get_running_loop().create_future()
+        waiting.append((clock[0] + max(seconds, 0.0), future))
+        await future
+
+    class SlowLease:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.lock = asyncio.Lock()
+
+        async def keep(self) -> bool:
+            async with self.lock:
+                self.calls += 1
+                if self.calls == 10:
+                    await sleep(1.0)  # a renewal stuck behind another process's write for a second
+                return True
+
+        def stop(self) -> None:
+            pass
+
+        async def release(self) -> None:
+            pass
+
+    class TimedBot(FakeBot):
+        async def send_message(self, chat_id, text, reply_markup=None, **_):
+            sends.append(clock[0])
+            await super().send_message(chat_id, text, reply_markup)
+
+    async def drive():
+        while not done.is_set():
+            await asyncio.sleep(0.002)  # real time for the database's threads
+            clock[0] += 0.01
+            for target, future in [w for w in waiting if w[0] <= clock[0]]:
+                waiting.remove((target, future))
+                future.set_result(None)
+
+    fanout.bot = TimedBot()
+    fanout.limiter = RateLimiter(10, sleep=sleep, clock=lambda: clock[0])
+    fanout.lease = SlowLease()
+    driver = asyncio.create_task(drive())
+    try:
+        report = await fanout.run(NOW)
+    finally:
+        done.set()
+        await driver
+    assert report.counts == {"sent": 30} and len(sends) == 30
+    worst = max(sum(1 for t in sends if s <= t < s + 1.0 - 1e-9) for s in sends)
+    assert worst <= 10, [round(t, 2) for t in sends]
