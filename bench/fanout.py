@@ -58,18 +58,30 @@ async def prepare(location: str | Path, subscribers: int, personal: int = 0) -> 
     await db.close()
 
 
-def digests(api: BotApiServer) -> list[dict]:
-    return [r for r in api.sent() if r["chat_id"] >= FIRST_CHAT and r["text"].startswith("<b>Дайджест")]
+class Received:
+    """What the server received, fetched a new part at a time: sending every record at every look would
+    stall the server, and bunch the messages it receives meanwhile (bursts that the bot never sent)."""
+
+    def __init__(self, api: BotApiServer) -> None:
+        self.api = api
+        self.records: list[dict] = []
+
+    def all(self) -> list[dict]:
+        self.records += self.api.sent(len(self.records))
+        return self.records
+
+    def digests(self) -> list[dict]:
+        return [r for r in self.all() if r["chat_id"] >= FIRST_CHAT and r["text"].startswith("<b>Дайджест")]
 
 
-def wait_until(api: BotApiServer, count: int, timeout: float) -> list[dict]:
+def wait_until(received: Received, count: int, timeout: float) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = digests(api)
+        got = received.digests()
         if len(got) >= count:
             return got
         time.sleep(0.5)
-    return digests(api)
+    return received.digests()
 
 
 def max_in_one_second(times: list[float]) -> int:
@@ -85,21 +97,22 @@ def max_in_one_second(times: list[float]) -> int:
 def run_phase(workdir: Path, subscribers: int, rate: float, kill_after: int | None, personal: int = 0) -> dict:
     asyncio.run(prepare(workdir / "bot.sqlite3", subscribers, personal))
     api = BotApiServer()
+    received = Received(api)
     # No encoder: the worker would embed the statements beside the fan-out (stories are grouped by stems).
     env = {"DELIVERY_RATE": str(rate), "TIMEZONE": "UTC", "LOG_LEVEL": "WARNING", "EMBEDDING_BACKEND": "none"}
     try:
         bot = BotProcess(api, workdir, **env)
         killed_at = None
         if kill_after:
-            wait_until(api, kill_after, timeout=subscribers / rate * 3)
+            wait_until(received, kill_after, timeout=subscribers / rate * 3)
             bot.stop(sig=signal.SIGKILL)
-            killed_at = len(digests(api))
+            killed_at = len(received.digests())
             bot = BotProcess(api, workdir, **env)
         # After a kill -9 the restarted bot first waits for the dead one's lease to expire.
-        got = wait_until(api, subscribers, timeout=subscribers / rate * 3 + 30 + (LEASE_SECONDS if kill_after else 0))
+        wait_until(received, subscribers, timeout=subscribers / rate * 3 + 30 + (LEASE_SECONDS if kill_after else 0))
         time.sleep(2)  # anything sent twice would show up now
-        got = digests(api)
-        api_sent = api.sent()
+        got = received.digests()
+        api_sent = received.all()
         bot.stop()
     finally:
         api.stop()

@@ -52,8 +52,8 @@ class BotApiServer:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
 
-    def sent(self) -> list[dict]:
-        return self._call("/test/sent")["sent"]
+    def sent(self, since: int = 0) -> list[dict]:
+        return self._call(f"/test/sent?since={since}")["sent"]
 
     def state(self) -> dict:
         return self._call("/test/sent")

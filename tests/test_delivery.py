@@ -213,6 +213,44 @@ async def test_rate_limiter_holds_the_rate_after_the_event_loop_stalls():
     assert worst <= 10, [round(t, 3) for t in sorted(starts)]
 
 
+async def test_rate_limiter_holds_the_rate_through_repeated_stalls():
+    """A busy event loop stalls again and again (a quarter of a second every 0.3 s, as while preparing
+    digests); the senders it wakes late must not make up for the lost starts all at once."""
+    clock = [0.0]
+    waiting: list[tuple[float, asyncio.Future]] = []
+    starts: list[float] = []
+
+    async def sleep(seconds):
+        future = asyncio.get_running_loop().create_future()
+        waiting.append((clock[0] + max(seconds, 0.0), future))
+        await future
+
+    finished = []
+
+    async def drive():
+        step = 0
+        while len(finished) < 50:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            step += 1
+            clock[0] += 0.25 if step % 10 == 0 else 0.005
+            for target, future in [w for w in waiting if w[0] <= clock[0]]:
+                waiting.remove((target, future))
+                future.set_result(None)
+
+    limiter = RateLimiter(25, sleep=sleep, clock=lambda: clock[0])
+
+    async def sender():
+        for _ in range(3):
+            await limiter.wait()
+            starts.append(clock[0])
+        finished.append(True)
+
+    await asyncio.gather(drive(), *(sender() for _ in range(50)))
+    worst = max(sum(1 for t in starts if s <= t < s + 1.0 - 1e-9) for s in starts)
+    assert worst <= 25, [round(t, 3) for t in sorted(starts)]
+
+
 async def test_rate_limiter_spaces_starts_and_pauses():
     import time
     starts = []

@@ -60,6 +60,8 @@ async def test_sources_show_their_state_and_errors(h, server):
     assert "⚠️" not in first
     assert second.startswith("#2 · Atom <b>Новости региона</b>")
     assert "⚠️ Ошибка: сайт ответил 500 Internal Server Error (подряд: 1, следующая попытка" in second
+    (stats,) = await h.send(ADMIN, "/stats")
+    assert "\nИсточников: 2, с ошибкой: 1 (/sources)\n" in stats
 
 
 async def test_pause_resume_and_delete(h, server):

@@ -108,10 +108,14 @@ async def stats(message: Message, services: Services) -> None:
     made = ", ".join(f"{escape(m)}: {n}" for m, n in methods.items()) or "нет"
     vectors = await services.worker.embeddings.count_by_model()
     embedded = ", ".join(f"{escape(m)}: {n}" for m, n in vectors.items()) or "нет"
+    sources = await services.sources.sources.list()
+    failing = sum(1 for s in sources if s.last_error)
+    sources_line = f"Источников: {len(sources)}" + (f", с ошибкой: {failing} (/sources)" if failing else "")
     await message.answer(
         "<b>Статистика</b>\n"
         f"Сообщений: {items['items']} (даты {items['first_date'] or '—'} … {items['last_date'] or '—'})\n"
         f"Подписчиков: {subs['active']} (всего было {subs['total']})\n"
+        f"{sources_line}\n"
         f"Дайджестов отправлено: {deliveries.get('sent', 0)}, ждут отправки: {deliveries.get('pending', 0)}, "
         f"заблокировали бота: {deliveries.get('blocked', 0)}\n"
         f"Кратких содержаний: {made}\n"
