@@ -17,6 +17,7 @@ SHOWN_SUMMARY_CHARS = 500  # summaries are made at most 400 long; this guards th
 _MIN_BODY_CHARS = 1000  # below this, a statement's header and footer go in messages of their own
 SHOWN_STORY_ITEMS = 10    # /item lists this many of the other statements of its story
 SHOWN_STORY_CHARS = 60    # each by its title or the start of its text: ten always fit one message
+SHOWN_ALSO = 5            # sources named as having carried the same text
 
 
 def _hit_html(hit: Hit, budget: int) -> str:
@@ -61,12 +62,18 @@ def _story_lines(related: list[Item]) -> str:
     return f"<i>Тот же сюжет — ещё {count}:</i>\n" + "\n".join(lines)
 
 
-def item_messages(item: Item, summary: Summary | None, related: list[Item] | None = None) -> list[str]:
+def item_messages(item: Item, summary: Summary | None, related: list[Item] | None = None,
+                  also: list[str] | None = None) -> list[str]:
     """The full statement with its date and summary (and the other statements of its story, when a
-    digest grouped it with some), split to fit Telegram's limit."""
+    digest grouped it with some; and the sources that carried the same text too), split to fit
+    Telegram's limit."""
     header = f"<b>#{item.id}</b> · {russian_date(item.statement_date)}"
     if item.source:
         header += f" · {escape(shorten(item.source, SHOWN_SOURCE_CHARS))}"
+    if also:
+        shown = ", ".join(escape(shorten(name, SHOWN_STORY_CHARS)) for name in also[:SHOWN_ALSO])
+        more = f" и ещё {len(also) - SHOWN_ALSO}" if len(also) > SHOWN_ALSO else ""
+        header += f"\n<i>То же сообщали:</i> {shown}{more}"
     if item.title:
         header += f"\n<b>{escape(shorten(item.title, SHOWN_TITLE_CHARS))}</b>"
     if item.link:

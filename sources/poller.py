@@ -174,7 +174,8 @@ class SourcePoller:
         if not fresh:
             return 0, len(known)
         results = await self.items.add_many([item for _, item in fresh])
-        await self.sources.remember(source.id, [(key, r.item_id) for (key, _), r in zip(fresh, results, strict=True)])
+        await self.sources.remember(source.id, [(key, r.item_id, not r.duplicate)
+                                                for (key, _), r in zip(fresh, results, strict=True)])
         stored = sum(not r.duplicate for r in results)
         if stored:
             self.on_stored(stored)

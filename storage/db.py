@@ -222,6 +222,7 @@ MIGRATIONS: list[str] = [
         source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
         entry_key TEXT NOT NULL,
         item_id INTEGER NOT NULL,
+        new INTEGER NOT NULL DEFAULT 1,        -- 0: the text was stored already (a post, another source)
         PRIMARY KEY (source_id, entry_key)
     ) WITHOUT ROWID;
     CREATE INDEX source_entries_item ON source_entries(item_id);

@@ -169,6 +169,7 @@ MIGRATIONS: list[str] = [
         source_id BIGINT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
         entry_key TEXT NOT NULL,
         item_id BIGINT NOT NULL,
+        new INTEGER NOT NULL DEFAULT 1,
         PRIMARY KEY (source_id, entry_key)
     );
     CREATE INDEX source_entries_item ON source_entries(item_id);

@@ -135,11 +135,19 @@ class SourcesRepo:
             known.update(key for (key,) in rows)
         return known
 
-    async def remember(self, source_id: int, entries: list[tuple[str, int]]) -> None:
-        """Entries taken, each with the statement it became (or already was)."""
+    async def remember(self, source_id: int, entries: list[tuple[str, int, bool]]) -> None:
+        """Entries taken, each with the statement it became (new) or already was (a post, another source)."""
         if not entries:
             return
         async with self.db.transaction() as conn:
             await conn.executemany(
-                "INSERT INTO source_entries(source_id, entry_key, item_id) VALUES (?, ?, ?)"
-                " ON CONFLICT (source_id, entry_key) DO NOTHING", [(source_id, k, i) for k, i in entries])
+                "INSERT INTO source_entries(source_id, entry_key, item_id, new) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (source_id, entry_key) DO NOTHING", [(source_id, k, i, int(n)) for k, i, n in entries])
+
+    async def also_carrying(self, item_id: int) -> list[str]:
+        """Titles of the sources that carried this statement after it was stored (from a post or another
+        source): the same news told again, shown beside it."""
+        rows = await self.db.fetchall(
+            "SELECT s.title, s.url FROM source_entries e JOIN sources s ON s.id = e.source_id"
+            " WHERE e.item_id = ? AND e.new = 0 ORDER BY s.id", (item_id,))
+        return [title or url for title, url in rows]

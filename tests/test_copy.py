@@ -37,7 +37,7 @@ async def source(tmp_path):
     delivery = await DeliveriesRepo(db).claim(100, "2025-08-09", NOW - timedelta(days=1), NOW, digest.id)
     await DeliveriesRepo(db).finish(delivery, "sent")
     feed, _ = await SourcesRepo(db).add("https://news.example.ru/rss", "rss", "Новости", 1, NOW)
-    await SourcesRepo(db).remember(feed.id, [("entry-3", 3)])
+    await SourcesRepo(db).remember(feed.id, [("entry-3", 3, True)])
     yield db
     await db.close()
 

@@ -90,6 +90,16 @@ async def test_only_admins_change_sources(h, server, command):
     assert not source.paused and source.url == server.url("/atom.xml")
 
 
+async def test_an_item_names_the_other_sources_that_carried_it(h, server):
+    await h.send(ADMIN, "Программа предусматривает льготные кредиты для малого и среднего бизнеса в регионах.")
+    await h.send(ADMIN, f"/addsource {server.url('/rss2.xml')}")
+    await h.send(ADMIN, f"/addsource {server.url('/cp1251.xml')}")  # the same three entries again
+    (posted,) = await h.send(USER, "/item 1")
+    assert "\n<i>То же сообщали:</i> Пресс-служба Минэкономразвития, Лента в windows-1251\n" in posted
+    (from_feed,) = await h.send(USER, "/item 2")
+    assert "\n<i>То же сообщали:</i> Лента в windows-1251\n" in from_feed  # not the feed it came from
+
+
 async def test_an_item_links_to_its_original(h, server):
     await h.send(ADMIN, f"/addsource {server.url('/rss2.xml')}")
     items = await h.services.items.get_many([1, 2, 3])

@@ -279,7 +279,8 @@ async def _show_item(message: Message, arg: str, services: Services) -> None:
     story = await services.digest_maker.digests.story_of(found.id)
     related = await services.items.get_many(story) if story else {}
     await answer_parts(message, item_messages(found, await services.summaries.get(found.id),
-                                              [related[i] for i in story if i in related]))
+                                              [related[i] for i in story if i in related],
+                                              await services.sources.sources.also_carrying(found.id)))
 
 
 def build_router() -> Router:
