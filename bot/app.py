@@ -88,6 +88,8 @@ async def poll_sources(services: Services) -> None:
     except Exception:
         log.exception("polling sources failed")
         return
+    for p in polled:
+        services.metrics.source_polls.labels("error" if p.error else "new" if p.stored else "unchanged").inc()
     stored = sum(p.stored for p in polled)
     if stored:
         log.info("%d sources polled: %d new statements", len(polled), stored)

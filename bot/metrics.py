@@ -44,7 +44,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.statements_stored = Counter("newsdigest_statements_stored", "Statements stored from posts", registry=r)
+        self.statements_stored = Counter("newsdigest_statements_stored", "Statements stored from posts and sources",
+                                         registry=r)
+        self.source_polls = Counter("newsdigest_source_polls", "Polls of sources, by outcome (new, unchanged, error)",
+                                    ["outcome"], registry=r)
         self.digests = Counter("newsdigest_digests", "Digest deliveries finished, by status", ["status"],
                                registry=r)
         self.messages_sent = Counter("newsdigest_messages_sent", "Messages Telegram accepted", registry=r)

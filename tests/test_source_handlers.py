@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from bot.app import poll_sources
 from bot.config import load_settings
 from bot.services import Services
 from storage.items import utc_now
+from tests.feed_server import FEEDS
 from tests.test_handlers import ADMIN, USER, Harness
 
 
@@ -98,6 +100,20 @@ async def test_an_item_names_the_other_sources_that_carried_it(h, server):
     assert "\n<i>То же сообщали:</i> Пресс-служба Минэкономразвития, Лента в windows-1251\n" in posted
     (from_feed,) = await h.send(USER, "/item 2")
     assert "\n<i>То же сообщали:</i> Лента в windows-1251\n" in from_feed  # not the feed it came from
+
+
+async def test_polls_are_counted_for_metrics(h, server):
+    await h.send(ADMIN, f"/addsource {server.url('/atom.xml')}")
+    server.bodies["gone"] = ((FEEDS / "feed.json").read_bytes(), "application/feed+json")
+    await h.send(ADMIN, f"/addsource {server.url('/live/gone')}")
+    del server.bodies["gone"]
+    services = h.services
+    services.sources.clock = lambda: utc_now() + timedelta(hours=1)
+    await poll_sources(services)
+    sample = services.metrics.registry.get_sample_value
+    assert sample("newsdigest_source_polls_total", {"outcome": "unchanged"}) == 1
+    assert sample("newsdigest_source_polls_total", {"outcome": "error"}) == 1
+    assert sample("newsdigest_statements_stored_total") == 4  # what /addsource stored
 
 
 async def test_an_item_links_to_its_original(h, server):
