@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import urlsplit
 
-from sources.feeds import Feed, NotAFeed, read_feed
+from sources.feeds import MAX_ENTRIES, Feed, NotAFeed, read_feed
 from sources.fetch import Fetched, Fetcher, FetchError
 from storage.items import ItemsRepo, utc_now
 from storage.sources import Source, SourcesRepo
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_BASE = "https://t.me/s/"   # a public channel's web preview
 MAX_BACKOFF = timedelta(hours=24)
+CHANNEL_PAGES = 5  # a channel's preview pages read in one poll, at most (about 100 posts)
 _CHANNEL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 _TELEGRAM_HOSTS = ("t.me", "telegram.me", "www.t.me", "www.telegram.me")
 
@@ -139,6 +140,8 @@ class SourcePoller:
         """One poll of one source; a failure is recorded on the source (with its backoff), never raised."""
         try:
             fetched, feed = await self._read(source.url, source)
+            if feed and feed.kind == "channel" and source.last_success_at:
+                feed = await self._with_older_posts(source, feed)
             stored, known = await self._store(source, feed) if feed else (0, 0)
         except (FetchError, SourceError) as exc:
             return await self._failed(source, str(exc))
@@ -150,6 +153,23 @@ class SourcePoller:
                                      body_hash=body_hash(fetched), title=feed.title or None if feed else None, now=now,
                                      next_poll_at=now + self.poll_every)
         return Polled(source.id, stored, known, not_modified=feed is None)
+
+    async def _with_older_posts(self, source: Source, feed: Feed) -> Feed:
+        """A channel's preview shows its last 20 or so posts. When none of them was taken before, more were
+        posted since the last poll: the older pages are read too (a few at most) until a known post."""
+        entries = list(feed.entries)
+        page = feed
+        for _ in range(CHANNEL_PAGES - 1):
+            if not page.entries or await self.sources.known_keys(source.id, [e.key for e in page.entries]):
+                break
+            numbers = [int(n) for n in (e.key.rsplit("/", 1)[-1] for e in page.entries) if n.isdigit()]
+            if not numbers:
+                break
+            fetched = await self.fetcher.get(f"{source.url}?before={min(numbers)}")
+            page = await asyncio.to_thread(read_feed, fetched.body, fetched.content_type, fetched.url,
+                                           _post_base(self.channel_base))
+            entries += [e for e in page.entries if e.key not in {x.key for x in entries}]
+        return Feed(feed.kind, feed.title, entries[:MAX_ENTRIES], feed.total)
 
     async def _failed(self, source: Source, error: str) -> Polled:
         wait = backoff(self.poll_every, source.failures + 1)

@@ -22,6 +22,7 @@ class FeedServer:
 
     def __init__(self) -> None:
         self.bodies: dict[str, tuple[bytes, str]] = {}  # /live/NAME → (body, content type)
+        self.channels: dict[str, list[str]] = {}  # /s/NAME: the texts of posts 1, 2, … (else channel.html)
         self.hits: Counter[str] = Counter()
         self.conditional = True  # False: a server that ignores If-None-Match
         self.slow_seconds = 5.0
@@ -75,7 +76,17 @@ class FeedServer:
         return self._respond(request, path.read_bytes(), TYPES.get(path.suffix, "application/octet-stream"))
 
     async def _channel(self, request: web.Request) -> web.Response:
-        body = (FEEDS / "channel.html").read_bytes().replace(b"testchannel", request.match_info["name"].encode())
+        name = request.match_info["name"]
+        if name in self.channels:  # as t.me/s/ does: the last 20 posts before ?before=N
+            posts = self.channels[name]
+            before = int(request.query.get("before", len(posts) + 1))
+            shown = range(max(1, before - 20), min(before, len(posts) + 1))
+            body = (f'<html><head><meta property="og:title" content="{name}"></head><body>' + "".join(
+                f'<div class="tgme_widget_message js-widget_message" data-post="{name}/{n}">'
+                f'<div class="tgme_widget_message_text js-message_text">{posts[n - 1]}</div>'
+                f'<time datetime="2025-08-09T10:00:00+00:00"></time></div>' for n in shown) + "</body></html>").encode()
+            return self._respond(request, body, TYPES[".html"])
+        body = (FEEDS / "channel.html").read_bytes().replace(b"testchannel", name.encode())
         return self._respond(request, body, TYPES[".html"])
 
     async def _live(self, request: web.Request) -> web.Response:

@@ -287,6 +287,18 @@ async def test_a_page_leads_to_its_feed_and_a_channel_is_read_from_its_preview(p
     assert post.link == server.url("/newsroom_test/42") and post.source == "channel:@newsroom_test"
 
 
+async def test_a_busy_channel_is_read_back_to_the_last_post_taken(poller, server):
+    server.channels["busy_news"] = [f"Новость номер {n} канала о событиях дня." for n in range(1, 21)]
+    added = await poller.add("@busy_news", added_by=1)
+    assert added.stored == 20
+    server.channels["busy_news"] += [f"Новость номер {n} канала о событиях дня." for n in range(21, 66)]
+    poller.clock.now += EVERY
+    (polled,) = await poller.poll_due()
+    assert polled.stored == 45  # three pages of the preview, back to post 20
+    assert server.hits["/s/busy_news"] == 4
+    assert (await poller.items.stats())["items"] == 65
+
+
 async def test_failures_are_recorded_with_a_growing_backoff(poller, server):
     server.bodies["flaky"] = ((FEEDS / "atom.xml").read_bytes(), "application/atom+xml")
     added = await poller.add(server.url("/live/flaky"), added_by=1)
