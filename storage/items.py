@@ -21,6 +21,7 @@ class Item:
     content_hash: str
     created_at: datetime
     link: str | None = None  # the original on the web (statements from sources)
+    also: int = 0  # sources that carried the same text after it was stored (read for digests only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +39,17 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# How many sources carried an item's text after it was stored: a wire story that five outlets print word for
+# word is one statement, and its digest line still counts five.
+_ALSO = "(SELECT count(*) FROM source_entries e WHERE e.item_id = items.id AND e.new = 0) AS also"
+
+
 def _row_to_item(row) -> Item:
     return Item(
         id=row["id"], text=row["text"], title=row["title"],
         statement_date=date.fromisoformat(row["statement_date"]), source=row["source"],
         content_hash=row["content_hash"], created_at=datetime.fromisoformat(row["created_at"]), link=row["link"],
+        also=row["also"] if "also" in row.keys() else 0,  # noqa: SIM118 (`in row` looks at the values)
     )
 
 
@@ -107,15 +114,17 @@ class ItemsRepo:
         return deleted
 
     async def by_statement_dates(self, first: date, last: date) -> list[Item]:
+        """Items dated first..last, each with how many sources carried it again (a digest counts its outlets)."""
         rows = await self.db.fetchall(
-            "SELECT * FROM items WHERE statement_date BETWEEN ? AND ? ORDER BY statement_date, id",
+            f"SELECT items.*, {_ALSO} FROM items WHERE statement_date BETWEEN ? AND ? ORDER BY statement_date, id",
             (first.isoformat(), last.isoformat()))
         return [_row_to_item(r) for r in rows]
 
     async def created_between(self, start: datetime, end: datetime) -> list[Item]:
-        """Items that arrived in [start, end)."""
+        """Items that arrived in [start, end), each with how many sources carried it again."""
         rows = await self.db.fetchall(
-            "SELECT * FROM items WHERE created_at >= ? AND created_at < ? ORDER BY id", (iso_utc(start), iso_utc(end)))
+            f"SELECT items.*, {_ALSO} FROM items WHERE created_at >= ? AND created_at < ? ORDER BY id",
+            (iso_utc(start), iso_utc(end)))
         return [_row_to_item(r) for r in rows]
 
     async def latest_statement_date(self) -> date | None:

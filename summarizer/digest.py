@@ -74,7 +74,7 @@ class RenderedDigest:
 
 def rank(stories: list[Story]) -> list[Story]:
     """Most important first: the stories told by most sources, then the newest."""
-    return sorted(stories, key=lambda s: (-len(s.items), -s.lead.statement_date.toordinal(), -s.lead.id))
+    return sorted(stories, key=lambda s: (-s.outlets, -s.lead.statement_date.toordinal(), -s.lead.id))
 
 
 def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, followed: bool = False) -> str:
@@ -84,8 +84,8 @@ def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, follow
     text = summary.summary if summary else clean_summary((lead.title or lead.text)[:2 * _FALLBACK_CHARS],
                                                          _FALLBACK_CHARS)
     notes = [russian_date(lead.statement_date, year=False)] if show_dates else []
-    if len(story.items) > 1:
-        notes.append(plural(len(story.items), "источник", "источника", "источников"))
+    if story.outlets > 1:
+        notes.append(plural(story.outlets, "источник", "источника", "источников"))
     note = f" <i>({escape(', '.join(notes))})</i>" if notes else ""
     original = f" · {link(lead.link, 'оригинал')}" if lead.link else ""
     return f"{FOLLOWED if followed else BULLET} {escape(text)}{note} /item{lead.id}{original}"

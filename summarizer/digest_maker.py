@@ -34,14 +34,15 @@ def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, 
     for item in items:
         summary = summaries.get(item.id)
         embedded = "v" if vectors and item.id in vectors else ""
-        h.update(f"|{item.id}{embedded}:{summary.summary if summary else ''}".encode())
+        h.update(f"|{item.id}{embedded}+{item.also}:{summary.summary if summary else ''}".encode())
     return h.hexdigest()
 
 
 def grouping_key(items: list[Item], story_model: str = "", vectors: Mapping[int, np.ndarray] | None = None) -> str:
-    """What a period's stories depend on: its items and which of them are embedded (not their summaries)."""
+    """What a period's stories and their order depend on: its items, which of them are embedded and how many
+    sources carried each (not their summaries)."""
     h = hashlib.sha256(story_model.encode())
-    h.update(",".join(f"{i.id}{'v' if vectors and i.id in vectors else ''}" for i in items).encode())
+    h.update(",".join(f"{i.id}{'v' if vectors and i.id in vectors else ''}+{i.also}" for i in items).encode())
     return h.hexdigest()
 
 

@@ -49,6 +49,11 @@ class Story:
     items: list[Item]  # oldest first
     lead: Item         # the most representative item: its summary is the story's line
 
+    @property
+    def outlets(self) -> int:
+        """Sources that told the story: each statement's own, and the sources that carried its very text."""
+        return sum(1 + item.also for item in self.items)
+
 
 def group_fingerprints(prints: Sequence[frozenset[str]], threshold: float = SAME_STORY_JACCARD,
                        seeds: int = 0) -> list[int]:

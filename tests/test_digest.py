@@ -18,6 +18,14 @@ def item(i: int, text: str, day: date = DAY) -> Item:
     return Item(i, text, None, day, "", content_hash(text), datetime(2025, 8, 9, tzinfo=UTC))
 
 
+def test_a_statement_that_several_sources_carried_counts_them_all():
+    wire = replace(item(1, "Центробанк сохранил ключевую ставку."), also=4)  # five outlets, one text
+    told_twice = [item(2, "Курс рубля укрепился на торгах биржи."),
+                  item(3, "Рубль укрепился на торгах биржи в пятницу.")]
+    digest = build_digest([*told_twice, wire], {}, DAY, DAY)
+    assert digest.entries[0].startswith("• Центробанк сохранил ключевую ставку. <i>(5 источников)</i>")
+
+
 def test_a_story_from_a_source_links_to_its_original():
     linked = replace(item(1, "Курс рубля укрепился."), link='https://news.example.ru/a?x=1&y="2"')
     (message,) = build_digest([linked, item(2, "Школы готовы к учебному году.")], {}, DAY, DAY).messages

@@ -100,6 +100,10 @@ async def test_an_item_names_the_other_sources_that_carried_it(h, server):
     assert "\n<i>То же сообщали:</i> Пресс-служба Минэкономразвития, Лента в windows-1251\n" in posted
     (from_feed,) = await h.send(USER, "/item 2")
     assert "\n<i>То же сообщали:</i> Лента в windows-1251\n" in from_feed  # not the feed it came from
+    await h.send(USER, "/start")
+    digest = "\n".join(await h.send(ADMIN, "/preview"))
+    (line,) = [ln for ln in digest.splitlines() if "/item1" in ln]
+    assert "3 источника)</i>" in line  # the post, and both feeds that carried its text
 
 
 async def test_polls_are_counted_for_metrics(h, server):
