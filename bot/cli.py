@@ -165,6 +165,8 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def html_to_text(message: str) -> str:
+    """A digest's Telegram HTML for a terminal: bold and italics dropped, a link as its text and address."""
+    message = re.sub(r'<a href="([^"]*)">(.*?)</a>', r"\2 (\1)", message)
     return html.unescape(re.sub(r"</?[bi]>", "", message))
 
 

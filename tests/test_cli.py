@@ -150,6 +150,9 @@ def test_sources_from_the_command_line(capsys, monkeypatch):
         assert "not added: сайт ответил 500 Internal Server Error" in capsys.readouterr().err
         assert main(["sources", "list"]) == 0
         assert "2 statements, last success" in capsys.readouterr().out
+        assert main(["digest", "--date", "2025-08-09"]) == 0
+        printed = capsys.readouterr().out
+        assert "оригинал (https://region.example.ru/school)" in printed and "<a " not in printed
         assert main(["sources", "poll"]) == 0  # not due for ten minutes
         assert "0 sources polled, 0 new statements" in capsys.readouterr().out
         assert main(["sources", "pause", "#1"]) == 0 and "#1 paused" in capsys.readouterr().out
