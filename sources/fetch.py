@@ -57,6 +57,10 @@ def check_url(url: str, allow_private: bool = False) -> str:
     return url
 
 
+class PrivateAddress(OSError):
+    """A name that resolves into a loopback, private or link-local network."""
+
+
 class PublicResolver(AbstractResolver):
     """Resolves names as usual but refuses a name that points into a loopback, private or link-local network.
     The check happens where the connection is made, so a redirect or a name that changes its address
@@ -69,7 +73,7 @@ class PublicResolver(AbstractResolver):
                       ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         if any(_forbidden(r["host"]) for r in results):
-            raise OSError(f"{host} resolves to an address in a private network")
+            raise PrivateAddress(f"{host} resolves to an address in a private network")
         return results
 
     async def close(self) -> None:
@@ -141,6 +145,6 @@ class Fetcher:
 
 
 def _reason(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError) and "private network" in str(exc.os_error):
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, PrivateAddress):
         return "адрес в локальной или частной сети не разрешён"
     return type(exc).__name__ if not str(exc) else str(exc)[:200]

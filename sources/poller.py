@@ -95,17 +95,20 @@ class SourcePoller:
         if fetched.status == 304 or known and known.body_hash == body_hash(fetched):
             return fetched, None
         try:
-            return fetched, await asyncio.to_thread(read_feed, fetched.body, fetched.content_type, fetched.url,
-                                                    _post_base(self.channel_base))
+            return fetched, await self._parse(fetched)
         except NotAFeed as exc:
             if not exc.links:
                 raise SourceError(str(exc)) from None
             fetched = await self.fetcher.get(exc.links[0])  # one step only: a feed does not lead to another page
             try:
-                return fetched, await asyncio.to_thread(read_feed, fetched.body, fetched.content_type, fetched.url,
-                                                        _post_base(self.channel_base))
+                return fetched, await self._parse(fetched)
             except NotAFeed as again:
                 raise SourceError(f"страница ведёт на {exc.links[0]}, но там {again}") from None
+
+    async def _parse(self, fetched: Fetched) -> Feed:
+        """The feed in a fetched document, parsed off the event loop (a big feed costs a second of CPU)."""
+        return await asyncio.to_thread(read_feed, fetched.body, fetched.content_type, fetched.url,
+                                       _post_base(self.channel_base))
 
     async def add(self, text: str, added_by: int | None) -> Added:
         """Check the source at once and store what it holds now: the admin sees at once what they added."""
@@ -158,6 +161,7 @@ class SourcePoller:
         """A channel's preview shows its last 20 or so posts. When none of them was taken before, more were
         posted since the last poll: the older pages are read too (a few at most) until a known post."""
         entries = list(feed.entries)
+        seen = {e.key for e in entries}
         page = feed
         for _ in range(CHANNEL_PAGES - 1):
             if not page.entries or await self.sources.known_keys(source.id, [e.key for e in page.entries]):
@@ -165,10 +169,9 @@ class SourcePoller:
             numbers = [int(n) for n in (e.key.rsplit("/", 1)[-1] for e in page.entries) if n.isdigit()]
             if not numbers:
                 break
-            fetched = await self.fetcher.get(f"{source.url}?before={min(numbers)}")
-            page = await asyncio.to_thread(read_feed, fetched.body, fetched.content_type, fetched.url,
-                                           _post_base(self.channel_base))
-            entries += [e for e in page.entries if e.key not in {x.key for x in entries}]
+            page = await self._parse(await self.fetcher.get(f"{source.url}?before={min(numbers)}"))
+            entries += [e for e in page.entries if e.key not in seen]
+            seen.update(e.key for e in page.entries)
         return Feed(feed.kind, feed.title, entries[:MAX_ENTRIES], feed.total)
 
     async def _failed(self, source: Source, error: str) -> Polled:

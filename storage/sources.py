@@ -79,9 +79,9 @@ class SourcesRepo:
         return [_row_to_source(row, counts.get(row["id"], 0)) for row in rows]
 
     async def remove(self, source_id: int) -> bool:
-        """The source goes; the statements it brought stay (they may be in digests already sent)."""
+        """The source goes with its entries (ON DELETE CASCADE); the statements it brought stay (they may be in
+        digests already sent)."""
         async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM source_entries WHERE source_id = ?", (source_id,))
             cur = await conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
             return cur.rowcount > 0
 
