@@ -287,7 +287,9 @@ class PostgresDatabase:
     async def _lost(self, conn: asyncpg.Connection, attempt: int) -> bool:
         """A connection found lost is thrown away (the pool opens another). True: pause, then try again;
         False: that was the last attempt."""
-        conn.terminate()
+        # asyncpg itself gives back a connection lost mid-query (the proxy is then detached).
+        with contextlib.suppress(asyncpg.exceptions.InterfaceError):
+            conn.terminate()
         if attempt == CONNECT_ATTEMPTS - 1:
             return False
         log.warning("lost the connection to %s; retrying", self.path)

@@ -79,6 +79,27 @@ async def test_reads_and_new_transactions_survive_a_lost_connection(postgres_url
             await db.close()
 
 
+async def test_a_read_in_flight_when_the_server_drops_its_connection_is_retried(postgres_url):
+    async with new_postgres_database(postgres_url) as url:
+        db = await PostgresDatabase.open(url)
+        try:
+            # asyncpg hands a connection lost mid-query back to its pool before the error reaches us.
+            read = asyncio.create_task(db.fetchall("SELECT 7 FROM pg_sleep(0.5)"))
+            admin = await asyncpg.connect(postgres_url)
+            try:
+                while not await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+                                               " AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+                                               url.rsplit("/", 1)[1]):
+                    await asyncio.sleep(0.01)
+                await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                    " WHERE datname = $1 AND pid <> pg_backend_pid()", url.rsplit("/", 1)[1])
+            finally:
+                await admin.close()
+            assert [tuple(r) for r in await read] == [(7,)]
+        finally:
+            await db.close()
+
+
 async def test_the_move_from_the_sqlite_file_to_postgresql_as_the_readme_tells_it(postgres_url, monkeypatch,
                                                                                   capsys):
     assert await asyncio.to_thread(main, ["ingest", str(ROOT / "examples")]) == 0  # the SQLite default
