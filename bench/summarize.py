@@ -133,27 +133,40 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def speed(batches: int, beams: int) -> None:
+def measure_speed(batches: int, beams: tuple[int, ...], backends=("transformers", "ctranslate2")
+                  ) -> tuple[dict[tuple[str, int], dict], dict[str, float]]:
+    """Each backend's speed at each beam width, each in its own process, on one random T5-base model;
+    and each backend's size on disk (MB)."""
     with tempfile.TemporaryDirectory() as tmp:
         hf_dir = build_random_base_model(os.path.join(tmp, "hf"))
         ct2_dir = os.path.join(tmp, "ct2")
         import ctranslate2
 
         ctranslate2.converters.TransformersConverter(hf_dir).convert(ct2_dir, quantization="int8", force=True)
-        sizes = {d: sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) / 2**20 for d in (hf_dir, ct2_dir)}
+        paths = {"transformers": hf_dir, "ctranslate2": ct2_dir}
+        sizes = {b: sum(os.path.getsize(os.path.join(paths[b], f)) for f in os.listdir(paths[b])) / 2**20
+                 for b in backends}
         results = {}
-        for backend, path in (("transformers", hf_dir), ("ctranslate2", ct2_dir)):
-            proc = subprocess.run([sys.executable, "-m", "bench.summarize", "--speed-worker", backend, path,
-                                   str(batches), str(beams)], capture_output=True, text=True, check=True)
-            results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
+        for backend in backends:
+            for width in beams:
+                proc = subprocess.run([sys.executable, "-m", "bench.summarize", "--speed-worker", backend,
+                                       paths[backend], str(batches), str(width)],
+                                      capture_output=True, text=True, check=True)
+                results[backend, width] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results, sizes
+
+
+def speed(batches: int, beams: int) -> None:
+    measured, sizes = measure_speed(batches, (beams,))
+    results = {backend: r for (backend, _), r in measured.items()}
     decoding = "greedy" if beams == 1 else f"beam {beams}"
     print(f"\nspeed: T5-base shape (random weights), {INPUT_TOKENS} tokens in, {OUTPUT_TOKENS} out, {decoding}, "
           f"batch {BATCH}, {os.cpu_count()} cores, median of {batches} batches")
     print(f"  {'backend':26}{'items/s':>9}{'s/batch':>9}{'out tok':>9}{'peak MB':>9}{'disk MB':>9}")
-    for (backend, r), disk in zip(results.items(), sizes.values(), strict=True):
+    for backend, r in results.items():
         label = "transformers fp32" if backend == "transformers" else "CTranslate2 int8"
         print(f"  {label:26}{r['items_per_s']:9.2f}{r['s_per_batch']:9.1f}{r['output_tokens']:9d}"
-              f"{r['peak_rss_mb']:9.0f}{disk:9.0f}")
+              f"{r['peak_rss_mb']:9.0f}{sizes[backend]:9.0f}")
     ratio = results["ctranslate2"]["items_per_s"] / results["transformers"]["items_per_s"]
     print(f"  CTranslate2 int8 / transformers fp32: {ratio:.2f}x items/s")
 

@@ -44,10 +44,10 @@ class EncoderBackend(Protocol):
     def queries(self, texts: list[str]) -> np.ndarray: ...
 
 
-def passage_text(title: str | None, text: str) -> str:
+def passage_text(title: str | None, text: str, chars: int = PASSAGE_CHARS) -> str:
     if title and title.startswith(("http://", "https://")):
         title = None  # a bare link as a title says nothing an encoder can read, and makes unlike news alike
-    return f"{title}. {text[:PASSAGE_CHARS]}" if title else text[:PASSAGE_CHARS]
+    return f"{title}. {text[:chars]}" if title else text[:chars]
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
