@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import zip_longest
 
 import numpy as np
 
@@ -33,6 +34,7 @@ COMMON_WORD_MIN = 1000  # ...and in at least this many: below it every word is c
 MIN_FINDING_TERMS = 2  # the rarest words always find candidates, however common
 FUSION_DEPTH = 100  # candidates taken from each ranking before fusion
 WORDS_SHARE = 0.5  # of a fused score; the rest is meaning (bench/relevance prints the choice)
+KEPT_FROM_EACH = 3  # the best of each ranking that a fused score may not push off the first page
 
 # A chunk is a "quoted phrase" or a run of non-space characters, maybe with a leading minus.
 _CHUNK_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -209,11 +211,15 @@ def make_snippet(text: str, query: ParsedQuery, words: int = SNIPPET_WORDS) -> t
     return "".join(out), tuple(marks)
 
 
-def fuse(words: dict[int, float], meaning: dict[int, float], floor: float = 0.0) -> list[int]:
+def fuse(words: dict[int, float], meaning: dict[int, float], floor: float = 0.0, room: int = 0) -> list[int]:
     """Candidates by one score: WORDS_SHARE of their word score over the best one's, the rest their
     cosine's place between the floor (or the lowest candidate's, if higher) and the best. Unlike a fusion
     of ranks, a statement far ahead on one side stays ahead: the exact article a sentence names, or
-    the one closest in meaning to a question no statement words alike. Best first, ties by id."""
+    the one closest in meaning to a question no statement words alike. Best first, ties by id.
+    The KEPT_FROM_EACH best by words and by meaning are kept among the first `room` (what the first page
+    has left): a statement whose words match best but whose cosine is middling, or the reverse, is not
+    crowded out by many that are fair on both sides (bench/relevance: teasers, headlines and
+    paraphrased questions all gain)."""
     candidates = set(words) | set(meaning)
     best_words = max(words.values(), default=0.0) or 1.0
     cosines = [meaning.get(i, floor) for i in candidates]
@@ -223,7 +229,13 @@ def fuse(words: dict[int, float], meaning: dict[int, float], floor: float = 0.0)
     def score(i: int) -> float:
         return (WORDS_SHARE * words.get(i, 0.0) / best_words
                 + (1 - WORDS_SHARE) * max(0.0, meaning.get(i, low) - low) / span)
-    return sorted(candidates, key=lambda i: (-score(i), i))
+    fused = sorted(candidates, key=lambda i: (-score(i), i))
+    by_words = sorted(words, key=lambda i: (-words[i], i))[:KEPT_FROM_EACH]
+    by_meaning = sorted((i for i in meaning if meaning[i] >= floor), key=lambda i: (-meaning[i], i))[:KEPT_FROM_EACH]
+    alternate = [i for pair in zip_longest(by_words, by_meaning) for i in pair if i is not None]
+    kept = list(dict.fromkeys(alternate))[:room]  # taken in turns: a small room still holds both sides' best
+    first = set(kept) | set([i for i in fused if i not in kept][:room - len(kept)])
+    return [i for i in fused if i in first] + [i for i in fused if i not in first]
 
 
 class SearchRepo:
@@ -307,7 +319,8 @@ class SearchRepo:
             # A nearest statement outside the partial tier's best has no word score: scoring every candidate's
             # words costs FTS5 ~1 ms a row, and bench/relevance found the same recall without it.
             candidates = list(by_words) + [i for i in nearest if i not in by_words]
-            rest = fuse(by_words, self.index.similarities(vector, candidates), min_similarity)
+            rest = fuse(by_words, self.index.similarities(vector, candidates), min_similarity,
+                        room=max(0, limit - len(complete)))
             meaning_only = set(nearest) - set(by_words)
         ranking = complete + rest
         ids = ranking[offset:offset + limit + 1]

@@ -132,6 +132,17 @@ def test_fusion_keeps_what_one_side_is_sure_of_and_rewards_agreement():
     assert fuse({5: 1.0, 6: 2.0}, {}) == [6, 5]
 
 
+def test_the_best_of_either_ranking_is_not_crowded_off_the_first_page():
+    # 1 matches the words best but is middling in meaning; 2 is the closest in meaning and shares no word;
+    # 100–111 are fair on both sides, and a plain mix of scores would rank all twelve above both.
+    words = {1: 10.0, **{i: 8.0 for i in range(100, 112)}}
+    meaning = {1: 0.80, 2: 0.95, **{i: 0.93 for i in range(100, 112)}}
+    assert {1, 2}.isdisjoint(fuse(words, meaning, floor=0.80)[:10])  # nothing kept: both crowded out
+    page = fuse(words, meaning, floor=0.80, room=10)
+    assert {1, 2} <= set(page[:10]) and len(page) == len(set(words) | set(meaning))
+    assert set(fuse(words, meaning, floor=0.80, room=3)[:3]) == {1, 2, 100}  # a page with 7 exact matches above
+
+
 async def test_an_unrelated_question_finds_nothing_rather_than_noise(db):
     search, e5 = await searcher(db)
     query = "рецепт борща"
