@@ -25,6 +25,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
@@ -178,10 +179,9 @@ def cluster_by_meaning(matrix: np.ndarray, days: np.ndarray, threshold: float,
         apart = np.abs(days[component][:, None] - days[component][None, :]) > STORY_WINDOW_DAYS
         if named:
             dated = [n for n, row in enumerate(component) if named[row]]
-            for x, a in enumerate(dated):
-                for b in dated[x + 1:]:
-                    if other_days(named[component[a]], named[component[b]]):
-                        apart[a, b] = apart[b, a] = True
+            for a, b in combinations(dated, 2):
+                if other_days(named[component[a]], named[component[b]]):
+                    apart[a, b] = apart[b, a] = True
         sims[apart] = 0.0  # outside the window: as unlike as can be for a unit-vector average
         for cluster in _average_linkage(sims, threshold):
             cluster = sorted(cluster)  # rows are in id order: of equally representative items, the first told
@@ -198,20 +198,21 @@ def group_stories(items: list[Item], vectors: Mapping[int, np.ndarray] | None = 
     """Statements of one piece of news become one story: by meaning for the items with a vector in
     `vectors` (when the encoder's `similarity` cut is known), by stems for the rest."""
     ordered = sorted(items, key=lambda i: i.id)
+    named = {i.id: named_days(i.title) for i in ordered}  # read once: both ways of grouping use them
     embedded = [i for i in ordered if vectors and similarity is not None and i.id in vectors]
     stories: list[Story] = []
     if embedded:
         matrix = np.vstack([vectors[i.id] for i in embedded]).astype(np.float32)  # type: ignore[index]
         days = np.array([i.statement_date.toordinal() for i in embedded])
-        named = [named_days(i.title) for i in embedded]
-        for rows in cluster_by_meaning(matrix, days, similarity, named):  # type: ignore[arg-type]
+        for rows in cluster_by_meaning(matrix, days, similarity,  # type: ignore[arg-type]
+                                       [named[i.id] for i in embedded]):
             story_items = sorted((embedded[r] for r in rows), key=lambda i: i.id)
             stories.append(Story(story_items, embedded[rows[0]]))
     known = {i.id for i in embedded}
     rest = [i for i in ordered if i.id not in known]
     grouped = [s.lead for s in stories] + rest
     story_of = group_fingerprints([fingerprint(i.title, i.text) for i in grouped], seeds=len(stories),
-                                  days=[named_days(i.title) for i in grouped])
+                                  days=[named[i.id] for i in grouped])
     for item, number in zip(rest, story_of[len(stories):], strict=True):
         if number == len(stories):
             stories.append(Story([item], item))
