@@ -8,9 +8,10 @@ from storage.db import day_range, placeholders
 
 TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
 RECENCY_DAYS = 30.0  # boost 1 + 1 / (1 + age / RECENCY_DAYS): 2× today, 1.5× at 30 days, toward 1× after
-# bm25 is negative (lower is better); recent items get up to twice the weight.
+# bm25 is negative (lower is better); recent items get up to twice the weight. The day is item_days's.
 _SCORE = (f"(bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})"
-          f" * (1.0 + 1.0 / (1.0 + max(julianday('now') - day, 0) / {RECENCY_DAYS})))")
+          f" * (1.0 + 1.0 / (1.0 + max(julianday('now') - d.day, 0) / {RECENCY_DAYS})))")
+_WITH_DAYS = "items_fts JOIN item_days d ON d.id = items_fts.rowid"
 
 
 class Fts5Syntax:
@@ -44,25 +45,27 @@ class Fts5Index:
         """(item id, title stems, body stems, Julian day) rows, inside the caller's transaction."""
         await conn.executemany("INSERT INTO items_fts(rowid, title, body, day) VALUES (?, ?, ?, ?)",
                                [(i, " ".join(title), " ".join(body), day) for i, title, body, day in rows])
+        await conn.executemany("INSERT INTO item_days(id, day) VALUES (?, ?)", [(r[0], r[3]) for r in rows])
 
     @staticmethod
     async def delete(conn, item_id: int) -> None:
         await conn.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
+        await conn.execute("DELETE FROM item_days WHERE id = ?", (item_id,))
 
     async def ranked(self, match: str, terms: object, days: tuple[int | None, int | None], window: int,
                      limit: int) -> dict[int, float]:
         """The best `limit` documents matching `match` with their scores (higher is better), best first, among
         the newest `window` matches."""
-        where, params = day_range(days)
+        where, params = day_range(days, "d.day")
         where, params = ["items_fts MATCH ?", *where], [match, *params]
         # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
         row = await self.db.fetchone(
-            f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            (*params, window - 1))
+            f"SELECT items_fts.rowid FROM {_WITH_DAYS if len(params) > 1 else 'items_fts'} WHERE {' AND '.join(where)}"
+            " ORDER BY items_fts.rowid DESC LIMIT 1 OFFSET ?", (*params, window - 1))
         if row:
-            where.append("rowid >= ?")
+            where.append("items_fts.rowid >= ?")
             params.append(row[0])
-        sql = f"SELECT rowid, {_SCORE} AS s FROM items_fts WHERE {' AND '.join(where)} ORDER BY s LIMIT ?"
+        sql = f"SELECT items_fts.rowid, {_SCORE} AS s FROM {_WITH_DAYS} WHERE {' AND '.join(where)} ORDER BY s LIMIT ?"
         return {r[0]: -r[1] for r in await self.db.fetchall(sql, (*params, limit))}
 
     async def doc_counts(self, stems: list[str]) -> dict[str, int]:
@@ -73,14 +76,15 @@ class Fts5Index:
     async def allowed(self, ids: list[int], days: tuple[int | None, int | None], required: str | None,
                       excluded: str | None) -> set[int]:
         """Those of `ids` within the days, matching `required` (if any) and not `excluded` (if any)."""
-        where, params = day_range(days)
-        where, params = [f"rowid IN ({placeholders(ids)})", *where], [*ids, *params]
+        where, params = day_range(days, "d.day")
+        where, params = [f"items_fts.rowid IN ({placeholders(ids)})", *where], [*ids, *params]
         if required:
             where.append("items_fts MATCH ?")
             params.append(required)
         if excluded:
-            where.append(f"rowid NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid IN "
+            where.append(f"items_fts.rowid NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid IN "
                          f"({placeholders(ids)}))")
             params += [excluded, *ids]
-        return {r[0] for r in await self.db.fetchall(f"SELECT rowid FROM items_fts WHERE {' AND '.join(where)}",
-                                                     params)}
+        source = _WITH_DAYS if any(d is not None for d in days) else "items_fts"
+        return {r[0] for r in await self.db.fetchall(
+            f"SELECT items_fts.rowid FROM {source} WHERE {' AND '.join(where)}", params)}

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 
 from storage.db import MIGRATIONS, Database
 from storage.deliveries import DeliveriesRepo
+from storage.items import ItemsRepo
+from storage.search import SearchRepo
 from storage.searches import SearchesRepo
+from storage.statements import parse_statement
 
 
 async def test_version_2_database_upgrades_with_pending_deliveries_kept(tmp_path):
@@ -31,5 +35,25 @@ async def test_version_2_database_upgrades_with_pending_deliveries_kept(tmp_path
         assert await SearchesRepo(db).get(1, 0) is None  # ownerless searches are not kept
         (version,) = await db.fetchone("PRAGMA user_version")
         assert version == len(MIGRATIONS)
+    finally:
+        await db.close()
+
+
+async def test_statements_indexed_before_the_day_table_are_found_by_date_and_ranked_by_recency(tmp_path):
+    path = tmp_path / "v10.sqlite3"
+    db = await Database.open(path)
+    await ItemsRepo(db).add_many([parse_statement("date 2025-08-01\nСанкции против банков."),
+                                  parse_statement("date 2025-08-09\nСанкции против заводов.")])
+    await db.close()
+    conn = sqlite3.connect(path)  # as a version-10 database left it: no item_days
+    conn.executescript("DROP TABLE item_days; PRAGMA user_version = 10;")
+    conn.close()
+
+    db = await Database.open(path)
+    try:
+        search = SearchRepo(db)
+        assert [h.statement_date.day for h in (await search.search("санкции")).hits] == [9, 1]  # newer first
+        page = await search.search("санкции", date_to=date(2025, 8, 5))
+        assert [h.statement_date.day for h in page.hits] == [1]
     finally:
         await db.close()
