@@ -303,13 +303,20 @@ class SearchRepo:
         nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth)) if fusing else None
         try:
             complete = list(await self._ranked(query.fts(syntax), list(query.include), days, depth))
+            # This page and the sign of a next one within the statements with every word: the rest (partial
+            # matches, meaning) would rank after them, and is not needed now.
+            enough = len(complete) > offset + limit
             by_words: dict[int, float] = {}
-            if len(complete) < depth and (partial := query.fts_partial(await self._finding_terms(query), syntax)):
+            if not enough and len(complete) < depth and (
+                    partial := query.fts_partial(await self._finding_terms(query), syntax)):
                 by_words = await self._ranked(partial, list(query.include), days, depth)
         except BaseException:
             if nearby:
                 nearby.cancel()
             raise
+        if nearby and enough:
+            nearby.cancel()
+            nearby = None
         rest, meaning_only = list(by_words), set()
         vector, found = await nearby if nearby else (None, [])
         if vector is not None:

@@ -1,10 +1,13 @@
+import asyncio
 from datetime import date
 
 import pytest
 
+from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.search import MAX_QUERY_CHARS, SearchRepo, parse_query
 from storage.statements import parse_statement
+from storage.vectors import VectorIndex
 
 STATEMENTS = [
     "date 2025-08-01\nСостоялся визит Президента в Казань, где обсуждали строительство метро.",
@@ -170,3 +173,11 @@ async def test_a_minus_before_a_number_is_a_temperature_not_an_exclusion(db):
     await ItemsRepo(db).add_many([parse_statement("К концу выходных в Красноярске похолодает до -6 градусов.")])
     assert parse_query("до -6").exclude == () and parse_query("-мороз").exclude != ()
     assert await texts(SearchRepo(db), "похолодает до -6") == [1]
+
+
+async def test_a_page_of_all_words_matches_does_not_wait_for_the_meaning(search):
+    meaning = SearchRepo(search.db, VectorIndex(EmbeddingsRepo(search.db)))
+    never = asyncio.get_running_loop().create_future()  # a query vector that is never made
+    page = await asyncio.wait_for(meaning.search("санкции", limit=1, query_vector=never), 10)
+    assert [h.item_id for h in page.hits] == [3] and page.has_more
+    assert never.cancelled()
