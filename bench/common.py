@@ -57,3 +57,29 @@ def embedded_passages(encoder, texts: list[str], cache_dir: Path | None, chunk: 
             np.save(cached, vectors)
         parts.append(vectors)
     return np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+class ExactVectors:
+    """The exact nearest neighbours, a product over every vector: the baseline the search graph
+    (storage/vectors.py) is measured against. Answers as the graph does."""
+
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray) -> None:
+        self.ids, self.matrix = ids, matrix
+
+    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if not len(self.ids) or k <= 0:
+            return []
+        scores = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self.ids[i]), float(scores[i])) for i in top]
+
+    def similarities(self, query: np.ndarray, item_ids: list[int]) -> dict[int, float]:
+        wanted = np.asarray(item_ids, dtype=np.int64)
+        if not len(self.ids) or not len(wanted):
+            return {}
+        rows = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)  # ids are in ascending order
+        held = self.ids[rows] == wanted
+        scores = self.matrix[rows[held]] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        return dict(zip(wanted[held].tolist(), scores.tolist(), strict=True))

