@@ -298,8 +298,8 @@ class SearchRepo:
         fusing = query_vector is not None and self.index is not None
         # Words alone: rank no deeper than this page. Fusing: enough candidates from each side.
         depth = max(FUSION_DEPTH, offset + limit + 1) if fusing else offset + limit + 1
-        # The nearest by meaning: a product over every vector in the window, in a thread, while the
-        # database ranks the words (the two costs overlap instead of adding up).
+        # The nearest by meaning: a search of the vector graph, in a thread, while the database ranks the
+        # words (the two costs overlap instead of adding up).
         nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth)) if fusing else None
         try:
             complete = list(await self._ranked(query.fts(syntax), list(query.include), days, depth))
@@ -307,8 +307,7 @@ class SearchRepo:
             # matches, meaning) would rank after them, and is not needed now.
             enough = len(complete) > offset + limit
             by_words: dict[int, float] = {}
-            if not enough and len(complete) < depth and (
-                    partial := query.fts_partial(await self._finding_terms(query), syntax)):
+            if not enough and (partial := query.fts_partial(await self._finding_terms(query), syntax)):
                 by_words = await self._ranked(partial, list(query.include), days, depth)
         except BaseException:
             if nearby:
