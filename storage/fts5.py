@@ -14,6 +14,11 @@ _SCORE = (f"(bm25(items_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})"
 _WITH_DAYS = "items_fts JOIN item_days d ON d.id = items_fts.rowid"
 
 
+def _rows(days: tuple[int | None, int | None]) -> str:
+    """What a query over the index reads: joined to the days only when a date filter needs them."""
+    return _WITH_DAYS if any(d is not None for d in days) else "items_fts"
+
+
 class Fts5Syntax:
     # Stems are \w+ only, so quoting cannot be broken; quoting also neutralises words such as AND/OR/NOT
     # and characters such as ':' that FTS5 would parse.
@@ -60,7 +65,7 @@ class Fts5Index:
         where, params = ["items_fts MATCH ?", *where], [match, *params]
         # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.
         row = await self.db.fetchone(
-            f"SELECT items_fts.rowid FROM {_WITH_DAYS if len(params) > 1 else 'items_fts'} WHERE {' AND '.join(where)}"
+            f"SELECT items_fts.rowid FROM {_rows(days)} WHERE {' AND '.join(where)}"
             " ORDER BY items_fts.rowid DESC LIMIT 1 OFFSET ?", (*params, window - 1))
         if row:
             where.append("items_fts.rowid >= ?")
@@ -85,6 +90,5 @@ class Fts5Index:
             where.append(f"items_fts.rowid NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid IN "
                          f"({placeholders(ids)}))")
             params += [excluded, *ids]
-        source = _WITH_DAYS if any(d is not None for d in days) else "items_fts"
         return {r[0] for r in await self.db.fetchall(
-            f"SELECT items_fts.rowid FROM {source} WHERE {' AND '.join(where)}", params)}
+            f"SELECT items_fts.rowid FROM {_rows(days)} WHERE {' AND '.join(where)}", params)}
