@@ -52,11 +52,6 @@ class EmbeddingsRepo:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows])
 
-    async def count(self, model: str, after: int = 0) -> int:
-        """How many items after `after` have a vector of this encoder."""
-        row = await self.db.fetchone("SELECT count(*) FROM embeddings WHERE model = ? AND item_id > ?", (model, after))
-        return int(row[0])
-
     async def item_ids(self, model: str, upto: int) -> np.ndarray:
         """The ids of the items up to `upto` with a vector of this encoder, in order."""
         rows = await self.db.fetchall(

@@ -66,8 +66,10 @@ class VectorIndex:
         async with self._syncing:
             if model != self.model:
                 await self._open(model)
-            if wait or await self.repo.count(model, after=self._newest) <= INLINE:
-                await self._take_in(model)
+            # One read tells a few new vectors (taken in now) from a backlog (built in the background).
+            first = await self.repo.load(model, after=self._newest, limit=INLINE + 1)
+            if wait or len(first[0]) <= INLINE:
+                await self._take_in(model, first)
             else:
                 log.info("building the search graph of %s in the background", model)
                 self._building = asyncio.create_task(self._build(model))
@@ -126,10 +128,12 @@ class VectorIndex:
         except Exception:  # the next search starts it again; meanwhile it reaches what the graph holds
             log.exception("building the search graph failed")
 
-    async def _take_in(self, model: str) -> None:
+    async def _take_in(self, model: str, first: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Add the vectors stored after the newest taken in (`first`: the first of them, read already)."""
         try:
             while True:
-                ids, vectors = await self.repo.load(model, after=self._newest, limit=CHUNK)
+                ids, vectors = first if first is not None else await self.repo.load(model, self._newest, CHUNK)
+                first = None
                 if not len(ids):
                     break
                 await asyncio.to_thread(self._change, ids, vectors)
