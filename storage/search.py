@@ -325,8 +325,9 @@ class SearchRepo:
             # A nearest statement outside the partial tier's best has no word score: scoring every candidate's
             # words costs FTS5 ~1 ms a row, and bench/relevance found the same recall without it.
             candidates = list(by_words) + [i for i in nearest if i not in by_words]
-            rest = fuse(by_words, self.index.similarities(vector, candidates), min_similarity,
-                        room=max(0, limit - len(complete)))
+            # In a thread: the graph may be busy (a save, a build step), and the event loop must not wait for it.
+            similar = await asyncio.to_thread(self.index.similarities, vector, candidates)
+            rest = fuse(by_words, similar, min_similarity, room=max(0, limit - len(complete)))
             meaning_only = set(nearest) - set(by_words)
         ranking = complete + rest
         ids = ranking[offset:offset + limit + 1]

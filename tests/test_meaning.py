@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import date
 
 import numpy as np
@@ -186,6 +188,37 @@ async def test_a_large_backlog_is_built_in_the_background(db, monkeypatch):
     await embeddings.put_many("m", [new], vectors[[0]] * -1)  # one more: taken in before the search
     await index.sync("m")
     assert index.nearest(-vectors[0], 1)[0][0] == new
+
+
+async def test_a_search_waiting_for_the_graph_leaves_the_event_loop_free(db):
+    search, e5 = await searcher(db)
+    index, nearest, similarities = search.index, search.index.nearest, search.index.similarities
+    held, asked, loop_ran = threading.Event(), threading.Event(), threading.Event()
+    outcome = []
+
+    def hold_the_graph():  # as a save or a build step does
+        with index._usearch:
+            held.set()
+            outcome.append(loop_ran.wait(10))  # let go at once if the event loop still runs
+
+    def nearest_then_graph_busy(query, k):
+        found = nearest(query, k)
+        threading.Thread(target=hold_the_graph).start()
+        held.wait()
+        return found
+
+    def similarities_asked(query, item_ids):
+        asked.set()
+        return similarities(query, item_ids)
+
+    index.nearest, index.similarities = nearest_then_graph_busy, similarities_asked
+    query = "что с валютой"
+    searching = asyncio.ensure_future(search.search(query, query_vector=e5.queries([query])[0]))
+    while not asked.is_set():  # the search waits for the graph now
+        await asyncio.sleep(0.01)
+    loop_ran.set()  # reached only while the event loop is free
+    page = await searching
+    assert outcome == [True] and page.hits[0].item_id == 1
 
 
 async def test_a_sync_cancelled_after_adding_does_not_add_twice(db):
