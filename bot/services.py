@@ -19,7 +19,7 @@ from storage.embeddings import EmbeddingsRepo
 from storage.items import AddResult, ItemsRepo
 from storage.notices import NoticesRepo
 from storage.preferences import PreferencesRepo
-from storage.search import SearchPage, SearchRepo
+from storage.search import MAX_QUERY_CHARS, SearchPage, SearchRepo
 from storage.searches import SearchesRepo
 from storage.sources import SourcesRepo
 from storage.statements import NewItem
@@ -110,7 +110,9 @@ class Services:
         key = (encoder.name, text)
         vector = self.query_vectors.get(key)
         if vector is None:
-            vector = (await asyncio.to_thread(encoder.queries, [text]))[0]
+            # The words are read from the first MAX_QUERY_CHARS characters; so is the meaning (an encoder's
+            # time grows with the text: a whole message would cost it seconds).
+            vector = (await asyncio.to_thread(encoder.queries, [text[:MAX_QUERY_CHARS]]))[0]
             self.query_vectors[key] = vector
             while len(self.query_vectors) > QUERY_VECTORS_KEPT:
                 self.query_vectors.popitem(last=False)
