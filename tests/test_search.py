@@ -169,6 +169,41 @@ async def test_a_word_most_statements_share_does_not_find_partial_matches_alone(
     assert [h.item_id for h in page.hits] == [bridge.item_id] and not page.has_more
 
 
+async def test_a_word_that_becomes_common_stops_finding_partial_matches_alone(db):
+    items = ItemsRepo(db)
+    await items.add_many([parse_statement(f"Министр сообщил о встрече номер {i}.") for i in range(1100)])
+    bridge, = await items.add_many([parse_statement("Ремонт моста на Неве начнётся весной.")])
+    search = SearchRepo(db)
+    await search.search("мэр заявил о ремонте моста", limit=10)  # "заявил" is in no statement yet
+    await items.add_many([parse_statement(f"Министр заявил о встрече номер {i}.") for i in range(1100)])
+    page = await search.search("мэр заявил о ремонте моста", limit=10)  # the same search, the store doubled
+    assert [h.item_id for h in page.hits] == [bridge.item_id] and not page.has_more
+
+
+async def test_the_counts_of_words_are_read_again_only_when_the_store_has_grown(tmp_path):
+    from storage.db import Database
+    from storage.fts5 import COUNT_GROWTH
+    db = await Database.open(tmp_path / "counts.sqlite3")
+    items = ItemsRepo(db)
+    await items.add_many([parse_statement(f"Министр сообщил о встрече номер {i}.") for i in range(200)])
+    reads = []
+    fetchall = db.fetchall
+
+    async def counting(sql, params=()):
+        reads.extend(["counts"] if "items_fts_vocab" in sql else [])
+        return await fetchall(sql, params)
+
+    db.fetchall = counting
+    search = SearchRepo(db)
+    for _ in range(3):
+        await search.search("министр сообщил о ремонте моста", limit=10)
+    assert len(reads) == 1
+    await items.add_many([parse_statement(f"Мост номер {i}.") for i in range(int(200 * COUNT_GROWTH) + 1)])
+    await search.search("министр сообщил о ремонте моста", limit=10)
+    assert len(reads) == 2
+    await db.close()
+
+
 async def test_a_minus_before_a_number_is_a_temperature_not_an_exclusion(db):
     await ItemsRepo(db).add_many([parse_statement("К концу выходных в Красноярске похолодает до -6 градусов.")])
     assert parse_query("до -6").exclude == () and parse_query("-мороз").exclude != ()
