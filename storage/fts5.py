@@ -80,11 +80,11 @@ class Fts5Index:
         sql = f"SELECT items_fts.rowid, {_SCORE} AS s FROM {_WITH_DAYS} WHERE {' AND '.join(where)} ORDER BY s LIMIT ?"
         return {r[0]: -r[1] for r in await self.db.fetchall(sql, (*params, limit))}
 
-    async def doc_counts(self, stems: list[str]) -> dict[str, int]:
-        """How many statements hold each stem (as of up to COUNT_GROWTH of the statements ago)."""
-        newest = (await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items"))[0]
-        kept = {s: self._counts[s] for s in stems if s in self._counts}
-        fresh = {s: n for s, (n, then) in kept.items() if newest - then <= COUNT_GROWTH * then}
+    async def doc_counts(self, stems: list[str], newest: int) -> dict[str, int]:
+        """How many statements hold each stem, as of up to COUNT_GROWTH of the statements ago (`newest`: the
+        newest statement's id now, which tells a kept count that is out of date)."""
+        fresh = {s: kept[0] for s in stems
+                 if (kept := self._counts.get(s)) and newest - kept[1] <= COUNT_GROWTH * kept[1]}
         unread = [s for s in stems if s not in fresh]
         if unread:
             read = dict(await self.db.fetchall(

@@ -255,8 +255,8 @@ class SearchRepo:
         words = [t for t in query.optional if t.forms and not t.prefix]
         if len(words) <= MIN_FINDING_TERMS:
             return query.optional
-        counts = await self.words.doc_counts(sorted({s for t in words for s in t.forms}))
         statements = (await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items"))[0]
+        counts = await self.words.doc_counts(sorted({s for t in words for s in t.forms}), statements)
         # A word's forms are ORed: it is in at most the sum of their statements.
         frequency = {t: sum(counts.get(s, 0) for s in t.forms) for t in words}
         rarest = sorted(words, key=lambda t: frequency[t])

@@ -124,8 +124,8 @@ class TsvectorIndex:
 
     async def _idf(self, terms: Sequence) -> dict[object, float]:
         stems = sorted({s for t in terms for s in (t.forms or t.stems)})
-        counts = await self.doc_counts(stems) if stems else {}
         (total,) = await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items")  # ids are never reused
+        counts = await self.doc_counts(stems, total) if stems else {}
         idf = {}
         for term in terms:
             if term.prefix:
@@ -137,8 +137,9 @@ class TsvectorIndex:
             idf[term] = math.log(1 + (total - n + 0.5) / (n + 0.5))
         return idf
 
-    async def doc_counts(self, stems: list[str]) -> dict[str, int]:
-        """How many statements hold each stem."""
+    async def doc_counts(self, stems: list[str], newest: int) -> dict[str, int]:
+        """How many statements hold each stem (exact: kept in a table as statements come and go, so `newest`,
+        the newest statement's id, is not needed here)."""
         cut = [s[:MAX_LEXEME_CHARS] for s in stems]
         rows = await self.db.fetchall(f"SELECT stem, docs FROM stem_docs WHERE stem IN ({placeholders(cut)})", cut)
         return {stem: n for stem, n in rows}
