@@ -148,7 +148,8 @@ class _Bundle:
 
 
 class E5Torch:
-    """Embeds texts (prefix included) as unit vectors: the mean of the last hidden states, as e5's authors do.
+    """Embeds texts (prefix included): the mean of the last hidden states, as e5's authors do (not yet unit
+    length: the encoder's caller makes every backend's vectors unit).
     Instances share one loaded model (it is only read), so the worker's and the searches' cost it once."""
 
     def __init__(self, path: Path | None = None, threads: int = 0) -> None:
@@ -181,8 +182,8 @@ class E5Torch:
             means[chosen] = self._forward([windows[w][1] for w in chosen])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for (n, ids), mean in zip(windows, means, strict=True):
-            out[n] += max(len(ids), 1) * mean
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+            out[n] += max(len(ids), 1) * mean  # the sum, not the mean: its length is made 1 by the caller
+        return out
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         """Each window's mean hidden state, its opening and closing marks included."""
