@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from storage.hubness import Hubness
+
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -61,15 +63,16 @@ def embedded_passages(encoder, texts: list[str], cache_dir: Path | None, chunk: 
 
 class ExactVectors:
     """The exact nearest neighbours, a product over every vector: the baseline the search graph
-    (storage/vectors.py) is measured against. Answers as the graph does."""
+    (storage/vectors.py) is measured against. Answers as the graph does, with the graph's `hubness`."""
 
-    def __init__(self, ids: np.ndarray, matrix: np.ndarray) -> None:
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray, hubness: Hubness | None = None) -> None:
         self.ids, self.matrix = ids, matrix
+        self.penalty = (hubness or Hubness()).penalty(ids)
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         if not len(self.ids) or k <= 0:
             return []
-        scores = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+        scores = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1) - self.penalty
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
@@ -81,5 +84,5 @@ class ExactVectors:
             return {}
         rows = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)  # ids are in ascending order
         held = self.ids[rows] == wanted
-        scores = self.matrix[rows[held]] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        scores = self.matrix[rows[held]] @ np.asarray(query, dtype=np.float32).reshape(-1) - self.penalty[rows[held]]
         return dict(zip(wanted[held].tolist(), scores.tolist(), strict=True))

@@ -15,7 +15,8 @@ the sentence encoder (about 38 a second here, so the whole 28k takes 13 minutes;
 them for the next run) and all modes are compared again on it: words, vectors alone, and their
 fusion (one score of both, as the bot ranks), beside a reciprocal-rank fusion (k = 60) of the same two
 rankings, the usual way; vectors alone and the fusion also with the exact nearest neighbours in place of
-the search graph (storage/vectors.py), which shows what the approximation costs.
+the search graph (storage/vectors.py), which shows what the approximation costs, and by the cosine alone,
+without the hubness of each statement (storage/hubness.py), which shows what that adds.
 """
 
 from __future__ import annotations
@@ -214,7 +215,10 @@ async def main() -> None:
                   f"{seconds:.0f} s ({len(ids) / seconds:.1f}/s); {len(paraphrases)} paraphrased questions")
             vectors_only, fused, rank_fused = with_vectors(encoder)
             # The same with the exact nearest neighbours instead of the graph: what the approximation costs.
-            exact = SearchRepo(db, ExactVectors(*await EmbeddingsRepo(db).load(encoder.name)))  # type: ignore[arg-type]
+            stored_vectors = await EmbeddingsRepo(db).load(encoder.name)
+            exact = SearchRepo(db, ExactVectors(*stored_vectors, index.hubness))  # type: ignore[arg-type]
+            # ...and by the cosine alone, every statement as it is: what the hubness (storage/hubness.py) adds.
+            plain = SearchRepo(db, ExactVectors(*stored_vectors))  # type: ignore[arg-type]
 
             questions = encoder.queries([q for q, _ in teasers + headlines])
             overlap = [len({i for i, _ in index.nearest(v, 10)} & {i for i, _ in exact.index.nearest(v, 10)})
@@ -228,9 +232,16 @@ async def main() -> None:
             async def fused_exact(_search: SearchRepo, query: str) -> list[int]:
                 return await fused(exact, query)
 
+            async def vectors_plain(_search: SearchRepo, query: str) -> list[int]:
+                return await vectors_only(plain, query)
+
+            async def fused_plain(_search: SearchRepo, query: str) -> list[int]:
+                return await fused(plain, query)
+
             await report(search, [("all words (baseline)", all_words), ("ranked words", ranked),
-                                  ("vectors (graph)", vectors_only), ("vectors, exact", vectors_exact),
-                                  ("rank fusion, k=60", rank_fused), ("fusion, exact vectors", fused_exact),
+                                  ("vectors, no hubness", vectors_plain), ("vectors (graph)", vectors_only),
+                                  ("vectors, exact", vectors_exact), ("rank fusion, k=60", rank_fused),
+                                  ("fusion, no hubness", fused_plain), ("fusion, exact vectors", fused_exact),
                                   ("fusion (in use)", fused)],
                          [("teasers", teasers), ("headlines", headlines), ("paraphrases", paraphrases)])
         finally:

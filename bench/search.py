@@ -149,7 +149,7 @@ async def fused_times(db: Database, queries: list[str], runs: int) -> dict[str, 
     seconds = time.perf_counter() - started
     print(f"search graph of {len(ids):,} vectors built in {seconds:.0f} s ({len(ids) / seconds:,.0f}/s on "
           f"{threads} threads; the bot adds on one, in the background), {graph._graph.memory_usage / 2**20:,.0f} MiB")
-    exact = ExactVectors(ids, matrix)
+    exact = ExactVectors(ids, matrix, graph.hubness)
     found = [len({i for i, _ in graph.nearest(v, 10)} & {i for i, _ in exact.nearest(v, 10)}) for v in vectors]
     print(f"the graph finds {sum(found) / (10 * len(vectors)):.1%} of the exact 10 nearest (random vectors)")
     out: dict[str, list[float]] = {}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from storage.embeddings import EmbeddingsRepo
+from storage.hubness import NEIGHBOURS, Hubness
 from storage.items import ItemsRepo
 from storage.search import SearchRepo, fuse
 from storage.statements import parse_statement
@@ -177,6 +179,11 @@ async def test_a_saved_graph_is_brought_in_line_with_the_database(db, tmp_path):
     assert restarted.nearest(vectors[0], 6)[-1][1] == pytest.approx(0.0, abs=1e-3)  # nothing points along 0 now
 
 
+def graph_files(directory: Path) -> list[Path]:
+    """The saved search graphs (not their hubness files)."""
+    return [p for p in directory.glob("graph-*") if not p.name.endswith(".hubness")]
+
+
 async def test_a_broken_graph_file_is_built_again(db, tmp_path, caplog):
     items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
     ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(4)])]
@@ -185,12 +192,93 @@ async def test_a_broken_graph_file_is_built_again(db, tmp_path, caplog):
     index = VectorIndex(embeddings, tmp_path / "graph")
     await index.sync("m")
     await index.close()
-    (saved,) = tmp_path.glob("graph-*")
+    (saved,) = graph_files(tmp_path)
     saved.write_bytes(saved.read_bytes()[:100])  # cut short, as by a full disk
     restarted = VectorIndex(embeddings, tmp_path / "graph")
     await restarted.sync("m")
     assert restarted.nearest(vectors[3], 1)[0][0] == ids[3]
     assert "could not be read" in caplog.text
+
+
+def crowd_and_specific(seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A query; eleven near-copies of one post a little closer to it than the statement it means (as
+    "Кадры с места пожара. Подписаться" is to any fire); and twenty statements on other things."""
+    rng = np.random.default_rng(seed)
+
+    def unit(v):
+        return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+    query = unit(rng.standard_normal(32))
+    crowd_centre = unit(0.87 * query + 0.49 * unit(rng.standard_normal(32)))
+    crowd = unit(crowd_centre + 0.02 * rng.standard_normal((11, 32)))
+    specific = unit(0.85 * query + 0.53 * unit(rng.standard_normal(32)))
+    others = unit(rng.standard_normal((20, 32)))
+    return query, np.vstack([crowd, specific[None], others]), crowd
+
+
+async def stored_vectors(db, matrix: np.ndarray, model: str = "m") -> list[int]:
+    ids = [r.item_id for r in await ItemsRepo(db).add_many(
+        [parse_statement(f"Заметка номер {n}.") for n in range(len(matrix))])]
+    await EmbeddingsRepo(db).put_many(model, ids, matrix)
+    return ids
+
+
+async def test_a_post_close_to_many_others_does_not_crowd_out_the_one_meant(db):
+    query, matrix, crowd = crowd_and_specific()
+    assert (crowd @ query).min() > matrix[11] @ query  # by cosine alone, every copy comes first
+    ids = await stored_vectors(db, matrix)
+    index = VectorIndex(EmbeddingsRepo(db))
+    await index.sync("m")
+    assert index.nearest(query, 5)[0][0] == ids[11]
+    page = await SearchRepo(db, index).search("вопрос без общих слов", query_vector=query, limit=3)
+    assert page.hits[0].item_id == ids[11] and page.hits[0].by_meaning
+
+
+def test_a_statement_stored_first_learns_of_the_neighbours_stored_after_it():
+    hubness = Hubness()
+    hubness.add(np.array([1]), np.array([[-1]]), np.array([[0.0]]))  # alone: nothing to compare with
+    hubness.add(np.array([2, 3]), np.array([[1, 3], [1, 2]]), np.array([[0.9, 0.8], [0.7, 0.8]]))
+    hubness.add(np.array([4]), np.array([[9]]), np.array([[0.1]]))  # a neighbour it does not hold: ignored
+    assert list(hubness.keys) == [1, 2, 3, 4]
+    # 1 got the cosines of 2 and 3 when they came; 2 and 3 have each other once, not twice.
+    assert np.allclose(np.sort(hubness.best[0][~np.isnan(hubness.best[0])]), [0.7, 0.9], atol=1e-3)
+    assert np.allclose(np.sort(hubness.best[1][~np.isnan(hubness.best[1])]), [0.8, 0.9], atol=1e-3)
+    penalty = hubness.penalty([1, 2, 3, 4, 99])
+    assert penalty[1] > penalty[0] > penalty[3] and penalty[4] == 0  # 99: unknown, left as it is
+
+
+def test_a_list_keeps_only_the_best_cosines():
+    hubness = Hubness()
+    hubness.add(np.array([1]), np.array([[-1]]), np.array([[0.0]]))
+    for n in range(2, 2 + 3 * NEIGHBOURS):
+        hubness.add(np.array([n]), np.array([[1]]), np.array([[n / 100]]))
+    kept = np.sort(hubness.best[0].astype(np.float32))
+    assert np.allclose(kept, [n / 100 for n in range(2 + 2 * NEIGHBOURS, 2 + 3 * NEIGHBOURS)], atol=1e-3)
+
+
+def same_scores(found: list[tuple[int, float]], expected: list[tuple[int, float]], tolerance: float) -> bool:
+    return dict(found).keys() == dict(expected).keys() and all(
+        abs(dict(found)[i] - score) <= tolerance for i, score in expected)
+
+
+async def test_the_hubness_is_saved_with_the_graph_and_found_again_without_it(db, tmp_path, monkeypatch):
+    query, matrix, _ = crowd_and_specific()
+    await stored_vectors(db, matrix)
+    index = VectorIndex(EmbeddingsRepo(db), tmp_path / "graph")
+    await index.sync("m")
+    before = index.nearest(query, 12)
+    await index.close()
+    searched = []
+    monkeypatch.setattr(VectorIndex, "_neighbourhoods_of", lambda self, ids: searched.append(len(ids)))
+    restarted = VectorIndex(EmbeddingsRepo(db), tmp_path / "graph")
+    await restarted.sync("m")
+    assert searched == []  # read from its file
+    assert same_scores(restarted.nearest(query, 12), before, 1e-6)
+    monkeypatch.undo()
+    (graph,) = graph_files(tmp_path)
+    graph.with_name(graph.name + ".hubness").unlink()  # a graph saved before there was hubness
+    upgraded = VectorIndex(EmbeddingsRepo(db), tmp_path / "graph")
+    await upgraded.sync("m")
+    assert same_scores(upgraded.nearest(query, 12), before, 1e-3)
 
 
 async def test_a_large_backlog_is_built_in_the_background(db, monkeypatch):
@@ -263,13 +351,15 @@ async def test_a_new_encoder_starts_a_new_graph_and_its_file_replaces_the_old(db
     index = VectorIndex(embeddings, tmp_path / "graph")
     await index.sync("old")
     await index.close()
-    (old_file,) = tmp_path.glob("graph-*")
+    (old_file,) = graph_files(tmp_path)
     await embeddings.put_many("new", ids[:2], np.eye(5, dtype=np.float32)[:2])
     await index.sync("new")
     assert list(index.ids) == ids[:2]
     await index.close()
-    (new_file,) = tmp_path.glob("graph-*")
+    (new_file,) = graph_files(tmp_path)
     assert new_file != old_file
+    # The old graph's hubness goes with it.
+    assert sorted(p.name for p in tmp_path.glob("graph-*")) == [new_file.name, new_file.name + ".hubness"]
 
 
 def test_fusion_keeps_what_one_side_is_sure_of_and_rewards_agreement():
