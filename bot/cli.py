@@ -78,10 +78,12 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     db = await open_database(settings.database)
     try:
         services = Services.build(settings, db)
-        await services.prepare_search()
-        page = await services.find(args.query, limit=args.limit, offset=args.offset, date_from=args.date_from,
-                                   date_to=args.date_to)
-        await services.close()
+        try:
+            await services.prepare_search()
+            page = await services.find(args.query, limit=args.limit, offset=args.offset, date_from=args.date_from,
+                                       date_to=args.date_to)
+        finally:  # the graph built for this search is kept whatever became of it
+            await services.close()
     finally:
         await db.close()
     if args.json:

@@ -137,7 +137,20 @@ def test_process_embeds_everything_and_search_then_finds_by_meaning(capsys):
     hits = json.loads(capsys.readouterr().out)
     assert hits and hits[0]["by_meaning"] and "рубл" in hits[0]["snippet"].lower()
     assert main(["process"]) == 0 and "processed 0" in capsys.readouterr().out  # nothing twice
-    assert len(list(Path("data").glob("newsbot.sqlite3.vectors-*"))) == 1  # the search graph, kept for next time
+    # The search graph and its statements' hubness, kept for next time.
+    assert len(list(Path("data").glob("newsbot.sqlite3.vectors-*[!s]"))) == 1
+    assert len(list(Path("data").glob("newsbot.sqlite3.vectors-*.hubness"))) == 1
+
+
+def test_the_search_graph_is_kept_when_the_search_fails(capsys, monkeypatch):
+    assert main(["ingest", str(EXAMPLES)]) == 0
+    assert main(["process"]) == 0
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+    monkeypatch.setattr("bot.services.Services.find", broken)
+    assert main(["search", "рубль"]) == 1
+    assert list(Path("data").glob("newsbot.sqlite3.vectors-*"))  # built for the search, not thrown away
 
 
 def test_sources_from_the_command_line(capsys, monkeypatch):
