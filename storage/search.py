@@ -77,15 +77,15 @@ class ParsedQuery:
         return [t for t in self.include if not t.quoted]
 
     def fts_partial(self, finding: list[Term] | None = None, syntax=Fts5Syntax) -> str | None:
-        """Documents with some of the words but not all: the second tier of results. Quoted phrases stay
-        required (a user who quotes means it; a run like `из-за` is a phrase too, but optional); otherwise
-        a document needs one of the `finding` terms (default: any optional one). None when there is no
-        second tier (a single term)."""
-        optional = [t.fts(syntax) for t in self.optional]
-        if not optional or len(self.include) < 2:
+        """Documents with some of the words: the second tier of results (those with every word among them are
+        the first tier's, and the caller drops them: `NOT (every word)` here made the index evaluate every word,
+        the common ones too, and cost a teaser at 1M statements ~15 ms). Quoted phrases stay required (a user
+        who quotes means it; a run like `из-за` is a phrase too, but optional); otherwise a document needs one
+        of the `finding` terms (default: any optional one). None when there is no second tier (a single term)."""
+        if not self.optional or len(self.include) < 2:
             return None
         some = self.required_fts(syntax) or syntax.any([t.fts(syntax) for t in (finding or self.optional)])
-        return self._without_excluded(syntax.but_not(some, syntax.all(optional)), syntax)
+        return self._without_excluded(some, syntax)
 
     def required_fts(self, syntax=Fts5Syntax) -> str | None:
         """The quoted phrases, which every result must hold."""
@@ -303,12 +303,15 @@ class SearchRepo:
         nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth)) if fusing else None
         try:
             complete = list(await self._ranked(query.fts(syntax), list(query.include), days, depth))
+            seen = set(complete)
             # This page and the sign of a next one within the statements with every word: the rest (partial
             # matches, meaning) would rank after them, and is not needed now.
             enough = len(complete) > offset + limit
             by_words: dict[int, float] = {}
             if not enough and (partial := query.fts_partial(await self._finding_terms(query), syntax)):
-                by_words = await self._ranked(partial, list(query.include), days, depth)
+                # Fewer than a page: `complete` holds every statement with all the words, and they are not partial.
+                partial_matches = await self._ranked(partial, list(query.include), days, depth + len(complete))
+                by_words = {i: s for i, s in partial_matches.items() if i not in seen}
         except BaseException:
             if nearby:
                 nearby.cancel()
@@ -319,7 +322,6 @@ class SearchRepo:
         rest, meaning_only = list(by_words), set()
         vector, found = await nearby if nearby else (None, [])
         if vector is not None:
-            seen = set(complete)
             closest = [i for i, c in found if i not in seen and c >= min_similarity][:depth]
             nearest = await self._allowed(query, days, closest)
             # A nearest statement outside the partial tier's best has no word score: scoring every candidate's
