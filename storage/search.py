@@ -54,10 +54,6 @@ class Term:
             return "(" + syntax.any([syntax.phrase([s]) for s in self.forms]) + ")"
         return syntax.phrase(self.stems, self.prefix)
 
-    def matches(self, stem: str) -> bool:
-        return stem in self.forms or stem in self.stems or (self.prefix and stem.startswith(self.stems[-1]))
-
-
 @dataclass(frozen=True, slots=True)
 class ParsedQuery:
     include: tuple[Term, ...] = ()
@@ -99,8 +95,14 @@ class ParsedQuery:
         excluded = self.excluded_fts(syntax)
         return syntax.but_not(expr, excluded) if excluded else expr
 
-    def matches(self, stem: str) -> bool:
-        return any(term.matches(stem) for term in self.include)
+    def matcher(self) -> Callable[[str], bool]:
+        """Whether a stem is one of the query's words (any form of one, or a `word*` prefix's continuation): for
+        every word of a text, so the stems are one set and the prefixes one tuple, not a loop over terms."""
+        whole = frozenset(s for term in self.include for s in (*term.forms, *term.stems))
+        prefixes = tuple(term.stems[-1] for term in self.include if term.prefix)
+        if not prefixes:
+            return whole.__contains__
+        return lambda stem: stem in whole or stem.startswith(prefixes)
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -184,7 +186,8 @@ def make_snippet(text: str, query: ParsedQuery, words: int = SNIPPET_WORDS) -> t
     spans = list(word_spans(text))
     if not spans:
         return _capped(text, 200), ()
-    hits = [query.matches(stem) for _, _, stem in spans]
+    matches = query.matcher()
+    hits = [matches(stem) for _, _, stem in spans]
     seen = [0]
     for hit in hits:
         seen.append(seen[-1] + hit)

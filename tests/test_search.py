@@ -60,6 +60,13 @@ async def test_snippet_marks_the_matched_original_words(search):
     assert hit.statement_date == date(2025, 8, 1)
 
 
+async def test_snippet_marks_irregular_forms_and_prefixes(search):
+    irregular = (await search.search("выйдет министр")).hits[0]
+    assert "[Министр] [вышел]" in irregular.render(lambda w: f"[{w}]")  # вышел: a form of выйти, not its stem
+    prefix = (await search.search("строит*")).hits[0]
+    assert "[строительство]" in prefix.render(lambda w: f"[{w}]").lower()
+
+
 async def test_snippet_of_long_text_shows_the_match(db):
     long = " ".join(["Вода"] * 300) + " Здесь упомянут дирижабль. " + " ".join(["Вода"] * 300)
     await ItemsRepo(db).add(parse_statement(long))
