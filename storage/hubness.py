@@ -5,7 +5,7 @@ bare headline, a weather line. Such "hubs" are among the nearest of almost any q
 out the statement the user means. Local scaling (the CSLS of cross-lingual retrieval) takes a share of
 that mean, over the store's median, off the statement's cosine to a query: a statement must be closer to
 the query than to its own neighbours to rank high. bench/relevance: teasers found in the first 10 from
-0.91 to 0.93, vectors alone from 0.71 to 0.80, other-outlet headlines unchanged.
+0.91 to 0.93, vectors alone from 0.71 to 0.81, other-outlet headlines unchanged.
 
 Kept beside the search graph, and updated as it grows: a new statement's nearest give its own mean, and
 it enters their lists of best cosines (otherwise the first statements stored would count as specific
@@ -30,9 +30,6 @@ class Hubness:
         self._mean = np.zeros(0, dtype=np.float32)
         self._median: float | None = None
         self._median_of = 0  # how many items the median was found over
-
-    def __len__(self) -> int:
-        return len(self.keys)
 
     def add(self, keys: np.ndarray, neighbours: np.ndarray, cosines: np.ndarray, *, both_ways: bool = True) -> None:
         """Take in these items with their nearest (rows of item ids and cosines; -1: no neighbour). Their
@@ -66,8 +63,8 @@ class Hubness:
         keys = np.asarray(keys, dtype=np.int64)
         if not len(self.keys) or not len(keys):
             return np.zeros(len(keys), dtype=np.float32)
-        rows = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        mean = np.where(self.keys[rows] == keys, self._mean[rows], np.nan)
+        rows, held = self._rows(keys)
+        mean = np.where(held, self._mean[rows], np.nan)
         return np.nan_to_num(WEIGHT * (mean - self._centre()), nan=0.0).astype(np.float32)
 
     def save(self, path: Path) -> None:
@@ -86,6 +83,11 @@ class Hubness:
         if best.shape == (len(keys), NEIGHBOURS):
             hubness._put(keys, best)
         return hubness
+
+    def _rows(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of `keys` sits in the arrays, and whether it is there at all (the arrays are not empty)."""
+        rows = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return rows, self.keys[rows] == keys
 
     def _centre(self) -> float:
         if self._median is None or abs(len(self.keys) - self._median_of) > MEDIAN_DRIFT * self._median_of:
@@ -113,9 +115,9 @@ class Hubness:
 
     def _merge(self, keys: np.ndarray, cosines: np.ndarray) -> None:
         """Offer each (item, cosine) to the item's list: kept if among its NEIGHBOURS best."""
-        rows = np.searchsorted(self.keys, keys)
-        rows = np.minimum(rows, max(len(self.keys) - 1, 0))
-        held = (len(self.keys) > 0) & (self.keys[rows] == keys)
+        if not len(self.keys):
+            return
+        rows, held = self._rows(keys)
         rows, cosines = rows[held], cosines[held]
         if not len(rows):
             return
