@@ -234,6 +234,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE item_days (id INTEGER PRIMARY KEY, day INTEGER NOT NULL);
     INSERT INTO item_days(id, day) SELECT rowid, day FROM items_fts;
     """,
+    # 12: a source's newest statements, read to learn its footers (summarizer/cleaning.py)
+    """
+    CREATE INDEX IF NOT EXISTS items_source ON items(source, id);
+    """,
 ]
 
 IN_CHUNK = 500  # values per `IN (...)`: stays under SQLite's bound-parameter limit

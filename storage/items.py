@@ -127,6 +127,12 @@ class ItemsRepo:
             (iso_utc(start), iso_utc(end)))
         return [_row_to_item(r) for r in rows]
 
+    async def recent_texts(self, source: str, limit: int) -> list[str]:
+        """The texts of a source's newest `limit` statements (its footers are learned from them)."""
+        rows = await self.db.fetchall("SELECT text FROM items WHERE source = ? ORDER BY id DESC LIMIT ?",
+                                      (source, limit))
+        return [r[0] for r in rows]
+
     async def latest_statement_date(self) -> date | None:
         (value,) = await self.db.fetchone("SELECT max(statement_date) FROM items")
         return date.fromisoformat(value) if value else None

@@ -175,6 +175,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX source_entries_item ON source_entries(item_id);
     ALTER TABLE items ADD COLUMN link TEXT;
     """,
+    # a source's newest statements, read to learn its footers (summarizer/cleaning.py)
+    """
+    CREATE INDEX items_source ON items(source, id);
+    """,
 ]
 
 CONNECT_ATTEMPTS = 5  # a query that finds its connection lost is retried on a new one this many times

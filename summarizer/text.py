@@ -21,8 +21,11 @@ def sentences(text: str) -> list[str]:
 
 
 def model_input(text: str) -> str:
-    """What a model reads: no links, one line. (The `date` line is gone already at ingest.)"""
-    return _SPACE_RE.sub(" ", _URL_RE.sub("", text)).strip()
+    """What a model reads: no links, one line, each line of the text ending as a sentence does (a post's
+    headline line has no full stop; joined bare, it would run into its body). The `date` line is gone
+    already at ingest; channel footers by summarizer.cleaning."""
+    lines = (_SPACE_RE.sub(" ", _URL_RE.sub("", line)).strip() for line in text.split("\n"))
+    return " ".join(line if line[-1] in _END_PUNCT + ":;," else line + "." for line in lines if line)
 
 
 def _drop_repeats(sents: list[str]) -> list[str]:

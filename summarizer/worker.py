@@ -25,6 +25,7 @@ from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo, utc_now
 from storage.summaries import SummariesRepo, Summary
 from summarizer.encoder import LazyEncoder, passage_text
+from summarizer.footers import SourceFooters
 from summarizer.loader import LazySummarizer
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class StatementWorker:
         self.items = ItemsRepo(db)
         self.summaries = SummariesRepo(db)
         self.embeddings = EmbeddingsRepo(db)
+        self.footers = SourceFooters(self.items)  # models read a statement without its source's footer
         self.summarizer = summarizer
         self.encoder = encoder
         self.batch_size = batch_size
@@ -81,7 +83,8 @@ class StatementWorker:
         async with holding(self.db, "summary", self.holder, claimed):
             items = await self.items.get_many(claimed)
             ids = [i for i in claimed if i in items]
-            made = await asyncio.to_thread(self.summarizer.summarize, [items[i].text for i in ids])
+            cleaned = await self.footers.cleaned(items[i] for i in ids)
+            made = await asyncio.to_thread(self.summarizer.summarize, [cleaned[i] for i in ids])
             summaries = [Summary(i, text, method) for i, (text, method) in zip(ids, made, strict=True)]
             await self.summaries.put_many(summaries)
         for listener in self.listeners:
@@ -101,7 +104,8 @@ class StatementWorker:
         async with holding(self.db, "embedding", self.holder, claimed):
             items = await self.items.get_many(claimed)
             ids = [i for i in claimed if i in items]
-            texts = [passage_text(items[i].title, items[i].text) for i in ids]
+            cleaned = await self.footers.cleaned(items[i] for i in ids)
+            texts = [passage_text(items[i].title, cleaned[i]) for i in ids]
             try:
                 vectors = await asyncio.to_thread(encoder.passages, texts)
             except Exception:

@@ -44,7 +44,8 @@ class ExtractiveBackend:
         self.max_chars = max_chars
 
     def summarize_one(self, text: str) -> str:
-        sents = sentences(model_input(text))[:60]  # statements are short; cap the quadratic graph
+        # Per line: a post's headline line is a sentence of its own, never glued to its body.
+        sents = sentences("\n".join(model_input(line) for line in text.split("\n")))[:60]  # cap the quadratic graph
         if len(sents) <= 1:
             return clean_summary(sents[0] if sents else text, self.max_chars)
         scores = rank_sentences(sents)
