@@ -6,7 +6,7 @@ from storage.items import Item
 from storage.search import Hit, SearchPage
 from storage.statements import shorten
 from storage.summaries import Summary
-from summarizer.digest import plural, russian_date
+from summarizer.digest import plural, russian_date, source_name
 from summarizer.markup import MAX_MESSAGE_CHARS, escape, fits, link, longest_fitting, message_length, split_escaped
 
 PAGE_SIZE = 5
@@ -51,15 +51,21 @@ def nothing_found(query: str) -> str:
             "Попробуйте другие слова, меньше слов или уберите фильтр по датам.")
 
 
+def _source_note(item: Item) -> str:
+    """` · <i>@mash</i>`: who told it, where the source is known."""
+    name = source_name(item.source)
+    return f" · <i>{escape(shorten(name, SHOWN_STORY_CHARS))}</i>" if name else ""
+
+
 def _story_lines(related: list[Item]) -> str:
     if not related:
         return ""
-    lines = [f"/item{r.id} {escape(shorten(r.title or r.text, SHOWN_STORY_CHARS))}"
+    lines = [f"/item{r.id}{_source_note(r)} {escape(shorten(r.title or r.text, SHOWN_STORY_CHARS))}"
              for r in related[:SHOWN_STORY_ITEMS]]
     if len(related) > SHOWN_STORY_ITEMS:
         lines.append(f"…и ещё {len(related) - SHOWN_STORY_ITEMS}")
     count = plural(len(related), "сообщение", "сообщения", "сообщений")
-    return f"<i>Тот же сюжет — ещё {count}:</i>\n" + "\n".join(lines)
+    return f"<i>Тот же сюжет или событие — ещё {count}:</i>\n" + "\n".join(lines)
 
 
 def item_messages(item: Item, summary: Summary | None, related: list[Item] | None = None,

@@ -15,14 +15,17 @@ import numpy as np
 from storage.items import Item
 from storage.preferences import Preferences
 from storage.summaries import Summary
+from summarizer.cleaning import clean
 from summarizer.filters import StatementStems
+from summarizer.headline import headline
 from summarizer.markup import escape, link, pack
-from summarizer.stories import Story, group_stories
-from summarizer.text import clean_summary
+from summarizer.not_news import NotNewsClassifier, by_rules
+from summarizer.stories import Story, group_stories, known_source, merge_events
 
 DEFAULT_MAX_STORIES = 30
 BULLET, FOLLOWED = "•", "⭐"  # a story's line starts with one: ⭐ for a story the subscriber follows
-_FALLBACK_CHARS = 300  # an item without a summary yet is shown by its title or the start of its text
+SHOWN_SOURCES = 3  # a line names its first sources, each linked to its original where it has one
+EXTRACTIVE = "extractive"  # the summary method whose line is the post's own first sentence, not the summary
 
 MONTHS_GENITIVE = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
                    "октября", "ноября", "декабря")
@@ -72,23 +75,67 @@ class RenderedDigest:
         return len(self.entries) - self.shown
 
 
-def rank(stories: list[Story]) -> list[Story]:
-    """Most important first: the stories told by most sources, then the newest."""
-    return sorted(stories, key=lambda s: (-s.outlets, -s.lead.statement_date.toordinal(), -s.lead.id))
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a digest reads of its statements: each one's cleaned text, and which of them are not news."""
+    cleaned: Mapping[int, str]
+    not_news: frozenset[int]
+
+    @classmethod
+    def of(cls, items: list[Item], cleaned: Mapping[int, str] | None = None,
+           vectors: Mapping[int, np.ndarray] | None = None, classifier: NotNewsClassifier | None = None,
+           model: str = "") -> Reading:
+        """`cleaned`: texts cleaned with their sources' footers (summarizer.footers); an item missing there is
+        cleaned with the general rules alone. The classifier judges the items with a vector of its `model`."""
+        texts = {i.id: cleaned[i.id] if cleaned and i.id in cleaned else clean(i.text) for i in items}
+        hidden = {i.id for i in items if by_rules(i.text, texts[i.id]).not_news}
+        if classifier is not None and vectors and classifier.model == model:
+            judged = [i.id for i in items if i.id not in hidden and i.id in vectors]
+            if judged:
+                p = classifier.probability(np.vstack([vectors[i] for i in judged]))
+                hidden.update(i for i, v in zip(judged, p, strict=True) if v >= classifier.cut)
+        return cls(texts, frozenset(hidden))
+
+    def is_news(self, story: Story) -> bool:
+        """A story is news when any of its statements is: an ad merged into a real story does not hide it."""
+        return any(i.id not in self.not_news for i in story.items)
+
+    def line_item(self, story: Story) -> Item:
+        """The statement whose headline is the story's line: the most representative one that is news."""
+        if story.lead.id not in self.not_news:
+            return story.lead
+        return next((i for i in story.items if i.id not in self.not_news), story.lead)
 
 
-def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, followed: bool = False) -> str:
-    lead = story.lead
-    summary = summaries.get(lead.id)
-    # Sentence splitting costs per character: only the start of a long text is read.
-    text = summary.summary if summary else clean_summary((lead.title or lead.text)[:2 * _FALLBACK_CHARS],
-                                                         _FALLBACK_CHARS)
-    notes = [russian_date(lead.statement_date, year=False)] if show_dates else []
+def rank(stories: list[Story], reading: Reading | None = None) -> list[Story]:
+    """Most important first: the stories told by most distinct sources, then the newest; stories that are not
+    news after every story that is."""
+    return sorted(stories, key=lambda s: (reading is not None and not reading.is_news(s), -s.outlets,
+                                          -s.lead.statement_date.toordinal(), -s.lead.id))
+
+
+def source_name(source: str) -> str:
+    """How a line names a source: `channel:@mash` → `@mash`, `rss:Лента` → `Лента`; an unknown one: ''."""
+    return (known_source(source) or "").partition(":")[2]
+
+
+def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, reading: Reading,
+           followed: bool = False) -> str:
+    item = reading.line_item(story)
+    summary = summaries.get(item.id)
+    model_summary = summary.summary if summary and summary.method != EXTRACTIVE else None
+    text = headline(reading.cleaned.get(item.id, item.text), item.title, model_summary) or "…"
+    notes = [escape(russian_date(item.statement_date, year=False))] if show_dates else []
+    if story.angles:  # the event's other stories: /item lists them
+        notes.append(f"+{story.angles} о том же")
     if story.outlets > 1:
-        notes.append(plural(story.outlets, "источник", "источника", "источников"))
-    note = f" <i>({escape(', '.join(notes))})</i>" if notes else ""
-    original = f" · {link(lead.link, 'оригинал')}" if lead.link else ""
-    return f"{FOLLOWED if followed else BULLET} {escape(text)}{note} /item{lead.id}{original}"
+        named = [(source_name(i.source), i.link) for i in story.sources]
+        shown = [link(url, name) if url else escape(name) for name, url in named if name][:SHOWN_SOURCES]
+        count = plural(story.outlets, "источник", "источника", "источников")
+        notes.append(f"{count}: {', '.join(shown)}" if shown else count)
+    note = f" <i>({', '.join(notes)})</i>" if notes else ""
+    original = f" · {link(item.link, 'оригинал')}" if item.link and story.outlets <= 1 else ""
+    return f"{FOLLOWED if followed else BULLET} {escape(text)}{note} /item{item.id}{original}"
 
 
 def followed_line(html: str) -> str:
@@ -120,22 +167,34 @@ def choose(stories: list[Story], prefs: Preferences | None, stems: StatementStem
 
 def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, last: date,
                  max_stories: int = DEFAULT_MAX_STORIES, vectors: Mapping[int, np.ndarray] | None = None,
-                 same_story: float | None = None) -> RenderedDigest:
+                 same_story: float | None = None, cleaned: Mapping[int, str] | None = None,
+                 same_event: float | None = None) -> RenderedDigest:
     """Every story's line, and the first page: the `max_stories` most important, then "и ещё N сюжетов".
-    Stories are grouped by meaning where `vectors` has an item's vector and `same_story` is known."""
-    stories = rank(group_stories(items, vectors, same_story)) if items else []
-    return render_digest(stories, len(items), summaries, first, last, max_stories)
+    Stories are grouped by meaning where `vectors` has an item's vector and `same_story` is known, and the
+    stories of one event merged where `same_event` is."""
+    reading = Reading.of(items, cleaned)
+    stories = group_stories(items, vectors, same_story, reading.cleaned) if items else []
+    if vectors and same_event is not None:
+        stories = merge_events(stories, vectors, same_event, reading.cleaned)
+    stories = rank(stories, reading)
+    return render_digest(stories, len(items), summaries, first, last, max_stories, reading=reading)
 
 
 def render_digest(stories: list[Story], statements: int, summaries: dict[int, Summary], first: date, last: date,
                   max_stories: int = DEFAULT_MAX_STORIES, prefs: Preferences | None = None,
-                  stems: StatementStems | None = None, lines: dict | None = None) -> RenderedDigest:
+                  stems: StatementStems | None = None, lines: dict | None = None,
+                  reading: Reading | None = None) -> RenderedDigest:
     """The digest of ranked stories (of `statements` statements), as a subscriber with `prefs` gets it:
-    followed stories first and marked, muted ones left out, `prefs.size` stories on the first page.
+    followed stories first and marked, muted ones left out, `prefs.size` stories on the first page; stories
+    that are not news (`reading`) only behind the "more" button, counted on the first page.
     `lines` keeps each story's rendered line for the next subscriber's digest of the same stories (a line
-    without a summary costs a sentence split)."""
+    costs a sentence split)."""
     title = f"<b>Дайджест за {russian_period(first, last)}</b>"
+    reading = reading or Reading.of([i for s in stories for i in s.items])
     chosen, hidden = choose(stories, prefs, stems)
+    news = [(s, f) for s, f in chosen if reading.is_news(s)]
+    not_news = len(chosen) - len(news)
+    chosen = news + [(s, f) for s, f in chosen if not reading.is_news(s)]
     if not chosen:
         why = f"Скрыто вашими фильтрами (/filters): {stories_word(hidden)}." if hidden else \
             "Новостей за этот период нет."
@@ -147,12 +206,14 @@ def render_digest(stories: list[Story], statements: int, summaries: dict[int, Su
     for story, followed in chosen:
         key = (story.lead.id, followed, show_dates)
         if key not in lines:
-            lines[key] = _entry(story, summaries, show_dates, followed)
+            lines[key] = _entry(story, summaries, show_dates, reading, followed)
         entries.append(lines[key])
     counts = f"{plural(statements, 'сообщение', 'сообщения', 'сообщений')}, {stories_word(len(stories))}"
     if hidden:
         counts += f"; скрыто вашими фильтрами: {hidden}"
-    shown = min(len(entries), (prefs.size if prefs and prefs.size else None) or max_stories)
+    if not_news:
+        counts += f"; не новости (реклама, мемы, обрывки) — в конце: {not_news}"
+    shown = min(len(news), (prefs.size if prefs and prefs.size else None) or max_stories)
     page = entries[:shown]
     if len(entries) > shown:
         page.append(f"\n<i>…и ещё {stories_word(len(entries) - shown)}</i>")

@@ -7,6 +7,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
@@ -17,10 +18,12 @@ from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo, utc_now
 from storage.preferences import Preferences
 from storage.summaries import SummariesRepo, Summary
-from summarizer.digest import DEFAULT_MAX_STORIES, followed_line, rank, render_digest
+from summarizer.digest import DEFAULT_MAX_STORIES, Reading, followed_line, rank, render_digest
 from summarizer.encoder import LazyEncoder
 from summarizer.filters import StatementStems
-from summarizer.stories import Story, group_stories
+from summarizer.footers import SourceFooters
+from summarizer.not_news import NotNewsClassifier
+from summarizer.stories import Story, group_stories, merge_events
 
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
 PERIOD_KEPT_SECONDS = 60.0  # a period's statements are read again after this (one deleted meanwhile goes)
@@ -46,6 +49,13 @@ def grouping_key(items: list[Item], story_model: str = "", vectors: Mapping[int,
     return h.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Cuts:
+    """An encoder's calibrated cosines: one story, one event (None: not calibrated)."""
+    story: float | None = None
+    event: float | None = None
+
+
 class DigestMaker:
     """One per process. Grouping a big day costs seconds of CPU: it runs in a thread, one build at a time
     (the other core stays with the event loop), and a digest already built is reused, not rebuilt. The
@@ -60,8 +70,10 @@ class DigestMaker:
         self.embeddings = EmbeddingsRepo(db)
         self.max_stories = max_stories
         self.encoder = encoder  # whose stored vectors group stories by meaning (None: by stems)
+        self.footers = SourceFooters(self.items)
+        self.not_news = NotNewsClassifier.load()
         self._cpu = asyncio.Lock()
-        self._grouped: OrderedDict[str, tuple[list[Story], StatementStems]] = OrderedDict()
+        self._grouped: OrderedDict[str, tuple[list[Story], StatementStems, Reading]] = OrderedDict()
         self._lines: OrderedDict[str, dict] = OrderedDict()  # rendered lines, per digest (summaries included)
         # A past period's statements and summaries, read once a minute: a fan-out's subscribers share one
         # digest even while the worker adds summaries (each new one would otherwise make the next subscriber's
@@ -91,20 +103,21 @@ class DigestMaker:
                     self._periods.popitem(last=False)
         return await self._make(items, day, day, prefs, summaries)
 
-    async def story_vectors(self, item_ids: list[int]) -> tuple[str, float | None, dict[int, np.ndarray]]:
-        """The encoder's name, its same-story cut and its stored vectors of these items; nothing when
-        there is no encoder or its cut is not calibrated (stories are then grouped by stems)."""
+    async def story_vectors(self, item_ids: list[int]) -> tuple[str, Cuts, dict[int, np.ndarray]]:
+        """The encoder's name, its same-story and same-event cuts and its stored vectors of these items;
+        nothing when there is no encoder or its cut is not calibrated (stories are then grouped by stems)."""
         encoder = await asyncio.to_thread(self.encoder.get) if self.encoder else None
         if encoder is None or encoder.same_story is None:
-            return "", None, {}
-        return encoder.name, encoder.same_story, await self.embeddings.of_items(encoder.name, item_ids)
+            return "", Cuts(), {}
+        return (encoder.name, Cuts(encoder.same_story, encoder.same_event),
+                await self.embeddings.of_items(encoder.name, item_ids))
 
     async def _make(self, items: list[Item], first: date, last: date, prefs: Preferences | None,
                     summaries: dict[int, Summary] | None = None) -> tuple[StoredDigest, int]:
         ids = [i.id for i in items]
         if summaries is None:
             summaries = await self.summaries.get_many(ids)
-        model, same_story, vectors = await self.story_vectors(ids)
+        model, cuts, vectors = await self.story_vectors(ids)
         async with self._cpu:
             base_key = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories, model,
                                                vectors)
@@ -113,20 +126,22 @@ class DigestMaker:
             found = await self.digests.by_key(key)
             if found:
                 return found, found.story_count
-            stories, stems, lines = await asyncio.to_thread(self._stories, base_key, items, model, vectors,
-                                                            same_story)
+            group = await asyncio.to_thread(grouping_key, items, model, vectors)
+            cleaned = {} if group in self._grouped else await self.footers.cleaned(items)  # read once a grouping
+            stories, stems, reading, lines = await asyncio.to_thread(self._stories, base_key, items, model, vectors,
+                                                                     cuts, cleaned)
             # Every line, stored once (a subscriber's own digest is an order of them): by now `found` said a
             # shared digest is not stored yet; a subscriber's own may find its base stored by another's.
             base = await self.digests.by_key(base_key) if personal else None
             if base is None:
                 rendered = await asyncio.to_thread(render_digest, stories, len(items), summaries, first, last,
-                                                   self.max_stories, None, stems, lines)
+                                                   self.max_stories, None, stems, lines, reading)
                 base = await self.digests.put(base_key, rendered.title, rendered.messages, rendered.entries,
                                               rendered.shown, rendered.stories)
             if not personal:
                 return base, base.story_count
             rendered = await asyncio.to_thread(render_digest, stories, len(items), summaries, first, last,
-                                               self.max_stories, prefs, stems, lines)
+                                               self.max_stories, prefs, stems, lines, reading)
         position = {story.lead.id: n for n, story in enumerate(stories)}
         order = [(position[members[0]], followed)
                  for members, followed in zip(rendered.stories, rendered.followed, strict=True)]
@@ -139,20 +154,26 @@ class DigestMaker:
                 for html, followed in await self.digests.entries(digest_id, offset, limit)]
 
     def _stories(self, base: str, items: list[Item], model: str, vectors: Mapping[int, np.ndarray],
-                 same_story: float | None) -> tuple[list[Story], StatementStems, dict]:
-        """The period's stories and their statements' stems (grouped again only when its items or their
-        vectors change, not its summaries), and the lines rendered so far for the digest `base`."""
+                 cuts: Cuts, cleaned: Mapping[int, str]
+                 ) -> tuple[list[Story], StatementStems, Reading, dict]:
+        """The period's stories, their statements' stems and what the digest reads of them (grouped again
+        only when its items or their vectors change, not its summaries), and the lines rendered so far for
+        the digest `base`."""
         group = grouping_key(items, model, vectors)
         if group not in self._grouped:
             by_id = {i.id: i for i in items}
-            stories = rank(group_stories(items, vectors, same_story)) if items else []
+            reading = Reading.of(items, cleaned, vectors, self.not_news, model)
+            stories = group_stories(items, vectors, cuts.story, reading.cleaned) if items else []
+            if cuts.event is not None:
+                stories = merge_events(stories, vectors, cuts.event, reading.cleaned)
+            stories = rank(stories, reading)
             stems = StatementStems(lambda item_id: f"{by_id[item_id].title or ''} {by_id[item_id].text}")
-            self._grouped[group] = (stories, stems)
+            self._grouped[group] = (stories, stems, reading)
         self._grouped.move_to_end(group)
         lines = self._lines.setdefault(base, {})
         self._lines.move_to_end(base)
         for kept in (self._grouped, self._lines):
             while len(kept) > GROUPED_KEPT:
                 kept.popitem(last=False)
-        stories, stems = self._grouped[group]
-        return stories, stems, lines
+        stories, stems, reading = self._grouped[group]
+        return stories, stems, reading, lines

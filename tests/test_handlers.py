@@ -466,6 +466,6 @@ async def test_item_lists_the_other_statements_of_its_digest_story(h):
     (digest,) = await h.send(USER, "/digest")
     assert "(2 источника)" in digest and "/item1" in digest
     (shown,) = await h.send(USER, "/item 1")
-    assert "Тот же сюжет — ещё 1 сообщение:</i>\n/item3 В Казани открыли" in shown
+    assert "Тот же сюжет или событие — ещё 1 сообщение:</i>\n/item3 В Казани открыли" in shown
     (other,) = await h.send(USER, "/item3")
     assert "/item1 В Казани" in other and "/item2" not in other

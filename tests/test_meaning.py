@@ -401,6 +401,7 @@ class CountingEncoder:
     def __init__(self, inner) -> None:
         self.inner, self.queries_embedded, self.longest_query = inner, 0, 0
         self.name, self.min_similarity, self.same_story = inner.name, inner.min_similarity, inner.same_story
+        self.same_event = inner.same_event
 
     def passages(self, texts):
         return self.inner.passages(texts)

@@ -3,6 +3,7 @@ stems for what is not embedded yet."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -72,9 +73,10 @@ def test_titles_naming_other_days_are_separate_stories_however_alike():
 def test_the_story_line_is_its_most_representative_item():
     # 2 sits between 1 and 3: closest to both, so its summary speaks for the story.
     vectors = {1: at_angle(0.97), 2: unit(1, 0, 0), 3: at_angle(0.97, axis=2)}
-    items = [item(1, "Первая заметка."), item(2, "Средняя заметка."), item(3, "Третья заметка.")]
+    items = [item(1, "Первая заметка о погоде."), item(2, "Средняя заметка о погоде."),
+             item(3, "Третья заметка о погоде.")]
     digest = build_digest(items, {}, DAY, DAY, vectors=vectors, same_story=CUT)
-    assert "• Средняя заметка. <i>(3 источника)</i> /item2" in digest.messages[0]
+    assert "• Средняя заметка о погоде. <i>(3 источника)</i> /item2" in digest.messages[0]
 
 
 def test_statements_not_embedded_yet_join_by_their_stems():
@@ -123,3 +125,54 @@ def test_of_two_equally_representative_statements_the_first_told_leads():
         items = [item(i, f"заметка {i}") for i in order]
         (story,) = group_stories(items, {1: v, 2: v, 3: v}, CUT)
         assert story.lead.id == 1
+
+
+def test_two_posts_of_one_channel_about_different_things_stay_apart_but_two_channels_merge():
+    # Alike at 0.93 (over the cut): two channels telling it are one story; one channel's two posts on a topic
+    # are two, unless plainly the same (0.99).
+    a, b, c = unit(1, 0, 0), at_angle(0.93), at_angle(0.995)
+    texts = ["Курс доллара вырос на торгах биржи.", "Ключевая ставка осталась прежней по решению ЦБ.",
+             "Курс доллара вырос на торгах Мосбиржи днём."]
+    own = [replace(item(n + 1, t), source="channel:@bank") for n, t in enumerate(texts)]
+    assert stories_of(own, {1: a, 2: b, 3: c}) == [[1, 3], [2]]
+    two = [own[0], replace(own[1], source="channel:@other")]
+    (story,) = group_stories(two, {1: a, 2: b}, CUT)
+    assert story.outlets == 2
+
+
+def test_sources_are_counted_once_however_many_posts_each_made():
+    v = unit(1, 0, 0)
+    posts = [replace(item(n, f"Пожар на складе в Химках потушили, заметка {n}."), source=source)
+             for n, source in ((1, "channel:@a"), (2, "channel:@a"), (3, "channel:@b"))]
+    (story,) = group_stories(posts, {1: v, 2: v, 3: v}, CUT)
+    assert story.outlets == 2  # two channels, not three posts
+    line = build_digest(posts, {}, DAY, DAY, vectors={1: v, 2: v, 3: v}, same_story=CUT).entries[0]
+    assert "(2 источника: a, b)" in line.replace("@", "")
+
+
+def test_an_ad_is_left_off_the_first_page_and_counted():
+    ad = item(1, "Скидки до 50% в нашем магазине на всё!\n\nРеклама. ООО «Ромашка», erid: 2VtzqwXYZ")
+    news = [item(2, "Мэрия закрыла мост через реку на ремонт."), item(3, "В городе открылась новая школа.")]
+    digest = build_digest([ad, *news], {}, DAY, DAY)
+    page = digest.messages[0]
+    assert "Скидки" not in page and "Мэрия закрыла мост" in page
+    assert "не новости (реклама, мемы, обрывки) — в конце: 1" in page
+    assert "Скидки до 50%" in digest.entries[-1]  # kept, behind the button, last
+
+
+def test_an_events_angles_take_one_line_with_plus_n():
+    # Two stories of one event (a martial law and the markets' reaction: 0.89 apart, both naming Korea) and one
+    # unrelated: the event's line counts the other angle, /item lists all its statements.
+    law, law_again, market = unit(1, 0, 0), at_angle(0.999), at_angle(0.89)
+    other = unit(0, 0, 1)
+    posts = [replace(item(1, "Президент Южной Кореи ввёл военное положение в стране."), source="channel:@a"),
+             replace(item(2, "В Южной Корее объявлено военное положение, сообщает агентство."), source="channel:@b"),
+             replace(item(3, "Биткоин упал после новостей из Южной Кореи о военном положении."), source="channel:@c"),
+             replace(item(4, "В Москве открыли новую станцию метро на юге."), source="channel:@d")]
+    vectors = {1: law, 2: law_again, 3: market, 4: other}
+    digest = build_digest(posts, {}, DAY, DAY, vectors=vectors, same_story=CUT, same_event=0.88)
+    assert len(digest.entries) == 2
+    assert "+1 о том же" in digest.entries[0] and "3 источника" in digest.entries[0]
+    assert sorted(digest.stories[0]) == [1, 2, 3]
+    apart = build_digest(posts, {}, DAY, DAY, vectors=vectors, same_story=CUT)  # no event cut: three lines
+    assert len(apart.entries) == 3
