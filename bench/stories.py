@@ -24,21 +24,27 @@ import argparse
 import random
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 
 from bench.common import embedded_passages, read_jsonl_gz
+from storage.items import Item
 from summarizer.encoder import EncoderConfig, load_encoder, passage_text
 from summarizer.stories import (
+    EVENT_RARE_SHARE,
     SAME_STORY_JACCARD,
     STORY_WINDOW_DAYS,
+    Story,
     cluster_by_meaning,
     fingerprint,
     group_fingerprints,
     jaccard,
+    merge_events,
     named_days,
+    names,
     other_days,
 )
 
@@ -185,6 +191,7 @@ def by_meaning(args: argparse.Namespace, gold_rows, near_rows, threads, unrelate
     average = cluster_by_meaning(thread_vectors, days, cut, [named_days(r["title"]) for r in threads])
     average_s = time.perf_counter() - started
     print(f"  by meaning, average linkage:   {pairwise(average, labels)}  [{average_s:.2f} s]  <- in use")
+    events(encoder, thread_vectors, days, average, labels, threads, gold, near, far)
 
     # The cost at a big day's size: each article four times, slightly moved (four-item stories, bigger
     # components than real news makes): the time grows with the components, not with the day squared.
@@ -196,6 +203,31 @@ def by_meaning(args: argparse.Namespace, gold_rows, near_rows, threads, unrelate
     grown = cluster_by_meaning(copies, np.tile(days, 4), cut)
     print(f"  {len(copies)} vectors (each article 4 times, moved by noise): {time.perf_counter() - started:.1f} s, "
           f"{len(grown)} stories, the biggest {max(len(s) for s in grown)}")
+
+
+def events(encoder, vectors: np.ndarray, days: np.ndarray, stories: list[list[int]], labels: list[str],
+           threads: list[dict], gold, near, far) -> None:
+    """Stories of one event merged into one digest line (summarizer.stories.merge_events) at each event cut:
+    the events against the silver threads (broader than one piece of news: closer to events than stories
+    are), by meaning alone and with the shared rare words the digest requires; and the gold pairs at each cut
+    by meaning alone (a pair of two one-item stories merges when its cosine reaches it, before the words)."""
+    in_use = encoder.same_event or 0.0
+    cuts = sorted({0.85, 0.86, 0.87, 0.88, 0.89, in_use} - {0.0})
+    items = [Item(n, r["text"], r["title"], date.fromordinal(int(days[n])), "", "", datetime.now(UTC))
+             for n, r in enumerate(threads)]
+    told = [Story([items[i] for i in sorted(rows)], items[rows[0]]) for rows in stories]
+    by_id = dict(enumerate(vectors))
+    print("\nevents: the stories above merged at an event cut (stories' mean vectors, average linkage):")
+    for cut in cuts:
+        mark = "  <- in use" if cut == in_use else ""
+        for words, share in (("meaning alone", 1.0), ("and a rare name", EVENT_RARE_SHARE)):
+            alone = share == 1.0  # every story "names" one word, rare enough: the gate always passes
+            with patch("summarizer.stories.names", (lambda text: frozenset({"-"})) if alone else names), \
+                    patch("summarizer.stories.EVENT_RARE_SHARE", share):
+                merged = merge_events(told, by_id, cut)
+            print(f"  cut {cut:.3f}, {words:>14}: {pairwise([[i.id for i in s.items] for s in merged], labels)}"
+                  f"{mark}")
+    pair_table("event pairs by meaning alone (the gold pairs at each event cut)", in_use, cuts, gold, near, far)
 
 
 def main() -> None:
