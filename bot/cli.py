@@ -17,7 +17,7 @@ from tqdm import tqdm
 from bot.config import Settings, SettingsError, load_settings
 from bot.ingest import Rejected, read_path
 from bot.logs import setup_logging
-from bot.services import Services
+from bot.services import Services, statement_worker
 from sources.poller import SourceError
 from storage.copy import TargetNotEmpty, copy_store
 from storage.db import DatabaseUnavailable, open_database
@@ -27,8 +27,6 @@ from storage.summaries import SummariesRepo
 from summarizer.digest import continuation
 from summarizer.digest_maker import DigestMaker
 from summarizer.encoder import LazyEncoder
-from summarizer.loader import LazySummarizer
-from summarizer.worker import StatementWorker
 
 log = logging.getLogger("newsbot")
 
@@ -152,7 +150,7 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
         if first > last:
             print("--from is after --to", file=sys.stderr)
             return 2
-        worker = StatementWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size)
+        worker = statement_worker(settings, db)
         await worker.drain(embed=False)
         # Stories are grouped by meaning where `newsbot process` has embedded the statements.
         maker = DigestMaker(db, settings.digest_max_stories, LazyEncoder(settings.encoder_config()))
@@ -175,22 +173,25 @@ def html_to_text(message: str) -> str:
 
 
 async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
-    if args.action == "download":
-        from huggingface_hub import snapshot_download
+    """Download or convert SUMMARIZER_MODEL, and HEADLINE_MODEL when one is set."""
+    models = [c for c in (settings.summarizer_config(), settings.headline_config()) if c]
+    for config in models:
+        if args.action == "download":
+            from huggingface_hub import snapshot_download
+            try:
+                path = snapshot_download(config.model)
+            except Exception as exc:
+                print(f"cannot download {config.model}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                return 1
+            print(f"downloaded {config.model} to {path}")
+            continue
+        from summarizer.backends.seq2seq import convert_to_ctranslate2
         try:
-            path = snapshot_download(settings.summarizer_model)
+            out = await asyncio.to_thread(convert_to_ctranslate2, config.model, config.ct2_dir)
         except Exception as exc:
-            print(f"cannot download {settings.summarizer_model}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"cannot convert {config.model}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
-        print(f"downloaded {settings.summarizer_model} to {path}")
-        return 0
-    from summarizer.backends.seq2seq import convert_to_ctranslate2
-    try:
-        out = await asyncio.to_thread(convert_to_ctranslate2, settings.summarizer_model, settings.ct2_dir)
-    except Exception as exc:
-        print(f"cannot convert {settings.summarizer_model}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(f"converted {settings.summarizer_model} to {out} (CTranslate2, int8)")
+        print(f"converted {config.model} to {out} (CTranslate2, int8)")
     return 0
 
 
@@ -232,8 +233,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Summaries and embeddings in a process of its own, beside `newsbot run --no-worker`, until SIGTERM or
     SIGINT. Any number of them may share the database: each batch is claimed first."""
     db = await open_database(settings.database)
-    worker = StatementWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size,
-                             LazyEncoder(settings.encoder_config()))
+    worker = statement_worker(settings, db, LazyEncoder(settings.encoder_config()))
     worker.poll_seconds = args.poll
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

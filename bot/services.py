@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 QUERY_VECTORS_KEPT = 256  # recent queries' vectors: the next page of results does not embed the query again
 
 
+def statement_worker(settings: Settings, db: Database, encoder: LazyEncoder | None = None) -> StatementWorker:
+    """The background worker as configured: the summarizer, the headline model if one is set, the encoder."""
+    headlines = settings.headline_config()
+    return StatementWorker(db, LazySummarizer(settings.summarizer_config()), settings.summarizer_batch_size,
+                           encoder, headliner=LazySummarizer(headlines) if headlines else None)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -121,11 +128,11 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
-        summarizer = LazySummarizer(settings.summarizer_config())
         index = VectorIndex(EmbeddingsRepo(db), settings.vector_graph_path)
         encoder = LazyEncoder(settings.encoder_config())  # queries, and the same-story cut of digests
         items = ItemsRepo(db, settings.zone)
-        worker = StatementWorker(db, summarizer, settings.summarizer_batch_size, LazyEncoder(settings.encoder_config()))
+        worker = statement_worker(settings, db, LazyEncoder(settings.encoder_config()))
+        summarizer = worker.summarizer
         metrics = Metrics()
 
         def stored(count: int) -> None:

@@ -236,7 +236,11 @@ MIGRATIONS: list[str] = [
     """,
     # 12: a source's newest statements, read to learn its footers (summarizer/cleaning.py)
     """
-    CREATE INDEX IF NOT EXISTS items_source ON items(source, id);
+    CREATE INDEX items_source ON items(source, id);
+    """,
+    # 13: a headline model's line beside each summary (HEADLINE_MODEL)
+    """
+    ALTER TABLE summaries ADD COLUMN headline TEXT;
     """,
 ]
 

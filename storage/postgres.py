@@ -179,6 +179,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX items_source ON items(source, id);
     """,
+    # a headline model's line beside each summary (HEADLINE_MODEL)
+    """
+    ALTER TABLE summaries ADD COLUMN headline TEXT;
+    """,
 ]
 
 CONNECT_ATTEMPTS = 5  # a query that finds its connection lost is retried on a new one this many times

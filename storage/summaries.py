@@ -18,6 +18,7 @@ class Summary:
     item_id: int
     summary: str
     method: str
+    headline: str | None = None  # a headline model's line (HEADLINE_MODEL), when one is configured
 
 
 class SummariesRepo:
@@ -29,18 +30,20 @@ class SummariesRepo:
         async with self.db.transaction() as conn:
             # An item deleted while it was being summarized is skipped by the join.
             await conn.executemany(
-                "INSERT INTO summaries(item_id, summary, method, created_at) SELECT id, ?, ?, ? FROM items WHERE id = ?"
+                "INSERT INTO summaries(item_id, summary, method, headline, created_at)"
+                " SELECT id, ?, ?, ?, ? FROM items WHERE id = ?"
                 " ON CONFLICT(item_id) DO UPDATE SET summary = excluded.summary, method = excluded.method,"
-                " created_at = excluded.created_at",
-                [(s.summary, s.method, now, s.item_id) for s in summaries],
+                " headline = excluded.headline, created_at = excluded.created_at",
+                [(s.summary, s.method, s.headline, now, s.item_id) for s in summaries],
             )
 
     async def get_many(self, item_ids: list[int]) -> dict[int, Summary]:
         out: dict[int, Summary] = {}
         for chunk in chunks(item_ids):
             rows = await self.db.fetchall(
-                f"SELECT item_id, summary, method FROM summaries WHERE item_id IN ({placeholders(chunk)})", chunk)
-            out.update({r[0]: Summary(r[0], r[1], r[2]) for r in rows})
+                f"SELECT item_id, summary, method, headline FROM summaries WHERE item_id IN ({placeholders(chunk)})",
+                chunk)
+            out.update({r[0]: Summary(r[0], r[1], r[2], r[3]) for r in rows})
         return out
 
     async def get(self, item_id: int) -> Summary | None:

@@ -33,11 +33,15 @@ _CALL_MAX_WORDS = 10     # a general call to action is a short line; a long one 
 _EMOJI_RE = re.compile(
     "[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF\u25A0-\u25FF\u2190-\u2199\u21A9-\u21AA"
     "\u2934\u2935\u3030\u303D\u3297\u3299\uFE0E\uFE0F\u200D\u20E3\U000E0000-\U000E007F\U0001F1E6-\U0001F1FF]+")
-_URL_RE = re.compile(r"(?:https?://|www\.|t\.me/)\S+|\b[\w-]+\.(?:ru|com|ly|cc|me|io|org|net|su|рф)/\S*",
-                     re.IGNORECASE)
+_SCHEME_URL = r"(?:https?://|www\.|t\.me/)\S+"
+# bit.ly/x: starts only where a run of [\w-] starts (with \b, "a-a-a-…" would be rescanned from every "a")
+_DOMAIN_URL_RE = re.compile(r"(?<![\w-])[\w-]+\.(?:ru|com|ly|cc|me|io|org|net|su|рф)/\S*", re.IGNORECASE)
+_URL_RE = re.compile(f"{_SCHEME_URL}|{_DOMAIN_URL_RE.pattern}", re.IGNORECASE)
 _TAG_RE = re.compile(r"(?<!\w)#\w+")
 _HANDLE_RE = re.compile(r"(?<!\w)@\w{3,}")
+_DROP_RE = re.compile(f"{_EMOJI_RE.pattern}|(?i:{_SCHEME_URL})|{_TAG_RE.pattern}")  # one pass a line
 _KEY_RE = re.compile(r"[^\w]+")
+_SHORT_LINE = 200  # footers and calls to action are short lines; a longer one is never read as either
 _SPACES_RE = re.compile(r"[ \t]{2,}")
 _LEAD_JUNK = " \t|—–-•·:,;/\\"  # left of a line once its emoji are gone
 _TRAIL_JUNK = " \t|—–-•·,;/\\"  # right of it: a colon stays (a label, "Минобороны РФ:")
@@ -47,8 +51,7 @@ _CALL_RE = re.compile(
     r"прислали через бота|прислано через бота|через бота-предложку|наш канал|нашем канале|без vpn|"
     r"поддержать канал|поддержите канал|отдай свой буст|отдайте буст|голосуйте за канал|проголосуйте за канал|"
     r"читайте нас|читать нас|смотрите нас|слушайте нас|наш сайт|ставьте лайк|подробнее по ссылке|"
-    r"подробнее в источнике|переходите по ссылке)\b",
-    re.IGNORECASE)
+    r"подробнее в источнике|переходите по ссылке)\b")  # matched on line_key(): case folded already
 
 
 def line_key(line: str) -> str:
@@ -57,8 +60,10 @@ def line_key(line: str) -> str:
 
 
 def _tail_keys(text: str) -> set[str]:
-    lines = [key for line in text.split("\n") if (key := line_key(line))]
-    return set(lines[-FOOTER_TAIL_LINES:]) if len(lines) > 1 else set()
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) < 2:
+        return set()
+    return {key for line in lines[-FOOTER_TAIL_LINES:] if len(line) <= _SHORT_LINE and (key := line_key(line))}
 
 
 def learn_footers(texts: Iterable[str]) -> frozenset[str]:
@@ -75,20 +80,22 @@ def learn_footers(texts: Iterable[str]) -> frozenset[str]:
 
 def is_call_to_action(line: str) -> bool:
     """A short line asking to subscribe, send news, boost or read elsewhere."""
-    key = line_key(line)
-    return bool(key) and len(key.split()) <= _CALL_MAX_WORDS and bool(_CALL_RE.search(key))
+    return len(line) <= _SHORT_LINE and _is_call(line_key(line))
+
+
+def _is_call(key: str) -> bool:
+    return bool(key) and key.count(" ") < _CALL_MAX_WORDS and bool(_CALL_RE.search(key))
 
 
 def _clean_line(line: str) -> str:
-    line = _EMOJI_RE.sub(" ", line)
-    line = _URL_RE.sub(" ", line)
-    line = _TAG_RE.sub(" ", line)
-    line = _SPACES_RE.sub(" ", line).lstrip(_LEAD_JUNK).rstrip(_TRAIL_JUNK)
-    return line
+    line = _DROP_RE.sub(" ", line)
+    if "/" in line:  # a link without its scheme (bit.ly/x) is rare: its pattern, slow on every word, only then
+        line = _DOMAIN_URL_RE.sub(" ", line)
+    return _SPACES_RE.sub(" ", line).lstrip(_LEAD_JUNK).rstrip(_TRAIL_JUNK)
 
 
 def _only_handles(line: str) -> bool:
-    return not _HANDLE_RE.sub(" ", line).strip(_LEAD_JUNK + ".")
+    return "@" in line and not _HANDLE_RE.sub(" ", line).strip(_LEAD_JUNK + ".")
 
 
 def _without_signature(line: str) -> str:
@@ -100,18 +107,22 @@ def _without_signature(line: str) -> str:
     return " ".join(words[:end]).rstrip(_TRAIL_JUNK)
 
 
-def clean(text: str, footers: frozenset[str] = frozenset()) -> str:
-    """The text as models read it and readers see it (module doc); lines kept, blank ones dropped."""
+def clean(text: str, footers: frozenset[str] = frozenset(), chars: int | None = None) -> str:
+    """The text as models read it and readers see it (module doc); lines kept, blank ones dropped. `chars`:
+    only the whole lines within the text's first `chars` characters, or the start of a longer first line (a
+    digest reads no further)."""
     out: list[str] = []
-    lines = text.split("\n")
+    lines = (text if chars is None or len(text) <= chars else text[:chars].rsplit("\n", 1)[0] or text[:chars]
+             ).split("\n")
     for number, raw in enumerate(lines):
         if not raw.strip():
             continue
-        key = line_key(raw)
-        if out and (key in footers or is_call_to_action(raw)):
-            continue  # the first line is the post's news: never a footer, even if it repeats
-        if not out and number < len(lines) - 1 and is_call_to_action(raw) and key in footers:
-            continue
+        if len(raw) <= _SHORT_LINE:
+            key = line_key(raw)
+            if out and (key in footers or _is_call(key)):
+                continue  # the first line is the post's news: never a footer, even if it repeats
+            if not out and number < len(lines) - 1 and key in footers and _is_call(key):
+                continue
         line = _clean_line(raw)
         if not line or _only_handles(line) or not any(ch.isalnum() for ch in line):
             continue

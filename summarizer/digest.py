@@ -123,8 +123,9 @@ def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, readin
            followed: bool = False) -> str:
     item = reading.line_item(story)
     summary = summaries.get(item.id)
-    model_summary = summary.summary if summary and summary.method != EXTRACTIVE else None
-    text = headline(reading.cleaned.get(item.id, item.text), item.title, model_summary) or "…"
+    model_line = (summary.headline or (summary.summary if summary.method != EXTRACTIVE else None)) if summary \
+        else None  # a headline model's line, else a summary a model wrote
+    text = headline(reading.cleaned.get(item.id, item.text), item.title, model_line) or "…"
     notes = [escape(russian_date(item.statement_date, year=False))] if show_dates else []
     if story.angles:  # the event's other stories: /item lists them
         notes.append(f"+{story.angles} о том же")

@@ -26,6 +26,7 @@ from summarizer.not_news import NotNewsClassifier
 from summarizer.stories import Story, group_stories, merge_events
 
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
+READ_CHARS = 1000  # of each statement, cleaned: its headline, lead and stems are in them (a big day: 3 s less)
 PERIOD_KEPT_SECONDS = 60.0  # a period's statements are read again after this (one deleted meanwhile goes)
 
 
@@ -127,7 +128,7 @@ class DigestMaker:
             if found:
                 return found, found.story_count
             group = await asyncio.to_thread(grouping_key, items, model, vectors)
-            cleaned = {} if group in self._grouped else await self.footers.cleaned(items)  # read once a grouping
+            cleaned = {} if group in self._grouped else await self.footers.cleaned(items, READ_CHARS)
             stories, stems, reading, lines = await asyncio.to_thread(self._stories, base_key, items, model, vectors,
                                                                      cuts, cleaned)
             # Every line, stored once (a subscriber's own digest is an order of them): by now `found` said a

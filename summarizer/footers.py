@@ -31,8 +31,8 @@ class SourceFooters:
             out[source] = kept[0]
         return out
 
-    async def cleaned(self, items: Iterable[Item]) -> dict[int, str]:
-        """Each item's cleaned text, by id."""
+    async def cleaned(self, items: Iterable[Item], chars: int | None = None) -> dict[int, str]:
+        """Each item's cleaned text, by id (of its lines within the first `chars` characters, if given)."""
         items = list(items)
         footers = await self.of(i.source for i in items)
-        return await asyncio.to_thread(lambda: {i.id: clean(i.text, footers[i.source]) for i in items})
+        return await asyncio.to_thread(lambda: {i.id: clean(i.text, footers[i.source], chars) for i in items})

@@ -77,3 +77,15 @@ class LazySummarizer:
             made = [""] * len(texts)
         return [(s, backend.name) if s else (self._fallback.summarize_one(t), self._fallback.name)
                 for s, t in zip(made, texts, strict=True)]
+
+    def headlines(self, texts: list[str]) -> list[str]:
+        """A headline model's line per text (HEADLINE_MODEL); "" where it cannot load or fails: the digest then
+        heads the statement by its own first line (summarizer.headline)."""
+        backend = self.backend
+        if backend.name == self._fallback.name:
+            return [""] * len(texts)
+        try:
+            return backend.summarize(texts)
+        except Exception:
+            log.exception("headline model %s failed on a batch of %d", backend.name, len(texts))
+            return [""] * len(texts)

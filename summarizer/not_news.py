@@ -25,6 +25,8 @@ _AD_RE = re.compile(
     r"партн[её]рский (?:пост|материал)|\bпромокод|\bрозыгрыш|\bразыгрыва(?:ем|ет|ют)\b|«участвовать»|"
     r"\bпроголосуйте за канал",
     re.IGNORECASE | re.MULTILINE)
+# Each of _AD_RE's branches holds one of these (case folded): the pattern, costly on a long text, runs after one.
+_AD_HINTS = ("erid", "#", "реклам", "партн", "промокод", "розыгрыш", "разыгрыва", "участвовать", "проголосуйте")
 # Promos of a podcast, a stream or another channel, told by the post's first line.
 _PROMO_RE = re.compile(r"\bподкаст(?:а|е|ом|ы)?\b|\bвыпуск[аи]? (?:подкаста|шоу)|\bпрямой эфир\b|\bканал\b.*\bподпиш",
                        re.IGNORECASE)
@@ -59,11 +61,12 @@ class NotNewsClassifier:
 def by_rules(raw: str, cleaned: str) -> Verdict:
     """What the text alone tells: a marked ad or giveaway (in the raw post, tags included), a promo told by
     its first line, or a fragment (under MIN_NEWS_WORDS words once cleaned)."""
-    if _AD_RE.search(raw):
+    folded = raw.casefold()
+    if any(hint in folded for hint in _AD_HINTS) and _AD_RE.search(raw):  # the hints: plain substring searches
         return Verdict(True, "ad")
     first = cleaned[:_FIRST_LINE_CHARS].split("\n", 1)[0]  # bounded: the pattern's `.*` rescans the line
     if _PROMO_RE.search(first):
         return Verdict(True, "promo")
-    if len(_WORD_RE.findall(cleaned)) < MIN_NEWS_WORDS:
+    if len(_WORD_RE.findall(cleaned[:_FIRST_LINE_CHARS])) < MIN_NEWS_WORDS:
         return Verdict(True, "fragment")
     return Verdict(False)

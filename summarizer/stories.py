@@ -284,8 +284,8 @@ def merge_events(stories: list[Story], vectors: Mapping[int, np.ndarray], thresh
     """Stories of one event (its result, the reactions, the markets' move) become one: average linkage over
     the stories' mean vectors, cut at the event `threshold` (below the same-story cut), within the window,
     and only between stories that share a name (names(): a person, a place, an organisation) found in at most
-    EVENT_RARE_SHARE of the period's stories: by meaning alone, a day's news on one topic (the pandemic, the
-    weather, Moscow's roads) would be one "event" (bench/stories.py: events).
+    EVENT_RARE_SHARE of the period's stories: by meaning alone more of a day's news on one topic (the weather,
+    Moscow's roads) would merge; a flood of one topic still does (README: bench/stories.py, events).
     The merged story is led by its part told by most sources, and counts its other parts as `angles`.
     Stories with no embedded statement stay as they are. `texts`: each item's cleaned text."""
     embedded = [s for s in stories if any(i.id in vectors for i in s.items)]
@@ -302,7 +302,7 @@ def merge_events(stories: list[Story], vectors: Mapping[int, np.ndarray], thresh
     rare = [frozenset(stem for stem in own if frequency[stem] <= common) for own in stems]
 
     def unrelated(rows: np.ndarray) -> np.ndarray:
-        """Of the pairs that reach the cut (only they can start a merge), those sharing too few rare words."""
+        """Of the pairs that reach the cut (only they can start a merge), those that share no rare name."""
         apart = np.zeros((len(rows), len(rows)), dtype=bool)
         close = np.triu(centroids[rows] @ centroids[rows].T >= threshold, 1)
         for a, b in zip(*np.nonzero(close), strict=True):

@@ -38,13 +38,14 @@ EMBED_RETRY_SECONDS = 300.0  # after the encoder failed: summaries go on, embedd
 class StatementWorker:
     def __init__(self, db: Database, summarizer: LazySummarizer, batch_size: int = 8,
                  encoder: LazyEncoder | None = None, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], datetime] = utc_now) -> None:
+                 wall_clock: Callable[[], datetime] = utc_now, headliner: LazySummarizer | None = None) -> None:
         self.db = db
         self.items = ItemsRepo(db)
         self.summaries = SummariesRepo(db)
         self.embeddings = EmbeddingsRepo(db)
         self.footers = SourceFooters(self.items)  # models read a statement without its source's footer
         self.summarizer = summarizer
+        self.headliner = headliner  # a headline model (HEADLINE_MODEL), run on the same batches
         self.encoder = encoder
         self.batch_size = batch_size
         self.listeners: list[OnSummarized] = []
@@ -84,8 +85,11 @@ class StatementWorker:
             items = await self.items.get_many(claimed)
             ids = [i for i in claimed if i in items]
             cleaned = await self.footers.cleaned(items[i] for i in ids)
-            made = await asyncio.to_thread(self.summarizer.summarize, [cleaned[i] for i in ids])
-            summaries = [Summary(i, text, method) for i, (text, method) in zip(ids, made, strict=True)]
+            texts = [cleaned[i] for i in ids]
+            made = await asyncio.to_thread(self.summarizer.summarize, texts)
+            heads = await asyncio.to_thread(self.headliner.headlines, texts) if self.headliner else [""] * len(ids)
+            summaries = [Summary(i, text, method, head or None)
+                         for i, (text, method), head in zip(ids, made, heads, strict=True)]
             await self.summaries.put_many(summaries)
         for listener in self.listeners:
             try:

@@ -9,6 +9,7 @@ from summarizer.cleaning import clean, is_call_to_action, learn_footers
 from summarizer.digest_maker import DigestMaker
 from summarizer.footers import SourceFooters
 from summarizer.headline import MAX_CHARS, cut, headline
+from summarizer.not_news import by_rules
 
 FOOTER = "⚡️ Новый Канал — новости без цензуры"  # no call word: only learning can tell it is a footer
 POSTS = ["Мэрия закрыла мост через реку на ремонт до весны.\n\nДвижение пустят в объезд.",
@@ -90,3 +91,13 @@ async def test_the_store_teaches_each_source_its_footer_and_the_digest_line_show
     assert "Мэрия закрыла мост через реку на ремонт до весны." in page
     assert page.count("Новый Канал") == 0  # the channel's footer is on no line
     assert "Трамвай сошёл с рельсов в центре." in page
+
+
+def test_hostile_texts_are_cleaned_in_one_pass():
+    # Each would take hours to a pattern that rescans a run from each of its positions.
+    for hostile in ("a-" * 100_000 + "/", "@" + "a" * 200_000, "#" * 100_000, "🔥" * 100_000, "Подписаться " * 20_000,
+                    "«" * 50_000 + "\n" + "x" * 10, ("a." * 50_000) + "ru/"):
+        cleaned = clean(hostile, learn_footers([hostile] * 5))
+        assert len(cleaned) <= len(hostile)
+        headline(cleaned)
+        by_rules(hostile + " реклама erid", cleaned)  # the ad pattern runs on the whole raw text

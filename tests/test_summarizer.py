@@ -1,4 +1,5 @@
 import logging
+from datetime import date
 
 import pytest
 
@@ -7,7 +8,9 @@ from storage.statements import parse_statement
 from storage.summaries import SummariesRepo
 from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.backends.seq2seq import CTranslate2Backend, TransformersBackend, convert_to_ctranslate2, fit_to_window
+from summarizer.digest_maker import DigestMaker
 from summarizer.loader import LazySummarizer, SummarizerConfig, load_backend
+from summarizer.markup import escape
 from summarizer.text import MAX_SUMMARY_CHARS, clean_summary, sentences
 from summarizer.worker import StatementWorker
 
@@ -170,3 +173,32 @@ def test_tokenizer_with_token_type_ids_still_works(tiny_model_dir, tmp_path):
     assert "token_type_ids" in fast(["текст"])
     fast.save_pretrained(model_dir)
     assert len(TransformersBackend(str(model_dir)).summarize(TEXTS)) == 3
+
+
+async def test_a_headline_model_heads_a_post_whose_first_line_is_no_headline(db, tiny_model_dir, tmp_path):
+    # HEADLINE_MODEL through the real path: a CTranslate2 copy of a tiny checkpoint, run by the worker beside the
+    # summarizer; the digest line of a paragraph post is the model's line, a post with a headline line keeps it.
+    ct2 = convert_to_ctranslate2(tiny_model_dir, str(tmp_path / "ct2"))
+    headliner = LazySummarizer(SummarizerConfig(model=tiny_model_dir, ct2_dir=ct2))
+    summarizer = LazySummarizer(SummarizerConfig(model="", backend="extractive"))
+    items = ItemsRepo(db)
+    paragraph, headed = [r.item_id for r in await items.add_many([
+        parse_statement("date 2025-08-09\nВ Казани открыли новую станцию метро. Она примет тысячи пассажиров."),
+        parse_statement("date 2025-08-09\nКурс рубля укрепился на открытии торгов\nБиржа закрылась ростом.")])]
+    await StatementWorker(db, summarizer, 8, headliner=headliner).drain(embed=False)
+    made = await SummariesRepo(db).get_many([paragraph, headed])
+    assert isinstance(headliner.backend, CTranslate2Backend)
+    assert made[paragraph].method == "extractive" and made[paragraph].headline  # the summary, and the model's line
+    page = (await DigestMaker(db).for_dates(date(2025, 8, 9), date(2025, 8, 9))).messages[0]
+    assert escape(sentences(made[paragraph].headline)[0][:40]) in page
+    assert "В Казани открыли новую станцию метро." not in page
+    assert "• Курс рубля укрепился на открытии торгов" in page
+
+
+async def test_without_a_headline_model_nothing_is_stored_beside_the_summary(db, tmp_path):
+    items = ItemsRepo(db)
+    (item_id,) = [r.item_id for r in await items.add_many([parse_statement("Курс рубля укрепился на торгах.")])]
+    broken = LazySummarizer(SummarizerConfig(model=str(tmp_path / "no-such-model")))
+    summarizer = LazySummarizer(SummarizerConfig(model="", backend="extractive"))
+    await StatementWorker(db, summarizer, 8, headliner=broken).drain(embed=False)
+    assert (await SummariesRepo(db).get(item_id)).headline is None
