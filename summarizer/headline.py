@@ -33,8 +33,8 @@ def _open_quotes(text: str) -> list[int]:
 
 def cut(text: str, limit: int = MAX_CHARS) -> str:
     """`text` if it fits, else its longest start that ends at a clause boundary outside quotes (else at a
-    word boundary outside quotes, else at a word), with "…"."""
-    text = text.strip()
+    word boundary outside quotes, else at a word), with "…". A quotation left open by the line is closed."""
+    text = _balanced(text.strip())
     if len(text) <= limit:
         return text
     depth = _open_quotes(text[:limit])
@@ -54,6 +54,16 @@ def cut(text: str, limit: int = MAX_CHARS) -> str:
     head = text[:best].rstrip(" ,;:—–-")
     # A quotation longer than the room is cut inside, and closed, so the reader sees where it ends.
     return head + "…" + ("»" if depth[min(best, len(depth) - 1)] else "")
+
+
+def _balanced(line: str) -> str:
+    """A line whose quotation opens in it and closes on a later line ("«Мы ответим», — сказал он" split over
+    two lines): the opening mark left open is dropped at the start, or the quotation closed at the end."""
+    for opening, closing in (("«", "»"), ('"', '"')):
+        unclosed = line.count(opening) > line.count(closing) if opening != closing else line.count('"') % 2
+        if unclosed:
+            line = line[1:].lstrip() if line.startswith(opening) else line.rstrip(".") + closing
+    return line
 
 
 def _reads_as_headline(line: str) -> bool:

@@ -101,3 +101,11 @@ def test_hostile_texts_are_cleaned_in_one_pass():
         assert len(cleaned) <= len(hostile)
         headline(cleaned)
         by_rules(hostile + " реклама erid", cleaned)  # the ad pattern runs on the whole raw text
+
+
+def test_a_quotation_the_first_line_leaves_open_is_not_shown_open():
+    post = '"Российские военные применили систему "Орешник"\nв безъядерном снаряжении", — сказал Путин.'
+    line = headline(post)
+    assert line == 'Российские военные применили систему "Орешник"' and line.count('"') % 2 == 0
+    assert headline("Песков: «Мы ответим на это\nсимметрично»") .count("«") == 1
+    assert headline("Песков: «Мы ответим на это\nсимметрично»").endswith("»")
