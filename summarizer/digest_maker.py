@@ -129,8 +129,8 @@ class DigestMaker:
                 return found, found.story_count
             group = await asyncio.to_thread(grouping_key, items, model, vectors)
             cleaned = {} if group in self._grouped else await self.footers.cleaned(items, READ_CHARS)
-            stories, stems, reading, lines = await asyncio.to_thread(self._stories, base_key, items, model, vectors,
-                                                                     cuts, cleaned)
+            stories, stems, reading, lines = await asyncio.to_thread(self._stories, base_key, group, items, model,
+                                                                     vectors, cuts, cleaned)
             # Every line, stored once (a subscriber's own digest is an order of them): by now `found` said a
             # shared digest is not stored yet; a subscriber's own may find its base stored by another's.
             base = await self.digests.by_key(base_key) if personal else None
@@ -154,13 +154,12 @@ class DigestMaker:
         return [followed_line(html) if followed else html
                 for html, followed in await self.digests.entries(digest_id, offset, limit)]
 
-    def _stories(self, base: str, items: list[Item], model: str, vectors: Mapping[int, np.ndarray],
+    def _stories(self, base: str, group: str, items: list[Item], model: str, vectors: Mapping[int, np.ndarray],
                  cuts: Cuts, cleaned: Mapping[int, str]
                  ) -> tuple[list[Story], StatementStems, Reading, dict]:
         """The period's stories, their statements' stems and what the digest reads of them (grouped again
-        only when its items or their vectors change, not its summaries), and the lines rendered so far for
-        the digest `base`."""
-        group = grouping_key(items, model, vectors)
+        only when its items or their vectors change, not its summaries: `group` is grouping_key()), and the
+        lines rendered so far for the digest `base`."""
         if group not in self._grouped:
             by_id = {i.id: i for i in items}
             reading = Reading.of(items, cleaned, vectors, self.not_news, model)
