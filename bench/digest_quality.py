@@ -30,11 +30,11 @@ from storage.items import Item
 from storage.statements import clean_text, content_hash
 from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.cleaning import _EMOJI_RE, RECENT_POSTS, clean, learn_footers
-from summarizer.digest import Reading, rank
+from summarizer.digest import Reading, rank, stories_of
 from summarizer.encoder import EncoderConfig, load_encoder, passage_text
 from summarizer.headline import MAX_CHARS, headline
 from summarizer.not_news import NotNewsClassifier, by_rules
-from summarizer.stories import Story, group_stories, merge_events
+from summarizer.stories import Story, group_stories
 
 DAYS = "2024-11-04,2024-11-15,2024-11-21,2024-12-03"
 PAGE = 30
@@ -76,10 +76,7 @@ def now_lines(items: list[Item], footers: dict[str, frozenset[str]], encoder, cl
     matrix = embedded_passages(encoder, [passage_text(None, cleaned[i.id]) for i in items], cache)
     vectors = {i.id: v for i, v in zip(items, matrix, strict=True)}
     reading = Reading.of(items, cleaned, vectors, classifier, encoder.name)
-    grouped = group_stories(items, vectors, encoder.same_story, cleaned)
-    if event:
-        grouped = merge_events(grouped, vectors, event)
-    stories = [s for s in rank(grouped, reading) if reading.is_news(s)]
+    stories = [s for s in stories_of(items, reading, vectors, encoder.same_story, event) if reading.is_news(s)]
     out = []
     for story in stories[:PAGE]:
         item = reading.line_item(story)

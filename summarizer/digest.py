@@ -114,6 +114,16 @@ def rank(stories: list[Story], reading: Reading | None = None) -> list[Story]:
                                           -s.lead.statement_date.toordinal(), -s.lead.id))
 
 
+def stories_of(items: list[Item], reading: Reading, vectors: Mapping[int, np.ndarray] | None = None,
+               same_story: float | None = None, same_event: float | None = None) -> list[Story]:
+    """The period's stories, ranked: grouped on the cleaned text (by meaning where `vectors` has an item's vector
+    and `same_story` is known), the stories of one event merged where `same_event` is."""
+    stories = group_stories(items, vectors, same_story, reading.cleaned) if items else []
+    if vectors and same_event is not None:
+        stories = merge_events(stories, vectors, same_event, reading.cleaned)
+    return rank(stories, reading)
+
+
 def source_name(source: str) -> str:
     """How a line names a source: `channel:@mash` → `@mash`, `rss:Лента` → `Лента`; an unknown one: ''."""
     return (known_source(source) or "").partition(":")[2]
@@ -174,10 +184,7 @@ def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, 
     Stories are grouped by meaning where `vectors` has an item's vector and `same_story` is known, and the
     stories of one event merged where `same_event` is."""
     reading = Reading.of(items, cleaned)
-    stories = group_stories(items, vectors, same_story, reading.cleaned) if items else []
-    if vectors and same_event is not None:
-        stories = merge_events(stories, vectors, same_event, reading.cleaned)
-    stories = rank(stories, reading)
+    stories = stories_of(items, reading, vectors, same_story, same_event)
     return render_digest(stories, len(items), summaries, first, last, max_stories, reading=reading)
 
 
@@ -193,9 +200,12 @@ def render_digest(stories: list[Story], statements: int, summaries: dict[int, Su
     title = f"<b>Дайджест за {russian_period(first, last)}</b>"
     reading = reading or Reading.of([i for s in stories for i in s.items])
     chosen, hidden = choose(stories, prefs, stems)
-    news = [(s, f) for s, f in chosen if reading.is_news(s)]
-    not_news = len(chosen) - len(news)
-    chosen = news + [(s, f) for s, f in chosen if not reading.is_news(s)]
+    news: list[tuple[Story, bool]] = []
+    other: list[tuple[Story, bool]] = []
+    for pair in chosen:
+        (news if reading.is_news(pair[0]) else other).append(pair)
+    not_news = len(other)
+    chosen = news + other
     if not chosen:
         why = f"Скрыто вашими фильтрами (/filters): {stories_word(hidden)}." if hidden else \
             "Новостей за этот период нет."

@@ -18,12 +18,12 @@ from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo, utc_now
 from storage.preferences import Preferences
 from storage.summaries import SummariesRepo, Summary
-from summarizer.digest import DEFAULT_MAX_STORIES, Reading, followed_line, rank, render_digest
+from summarizer.digest import DEFAULT_MAX_STORIES, Reading, followed_line, render_digest, stories_of
 from summarizer.encoder import LazyEncoder
 from summarizer.filters import StatementStems
 from summarizer.footers import SourceFooters
 from summarizer.not_news import NotNewsClassifier
-from summarizer.stories import Story, group_stories, merge_events
+from summarizer.stories import Story
 
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
 READ_CHARS = 1000  # of each statement, cleaned: its headline, lead and stems are in them (a big day: 3 s less)
@@ -163,10 +163,7 @@ class DigestMaker:
         if group not in self._grouped:
             by_id = {i.id: i for i in items}
             reading = Reading.of(items, cleaned, vectors, self.not_news, model)
-            stories = group_stories(items, vectors, cuts.story, reading.cleaned) if items else []
-            if cuts.event is not None:
-                stories = merge_events(stories, vectors, cuts.event, reading.cleaned)
-            stories = rank(stories, reading)
+            stories = stories_of(items, reading, vectors, cuts.story, cuts.event)
             stems = StatementStems(lambda item_id: f"{by_id[item_id].title or ''} {by_id[item_id].text}")
             self._grouped[group] = (stories, stems, reading)
         self._grouped.move_to_end(group)

@@ -89,6 +89,6 @@ def headline(cleaned: str, title: str | None = None, model_summary: str | None =
     if len(parts) <= 1 and _reads_as_headline(first):
         return cut(first)
     if model_summary:
-        return cut(sentences(model_summary)[0] if sentences(model_summary) else model_summary)
+        return cut(next(iter(sentences(model_summary)), model_summary))
     lead = next((s for s in parts if _reads_as_headline(s)), parts[0] if parts else first)
     return cut(lead)
