@@ -22,8 +22,9 @@ from bot import texts
 from bot.config import Settings
 from bot.delivery import Fanout
 from bot.handlers import routers
-from bot.metrics import Metrics, TelegramMetricsMiddleware, serve_metrics
-from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware
+from bot.metrics import Metrics
+from bot.metrics_server import serve_metrics
+from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware, TelegramMetricsMiddleware
 from bot.services import Services
 from storage.db import open_database
 from summarizer.markup import escape

@@ -1,4 +1,7 @@
-"""`newsbot` command line: wiring only; the work is done by the same services the bot uses."""
+"""`newsbot` command line: wiring only; the work is done by the same services the bot uses.
+
+Each command imports what it needs when it runs: `newsbot --help` and `newsbot stats` answer at once, and
+only `run` imports aiogram, only the commands that embed or summarize load a model."""
 
 from __future__ import annotations
 
@@ -11,22 +14,11 @@ import re
 import signal
 import sys
 from datetime import date
-
-from tqdm import tqdm
+from importlib.metadata import PackageNotFoundError, version
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.ingest import Rejected, read_path
 from bot.logs import setup_logging
-from bot.services import Services, statement_worker
-from sources.poller import SourceError
-from storage.copy import TargetNotEmpty, copy_store
 from storage.db import DatabaseUnavailable, open_database
-from storage.embeddings import EmbeddingsRepo
-from storage.items import ItemsRepo
-from storage.summaries import SummariesRepo
-from summarizer.digest import continuation
-from summarizer.digest_maker import DigestMaker
-from summarizer.encoder import LazyEncoder
 
 log = logging.getLogger("newsbot")
 
@@ -41,6 +33,11 @@ def _date(value: str) -> date:
 
 
 async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.ingest import Rejected, read_path
+    from storage.items import ItemsRepo
+
     db = await open_database(settings.database)
     items = ItemsRepo(db, settings.zone)
     added = duplicate = rejected = 0
@@ -73,6 +70,8 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import Services
+
     db = await open_database(settings.database)
     try:
         services = Services.build(settings, db)
@@ -104,6 +103,10 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_copy(settings: Settings, args: argparse.Namespace) -> int:
     """Everything stored, into another (new) database: the move from the SQLite file to PostgreSQL."""
+    from tqdm import tqdm
+
+    from storage.copy import TargetNotEmpty, copy_store
+
     source = await open_database(settings.database)
     try:
         target = await open_database(args.to)
@@ -125,6 +128,10 @@ async def cmd_copy(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.embeddings import EmbeddingsRepo
+    from storage.items import ItemsRepo
+    from storage.summaries import SummariesRepo
+
     db = await open_database(settings.database)
     try:
         stats = await ItemsRepo(db).stats()
@@ -138,6 +145,12 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import statement_worker
+    from storage.items import ItemsRepo
+    from summarizer.digest import continuation
+    from summarizer.digest_maker import DigestMaker
+    from summarizer.encoder import LazyEncoder
+
     db = await open_database(settings.database)
     try:
         if args.date:
@@ -197,6 +210,10 @@ async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
     """Work the whole backlog: every missing summary and embedding, with a progress bar."""
+    from tqdm import tqdm
+
+    from bot.services import Services
+
     db = await open_database(settings.database)
     try:
         services = Services.build(settings, db)
@@ -231,21 +248,32 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Summaries and embeddings in a process of its own, beside `newsbot run --no-worker`, until SIGTERM or
-    SIGINT. Any number of them may share the database: each batch is claimed first."""
+    SIGINT. Any number of them may share the database: each batch is claimed first. With METRICS_LISTEN,
+    it serves /metrics and /healthz too (the image's health check reads /healthz)."""
+    from bot.services import Services
+
     db = await open_database(settings.database)
-    worker = statement_worker(settings, db, LazyEncoder(settings.encoder_config()))
+    services = Services.build(settings, db)
+    worker = services.worker
     worker.poll_seconds = args.poll
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    metrics_runner = None
     worker.start()
     log.info("worker %s on %s: looking for new statements every %.1f s", worker.holder, settings.database_name,
              args.poll)
     try:
+        if settings.metrics_listen:
+            from bot.metrics_server import serve_metrics
+            metrics_runner = await serve_metrics(services, settings.metrics_listen)
         await stop.wait()
     finally:
         await worker.stop()  # a batch cut short is released (or its claim expires) and made again
+        if metrics_runner:
+            await metrics_runner.cleanup()
+        await services.sources.fetcher.close()
         await db.close()
     log.info("worker %s stopped", worker.holder)
     return 0
@@ -253,6 +281,9 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
     """Feeds and channels: add (checked at once), list, remove, pause, resume, or poll the due ones now."""
+    from bot.services import Services
+    from sources.poller import SourceError
+
     db = await open_database(settings.database)
     services = Services.build(settings, db)
     poller = services.sources
@@ -306,8 +337,16 @@ def _source_number(text: str | None) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _version() -> str:
+    try:
+        return version("newsdigest")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="Russian news digests for Telegram.")
+    parser.add_argument("--version", action="version", version=f"newsbot {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="store statements from .txt/.jsonl files, folders or - (stdin)")

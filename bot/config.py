@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from summarizer.encoder import EncoderConfig
-from summarizer.loader import SummarizerConfig
+if TYPE_CHECKING:  # the model modules load numpy and the dictionaries: imported when a config is made
+    from summarizer.encoder import EncoderConfig
+    from summarizer.loader import SummarizerConfig
 
 TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_MODEL = "IlyaGusev/rut5_base_sum_gazeta"
@@ -151,10 +152,12 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     def summarizer_config(self) -> SummarizerConfig:
+        from summarizer.loader import SummarizerConfig
         return SummarizerConfig(model=self.summarizer_model, backend=self.summarizer_backend,
                                 ct2_dir=self.ct2_dir, threads=self.summarizer_threads)
 
     def headline_config(self) -> SummarizerConfig | None:
+        from summarizer.loader import SummarizerConfig
         """The headline model, run like the summarizer (same backend choice and threads); None when not set."""
         if not self.headline_model:
             return None
@@ -170,6 +173,7 @@ class Settings(BaseSettings):
         return None if self.database_url.get_secret_value() else f"{self.database_path}.vectors"
 
     def encoder_config(self) -> EncoderConfig:
+        from summarizer.encoder import EncoderConfig
         return EncoderConfig(backend=self.embedding_backend, model=self.embedding_model)
 
     @property

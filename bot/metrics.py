@@ -1,43 +1,36 @@
-"""What an operator watches: Prometheus metrics on `/metrics` and a health check on `/healthz`.
+"""What an operator watches: the Prometheus counters and gauges (bot/metrics_server.py serves them).
 
 Counters are counted where the events happen (each process its own: Prometheus sums them);
 the backlogs are read from the database when scraped, so every process reports the same.
 One registry per running bot (not the library's global one), so tests can run several.
+Imports no aiogram: commands that never talk to Telegram start without it.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+import functools
+from typing import TYPE_CHECKING
 
-from aiogram.client.session.middlewares.base import BaseRequestMiddleware
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.methods import SendMessage
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-log = logging.getLogger(__name__)
 
-# Telegram's errors as an operator tells them apart: which call for a pause, a cleanup, a fix.
-ERROR_KINDS: tuple[tuple[type[Exception], str], ...] = (
-    (TelegramRetryAfter, "flood_429"),
-    (TelegramForbiddenError, "blocked_403"),
-    (TelegramBadRequest, "bad_request_400"),
-    (TelegramServerError, "server_5xx"),
-    (TelegramNetworkError, "network"),
-    (TimeoutError, "network"),
-)
+@functools.cache
+def error_kinds() -> tuple[tuple[type[BaseException], str], ...]:
+    """Telegram's errors as an operator tells them apart: which call for a pause, a cleanup, a fix."""
+    from aiogram.exceptions import (
+        TelegramBadRequest,
+        TelegramForbiddenError,
+        TelegramNetworkError,
+        TelegramRetryAfter,
+        TelegramServerError,
+    )
+
+    return ((TelegramRetryAfter, "flood_429"), (TelegramForbiddenError, "blocked_403"),
+            (TelegramBadRequest, "bad_request_400"), (TelegramServerError, "server_5xx"),
+            (TelegramNetworkError, "network"), (TimeoutError, "network"))
 
 
 class Metrics:
@@ -63,7 +56,7 @@ class Metrics:
         self.subscribers = Gauge("newsdigest_subscribers", "Active subscribers", registry=r)
 
     def telegram_error(self, exc: BaseException) -> None:
-        kind = next((name for cls, name in ERROR_KINDS if isinstance(exc, cls)), "other")
+        kind = next((name for cls, name in error_kinds() if isinstance(exc, cls)), "other")
         self.telegram_errors.labels(kind).inc()
 
     async def refresh(self, services: Services) -> None:
@@ -81,52 +74,3 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class TelegramMetricsMiddleware(BaseRequestMiddleware):
-    """Counts every call's outcome: messages accepted, errors by kind (each attempt of a retried one)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    async def __call__(self, make_request: Callable[..., Awaitable[Any]], bot: Any, method: Any) -> Any:
-        try:
-            result = await make_request(bot, method)
-        except Exception as exc:
-            self.metrics.telegram_error(exc)
-            raise
-        if isinstance(method, SendMessage):
-            self.metrics.messages_sent.inc()
-        return result
-
-
-def metrics_app(services: Services) -> web.Application:
-    async def metrics(_request: web.Request) -> web.Response:
-        try:
-            await services.metrics.refresh(services)
-        except Exception:  # the counters are still worth reading when the database is not
-            log.exception("reading the backlogs for /metrics failed")
-        return web.Response(body=services.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def healthz(_request: web.Request) -> web.Response:
-        started = time.monotonic()
-        try:
-            await services.db.fetchone("SELECT 1")
-        except Exception as exc:
-            return web.json_response({"ok": False, "database": type(exc).__name__}, status=503)
-        return web.json_response({"ok": True, "database_ms": round((time.monotonic() - started) * 1000, 1)})
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
-    return app
-
-
-async def serve_metrics(services: Services, listen: str) -> web.AppRunner:
-    """Start /metrics and /healthz on `host:port`; the caller cleans the runner up."""
-    host, _, port = listen.rpartition(":")
-    runner = web.AppRunner(metrics_app(services), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
-    log.info("metrics on http://%s/metrics, health on /healthz", listen)
-    return runner

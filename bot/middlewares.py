@@ -1,5 +1,6 @@
-"""Middlewares: the admin flag for handlers, bounded retries for the bot's replies, and a count of updates
-in progress so that shutdown lets them finish before it closes the HTTP session."""
+"""Middlewares: the admin flag for handlers, bounded retries for the bot's replies, a count of updates
+in progress so that shutdown lets them finish before it closes the HTTP session, and the count of every
+call's outcome for the metrics."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import GetUpdates
+from aiogram.methods import GetUpdates, SendMessage
 from aiogram.types import TelegramObject
+
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +91,20 @@ class InFlightMiddleware(BaseMiddleware):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
         return self._idle.is_set()
+
+
+class TelegramMetricsMiddleware(BaseRequestMiddleware):
+    """Counts every call's outcome: messages accepted, errors by kind (each attempt of a retried one)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def __call__(self, make_request: Callable[..., Awaitable[Any]], bot: Any, method: Any) -> Any:
+        try:
+            result = await make_request(bot, method)
+        except Exception as exc:
+            self.metrics.telegram_error(exc)
+            raise
+        if isinstance(method, SendMessage):
+            self.metrics.messages_sent.inc()
+        return result

