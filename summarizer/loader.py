@@ -35,10 +35,13 @@ def load_backend(config: SummarizerConfig) -> Backend:
                                          name=f"{model_name(config.model)} (ct2-int8)")
         else:
             backend = TransformersBackend(config.model, threads=config.threads)
-    except Exception as exc:  # missing weights, no hub access, a broken directory...
+    except Exception as exc:  # missing weights, no torch, no hub access, a broken directory...
         where = config.ct2_dir if use_ct2 else config.model
-        log.warning("summarization model %s cannot be loaded (%s: %s); using the extractive summarizer",
-                    where, type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+        # In `auto` a model may well be absent (weights not fetched, torch not installed): that is said once,
+        # as information; a backend chosen by name that cannot load is a warning.
+        level = logging.INFO if config.backend == "auto" else logging.WARNING
+        log.log(level, "summarization model %s cannot be loaded (%s: %s); using the extractive summarizer",
+                where, type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
         return ExtractiveBackend()
     log.info("summarization model loaded: %s", backend.name)
     return backend

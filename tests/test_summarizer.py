@@ -94,12 +94,20 @@ def test_auto_prefers_a_converted_copy(tiny_model_dir, tmp_path):
 
 def test_missing_model_falls_back_to_extractive_and_says_so_once(tmp_path, caplog):
     summarizer = LazySummarizer(SummarizerConfig(model=str(tmp_path / "no-such-model")))
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         first = summarizer.summarize(TEXTS)
         second = summarizer.summarize(TEXTS[:1])
     assert [m for _, m in first + second] == ["extractive"] * 4
     assert first[0][0].startswith("В Казани открыли новую станцию метро")
-    assert sum("cannot be loaded" in r.message for r in caplog.records) == 1
+    said = [r for r in caplog.records if "cannot be loaded" in r.message]
+    assert len(said) == 1 and said[0].levelno == logging.INFO  # expected on a machine without weights
+
+
+def test_a_model_backend_chosen_by_name_that_cannot_load_is_a_warning(tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        backend = load_backend(SummarizerConfig(model=str(tmp_path / "no-such-model"), backend="transformers"))
+    assert backend.name == "extractive"
+    assert [r.levelno for r in caplog.records if "cannot be loaded" in r.message] == [logging.WARNING]
 
 
 def test_model_failure_on_a_batch_falls_back_for_that_batch(tiny_model_dir, monkeypatch):
