@@ -63,10 +63,12 @@ def test_the_search_graph_is_saved_beside_a_sqlite_file_and_nowhere_by_default_w
     assert load_settings().vector_graph_path == "/var/cache/bot/graph"
 
 
-def test_env_example_lists_every_setting():
-    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
-    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
-    assert listed == {name.upper() for name in Settings.model_fields}
+def test_env_example_lists_every_setting_and_what_compose_reads():
+    root = Path(__file__).resolve().parents[1]
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.MULTILINE))
+    compose = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (root / "compose.yaml").read_text()))
+    assert compose == {"POSTGRES_PASSWORD"}  # the test must see what compose reads
+    assert listed == {name.upper() for name in Settings.model_fields} | compose
 
 
 def test_channel_base_must_be_a_url(monkeypatch):
