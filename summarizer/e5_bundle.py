@@ -21,6 +21,9 @@ Q4_BLOCK = 32  # weights per Q4_0 block
 Q4_BYTES = 18  # a float16 scale and 16 bytes of nibbles
 WINDOW = 510  # tokens a forward pass takes between its two marks: the model has 512 positions
 BATCH = 32  # texts per forward pass, after sorting by length so that little is padding
+BATCH_TOKENS = 4096  # and at most this many tokens in one, padding included: attention's memory grows with
+# the square of the width (32 full windows held about 1 GB in ONNX Runtime; passages of 300 characters are
+# about 80 tokens, so the worker's batches are never cut by it)
 _SPACES = re.compile(" {2,}")
 
 
@@ -164,9 +167,15 @@ class E5Model:
             windows += [(n, ids[start:start + WINDOW]) for start in range(0, max(len(ids), 1), WINDOW)]
         means = np.empty((len(windows), self.dim), dtype=np.float32)
         order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
-        for start in range(0, len(order), BATCH):
-            chosen = order[start:start + BATCH]
+        start = 0
+        while start < len(order):
+            end = start + 1  # the batch grows while its widest window, times its count, fits
+            while (end < len(order) and end - start < BATCH
+                   and (end + 1 - start) * (len(windows[order[end]][1]) + 2) <= BATCH_TOKENS):
+                end += 1
+            chosen = order[start:end]
             means[chosen] = self._forward([windows[w][1] for w in chosen])
+            start = end
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for (n, ids), mean in zip(windows, means, strict=True):
             out[n] += max(len(ids), 1) * mean  # the sum, not the mean: its length is made 1 by the caller

