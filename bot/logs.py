@@ -34,6 +34,8 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     for handler in logging.getLogger().handlers:
         handler.setFormatter(RedactingFormatter(FORMAT, secrets))
     # APScheduler says "Running job …" and "… executed successfully" for every minute's poll: four lines
-    # of five in a day's log. Its warnings (a job missed, an error) still show; LOG_LEVEL=DEBUG shows all.
+    # of five in a day's log; pymorphy3 says where its dictionaries are at each start. Their warnings (a
+    # job missed, an error) still show; LOG_LEVEL=DEBUG shows all.
     if logging.getLevelName(level) != logging.DEBUG:
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        for chatty in ("apscheduler", "pymorphy3"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
