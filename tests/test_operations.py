@@ -64,3 +64,16 @@ async def test_shutdown_waits_for_updates_in_progress():
     release.set()
     assert await in_flight.wait_idle(5) and done == [True]
     await task
+
+
+def test_routine_library_lines_stay_out_of_the_log():
+    from bot.logs import setup_logging
+
+    routine = ("apscheduler.executors.default", "pymorphy3.opencorpora_dict.wrapper")
+    try:
+        setup_logging("INFO", [])
+        assert not any(logging.getLogger(name).isEnabledFor(logging.INFO) for name in routine)
+        assert all(logging.getLogger(name).isEnabledFor(logging.WARNING) for name in routine)  # trouble shows
+    finally:
+        for name in ("apscheduler", "pymorphy3"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
