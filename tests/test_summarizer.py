@@ -177,7 +177,8 @@ def test_tokenizer_with_token_type_ids_still_works(tiny_model_dir, tmp_path):
     word_level = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
     word_level.pre_tokenizer = Whitespace()
     fast = PreTrainedTokenizerFast(tokenizer_object=word_level, pad_token="<pad>", eos_token="</s>",
-                                   unk_token="<unk>")
+                                   unk_token="<unk>",
+                                   model_input_names=["input_ids", "token_type_ids", "attention_mask"])
     assert "token_type_ids" in fast(["текст"])
     fast.save_pretrained(model_dir)
     assert len(TransformersBackend(str(model_dir)).summarize(TEXTS)) == 3

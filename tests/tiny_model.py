@@ -35,7 +35,8 @@ def build_tiny_t5(directory: Path) -> Path:
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=1.0, hard_vocab_limit=False,
         minloglevel=2,
     )
-    tokenizer = T5Tokenizer(str(directory / "spiece.model"), extra_ids=0, legacy=False)
+    # From the folder that holds spiece.model: transformers 4 reads the file, 5 converts it.
+    tokenizer = T5Tokenizer.from_pretrained(str(directory), extra_ids=0, legacy=False)
     torch.manual_seed(0)
     config = T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=64, d_kv=8, num_layers=2, num_decoder_layers=2,
                       num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
