@@ -220,7 +220,8 @@ async def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
         worker = services.worker
         if args.command == "reindex":
             print(f"dropped {await worker.embeddings.forget(None)} embeddings", file=sys.stderr)
-        encoder = await asyncio.to_thread(worker.encoder.get) if worker.encoder else None
+        # The encoder's name, without loading it: the worker loads it when there is something to embed.
+        encoder = await asyncio.to_thread(worker.encoder.calibration) if worker.encoder else None
         backlog = len(await worker.summaries.missing(10**9))
         if encoder is not None:
             backlog += len(await worker.embeddings.missing(encoder.name, 10**9))

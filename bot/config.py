@@ -157,8 +157,8 @@ class Settings(BaseSettings):
                                 ct2_dir=self.ct2_dir, threads=self.summarizer_threads)
 
     def headline_config(self) -> SummarizerConfig | None:
-        from summarizer.loader import SummarizerConfig
         """The headline model, run like the summarizer (same backend choice and threads); None when not set."""
+        from summarizer.loader import SummarizerConfig
         if not self.headline_model:
             return None
         ct2 = self.headline_ct2_dir or f"data/models/{self.headline_model.rstrip('/').replace('/', '--')}-ct2-int8"

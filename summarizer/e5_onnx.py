@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from summarizer.e5_bundle import E5Model, _Bundle, bundled_weights
+from summarizer.e5_bundle import E5Model, _Bundle, _read, bundled_weights
 
 
 def build_graph(bundle: _Bundle) -> tuple[bytes, dict[str, np.ndarray]]:
@@ -102,6 +102,6 @@ def _session(path: Path, threads: int):
     options.inter_op_num_threads = 1
     options.enable_cpu_mem_arena = False  # a long batch's buffers go back to the system after it
     options.log_severity_level = 3  # its notes on unused initializers and the like are not ours to read
-    graph, weights = build_graph(_Bundle(path))
+    graph, weights = build_graph(_read(path)[0])  # the bundle the tokenizer came from
     session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     return session, {name: onnxruntime.OrtValue.ortvalue_from_numpy(value) for name, value in weights.items()}

@@ -107,8 +107,8 @@ class StatementWorker:
         if not claimed:
             return 0
         async with holding(self.db, "embedding", self.holder, claimed):
-            encoder = await asyncio.to_thread(self.encoder.get) if self.encoder else None
-            if encoder is None or encoder.name != known.name:
+            encoder = await asyncio.to_thread(self.encoder.get)
+            if encoder is None:
                 return 0  # it could not load after all (said in the log); the claims are released
             items = await self.items.get_many(claimed)
             ids = [i for i in claimed if i in items]

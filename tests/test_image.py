@@ -97,9 +97,8 @@ def replay_build_stage(stage: Stage, context: Path, root: Path) -> Path:
                 found = context / source
                 assert found.exists(), f"COPY {source}: not in the build context (missing, or in .dockerignore)"
                 target = workdir / dest if not dest.startswith("/") else mapped(dest)
-                if found.is_dir():
-                    shutil.copytree(found, target / found.name if dest.endswith("/") and len(sources) > 1
-                                    else target, dirs_exist_ok=True)
+                if found.is_dir():  # as Docker does: the folder's contents, never the folder itself
+                    shutil.copytree(found, target, dirs_exist_ok=True)
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(found, target / found.name if dest.endswith("/") or target.is_dir() else target)
