@@ -19,6 +19,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import texts
+from bot.authority import ChatAuthorityMiddleware
 from bot.config import Settings
 from bot.delivery import Fanout
 from bot.handlers import routers
@@ -43,6 +44,8 @@ def build_dispatcher(services: Services, in_flight: InFlightMiddleware | None = 
         dp.update.outer_middleware(in_flight)
     dp.message.outer_middleware(AdminFlagMiddleware())
     dp.callback_query.outer_middleware(AdminFlagMiddleware())
+    dp.message.middleware(ChatAuthorityMiddleware())  # inner: it reads the chosen handler's flags
+    dp.callback_query.middleware(ChatAuthorityMiddleware())
     dp.include_routers(*routers())
     return dp
 

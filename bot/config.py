@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import time
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -140,6 +142,12 @@ class Settings(BaseSettings):
     def database_name(self) -> str:
         """The store, for logs and messages: no password."""
         return re.sub(r"//[^@/]*@", "//", self.database)
+
+    @property
+    def button_key(self) -> bytes:
+        """Signs the buttons that must work only in their own chat (bot.keyboards.button_tag). Derived from the
+        token: every replica agrees, and a new token (a leaked one replaced) voids the old buttons."""
+        return hmac.new(self.bot_token.get_secret_value().encode(), b"digest buttons", hashlib.sha256).digest()
 
     @property
     def secrets(self) -> list[str]:

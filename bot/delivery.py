@@ -229,7 +229,8 @@ class Fanout:
             await self._pace_chat(delivery.chat_id)
             await self.limiter.wait()
             last = part == len(delivery.messages) - 1
-            markup = digest_more(delivery.digest_id, delivery.shown, delivery.story_count) if last else None
+            markup = digest_more(delivery.digest_id, delivery.shown, delivery.story_count, chat_id=delivery.chat_id,
+                                 key=self.services.settings.button_key) if last else None
             try:
                 await self.bot.send_message(delivery.chat_id, delivery.messages[part], reply_markup=markup)
             except TelegramRetryAfter as exc:

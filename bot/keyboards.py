@@ -5,6 +5,9 @@ does not parse, or is out of range, matches no button and is answered by the fal
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Literal
 
 from aiogram.filters.callback_data import CallbackData
@@ -26,6 +29,14 @@ class SearchPageCb(CallbackData, prefix="sp"):
 class DigestMoreCb(CallbackData, prefix="dm"):
     digest_id: int = Field(ge=1, le=MAX_ID)  # a stored digest (see storage.digests.DigestsRepo)
     offset: int = Field(ge=0, le=MAX_OFFSET)  # the first story to show
+    tag: str = Field(pattern=r"^[A-Za-z0-9_-]{11}$")  # binds the button to its chat: see button_tag
+
+
+def button_tag(key: bytes, chat_id: int, digest_id: int) -> str:
+    """A digest's button works only in the chat it was sent to: a subscriber's own digest shows their followed
+    stories, and ids are easy to guess. 64 bits of HMAC fit Telegram's 64 bytes of callback data."""
+    mac = hmac.new(key, f"{chat_id}:{digest_id}".encode(), hashlib.sha256).digest()[:8]
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def search_pager(search_id: int, offset: int, page_size: int, has_more: bool) -> InlineKeyboardMarkup | None:
@@ -38,13 +49,15 @@ def search_pager(search_id: int, offset: int, page_size: int, has_more: bool) ->
     return builder.as_markup() if builder.buttons else None
 
 
-def digest_more(digest_id: int | None, offset: int, story_count: int) -> InlineKeyboardMarkup | None:
-    """"Показать ещё N сюжетов" under a digest page, when stories are left after `offset`."""
+def digest_more(digest_id: int | None, offset: int, story_count: int, *, chat_id: int,
+                key: bytes) -> InlineKeyboardMarkup | None:
+    """"Показать ещё N сюжетов" under a digest page sent to `chat_id`, when stories are left after `offset`."""
     if digest_id is None or offset >= story_count:
         return None
     builder = InlineKeyboardBuilder()
     builder.button(text=f"Показать ещё {stories_word(story_count - offset)}",
-                   callback_data=DigestMoreCb(digest_id=digest_id, offset=offset))
+                   callback_data=DigestMoreCb(digest_id=digest_id, offset=offset,
+                                              tag=button_tag(key, chat_id, digest_id)))
     return builder.as_markup()
 
 

@@ -25,6 +25,7 @@ from aiogram.types import CallbackQuery, Chat, ChatMemberMember, ChatMemberOwner
 from bot.app import build_dispatcher
 from bot.config import load_settings
 from bot.delivery import Fanout
+from bot.keyboards import DigestMoreCb
 from bot.services import Services
 from bot.texts import NOT_ADMIN
 from storage.statements import parse_statement
@@ -123,9 +124,29 @@ async def test_unknown_command_for_another_bot_in_a_group_is_ignored(h):
 
 
 async def test_commands_addressed_to_us_in_groups_work(h):
+    h.session.group_admins = {USER}
     (reply,) = await h.send(USER, "/subscribe@digest_test_bot", chat_type="group")
     assert "подписаны" in reply
     assert (await h.services.subscribers.get(-1000)).active
+
+
+@pytest.mark.parametrize("command", ["/start", "/subscribe", "/unsubscribe", "/time 06:00", "/tz Asia/Tokyo",
+                                     "/rhythm пауза", "/follow санкции", "/mute футбол", "/size 3"])
+async def test_a_plain_group_member_changes_nothing_of_the_groups_digest(h, command):
+    h.session.group_admins = {ADMIN}
+    await h.send(ADMIN, "/subscribe", chat_type="group")
+    before = (await h.services.subscribers.get(-1000), await h.services.preferences.get(-1000))
+    assert await h.send(USER, command, chat_type="group") == [
+        "В группе настройки дайджеста меняют только администраторы группы."]
+    assert (await h.services.subscribers.get(-1000), await h.services.preferences.get(-1000)) == before
+
+
+async def test_an_anonymous_group_administrator_may_change_the_groups_digest(h):
+    # Telegram sends an anonymous admin's message from GroupAnonymousBot, on behalf of the group itself.
+    (reply,) = await h.send(1087968824, "/time 06:00", chat_type="group",
+                            sender_chat=Chat(id=-1000, type="group"))
+    assert reply == "Дайджест будет приходить в 06:00."
+    assert (await h.services.subscribers.get(-1000)).digest_time == "06:00"
 
 
 @pytest.mark.parametrize("arg", ["25:99", "12:60", "abc", "9", "-1:00"])
@@ -452,8 +473,27 @@ async def test_digest_more_button_pages_through_the_stories(h):
     last = await h.press(USER, page.reply_markup.inline_keyboard[0][0].callback_data)
     (final,) = [r for r in last if isinstance(r, SendMessage)]
     assert "Сюжеты 5–5 из 5" in final.text and final.reply_markup is None
-    gone = await h.press(USER, "dm:999:0")
+    gone = await h.press(USER, "dm:999:0:AAAAAAAAAAA")
     assert answered(gone)[0].text.startswith("Этот дайджест устарел")
+
+
+async def test_a_digest_button_works_only_in_the_chat_it_was_sent_to(h):
+    h.services.digest_maker.max_stories = 1
+    await h.send(ADMIN, "date 2025-08-09\nШколы готовы к учебному году.")
+    await h.send(ADMIN, "date 2025-08-09\nВ Казани открыли станцию метро.")
+    await h.send(USER, "/follow метро")
+    start = len(h.session.requests)
+    await h.send(USER, "/digest")
+    (sent,) = [r for r in h.session.requests[start:] if isinstance(r, SendMessage)]
+    data = sent.reply_markup.inline_keyboard[0][0].callback_data
+    stolen = await h.press(USER + 1, data)  # the same button, pressed in another chat
+    assert answered(stolen)[0].text.startswith("Этот дайджест устарел")
+    assert not [r for r in stolen if isinstance(r, SendMessage)]
+    forged = DigestMoreCb.unpack(data)
+    guessed = await h.press(USER + 1, DigestMoreCb(digest_id=forged.digest_id, offset=0, tag="A" * 11).pack())
+    assert not [r for r in guessed if isinstance(r, SendMessage)]
+    (own,) = [r for r in await h.press(USER, data) if isinstance(r, SendMessage)]
+    assert "Школы" in own.text
 
 
 async def test_item_lists_the_other_statements_of_its_digest_story(h):

@@ -131,7 +131,8 @@ async def test_settings_menu_edits_one_message_in_place_and_confirms_each_change
 
 
 async def test_in_a_group_only_administrators_use_the_settings_menu(h):
-    await h.send(USER, "/subscribe", chat_type="group")
+    h.session.group_admins = {USER + 1}
+    await h.send(USER + 1, "/subscribe", chat_type="group")
     requests = await h.press(USER, "st:rhythm:paused", chat_id=-1000)
     assert [a.text for a in requests if isinstance(a, AnswerCallbackQuery)] == [
         "В группе настройки дайджеста меняют только администраторы группы."]

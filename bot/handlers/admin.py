@@ -131,7 +131,7 @@ async def preview(message: Message, services: Services) -> None:
     digest, count = await services.digest_maker.for_arrivals(start, now, now.astimezone(zone).date(),
                                                              await services.preferences.get(message.chat.id))
     await message.answer(f"<i>Предпросмотр: {stories_word(count)} с последнего дайджеста.</i>")
-    await answer_digest(message, digest)
+    await answer_digest(message, digest, services.settings.button_key)
 
 
 async def send_digest(message: Message, services: Services) -> None:

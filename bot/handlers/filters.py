@@ -9,7 +9,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.common import configurable_chat, may_configure_here
+from bot.authority import CHANGES_CHAT
 from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
 from bot.services import Services
 from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
@@ -53,8 +53,6 @@ async def _add(message: Message, command: CommandObject, services: Services, kin
         await message.answer("Здесь нет слов, по которым можно отбирать сюжеты. Напишите слово или фразу. "
                              "Ничего не изменил.")
         return
-    if not await may_configure_here(message):
-        return
     added = await services.preferences.add_filter(message.chat.id, kind, term)
     if added is None:
         await message.answer(f"У вас уже {MAX_TERMS} фильтров — удалите лишние в /filters. Ничего не изменил.")
@@ -88,9 +86,7 @@ async def _refresh(callback: CallbackQuery, services: Services) -> None:
 
 
 async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, services: Services) -> None:
-    chat = await configurable_chat(callback)
-    if chat is None:
-        return
+    chat = callback.message.chat.id  # the message exists: the authority check found its chat
     removed = await services.preferences.remove_filter(chat, callback_data.filter_id)
     if removed is None:  # already removed, or a button of another chat's list
         await callback.answer("Этого фильтра уже нет.", show_alert=True)
@@ -100,9 +96,7 @@ async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, 
 
 
 async def only_followed(callback: CallbackQuery, callback_data: OnlyFollowedCb, services: Services) -> None:
-    chat = await configurable_chat(callback)
-    if chat is None:
-        return
+    chat = callback.message.chat.id  # the message exists: the authority check found its chat
     if await services.subscribers.get(chat) is None:
         await callback.answer("Сначала подпишитесь: /subscribe", show_alert=True)
         return
@@ -122,8 +116,6 @@ async def set_size(message: Message, command: CommandObject, services: Services)
     if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= MAX_SIZE:
         await message.answer(f"Нужно число от 1 до {MAX_SIZE}, например <code>/size 10</code>. Ничего не изменил.")
         return
-    if not await may_configure_here(message):
-        return
     if await services.subscribers.get(message.chat.id) is None:
         await message.answer("Сначала подпишитесь: /subscribe")
         return
@@ -134,10 +126,10 @@ async def set_size(message: Message, command: CommandObject, services: Services)
 
 def build_router() -> Router:
     router = Router(name="filters")
-    router.message.register(follow, Command("follow"))
-    router.message.register(mute, Command("mute"))
+    router.message.register(follow, Command("follow"), flags=CHANGES_CHAT)
+    router.message.register(mute, Command("mute"), flags=CHANGES_CHAT)
     router.message.register(show_filters, Command("filters"))
-    router.message.register(set_size, Command("size"))
-    router.callback_query.register(remove_filter, FilterRemoveCb.filter())
-    router.callback_query.register(only_followed, OnlyFollowedCb.filter())
+    router.message.register(set_size, Command("size"), flags=CHANGES_CHAT)
+    router.callback_query.register(remove_filter, FilterRemoveCb.filter(), flags=CHANGES_CHAT)
+    router.callback_query.register(only_followed, OnlyFollowedCb.filter(), flags=CHANGES_CHAT)
     return router

@@ -4,6 +4,7 @@ button), /item."""
 from __future__ import annotations
 
 import contextlib
+import hmac
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -14,14 +15,16 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot import texts
+from bot.authority import CHANGES_CHAT
 from bot.config import parse_hhmm
-from bot.handlers.common import answer_digest, answer_parts, configurable_chat, item_number, may_configure_here
+from bot.handlers.common import answer_digest, answer_parts, item_number
 from bot.handlers.filters import describe
 from bot.keyboards import (
     SETTINGS_SIZES,
     SETTINGS_ZONES,
     DigestMoreCb,
     SettingsCb,
+    button_tag,
     digest_more,
     filters_keyboard,
     settings_keyboard,
@@ -162,8 +165,6 @@ async def set_rhythm(message: Message, command: CommandObject, services: Service
     if rhythm == "weekly" and weekday is None:
         await message.answer("Укажите день недели: <code>/rhythm еженедельно пн</code>.")
         return
-    if not await may_configure_here(message):
-        return
     if sub is None:
         sub, _ = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
     await services.subscribers.set_rhythm(message.chat.id, rhythm, digest_time=times[0] if times else None,
@@ -187,9 +188,7 @@ def _shifted(hhmm: str, minutes: int) -> str:
 
 async def settings_pressed(callback: CallbackQuery, callback_data: SettingsCb, services: Services) -> None:
     """One /settings message, edited in place; each change confirmed in words."""
-    chat = await configurable_chat(callback)
-    if chat is None:
-        return
+    chat = callback.message.chat.id  # the message exists: the authority check found its chat
     sub = await services.subscribers.get(chat)
     if sub is None:
         await callback.answer("Сначала подпишитесь: /subscribe", show_alert=True)
@@ -239,13 +238,17 @@ async def latest_digest(message: Message, services: Services) -> None:
         await message.answer("Новостей пока нет.")
         return
     await answer_digest(message, await services.digest_maker.for_dates(
-        day, day, await services.preferences.get(message.chat.id)))
+        day, day, await services.preferences.get(message.chat.id)), services.settings.button_key)
 
 
 async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, services: Services) -> None:
-    """The next stories of a digest, as new messages; the pressed button goes away."""
-    digests = services.digest_maker.digests
-    digest = await digests.get(callback_data.digest_id)
+    """The next stories of a digest, as new messages; the pressed button goes away. Only in the chat the
+    digest was sent to (a forged button for another chat's digest is answered like an expired one)."""
+    key = services.settings.button_key
+    chat_id = callback.message.chat.id if callback.message else None
+    own = chat_id is not None and hmac.compare_digest(callback_data.tag,
+                                                      button_tag(key, chat_id, callback_data.digest_id))
+    digest = await services.digest_maker.digests.get(callback_data.digest_id) if own else None
     page = await services.digest_maker.entries(digest.id, callback_data.offset, services.digest_maker.max_stories) \
         if digest else []
     if digest is None or not page or callback.message is None:
@@ -256,7 +259,8 @@ async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, ser
         with contextlib.suppress(TelegramBadRequest):  # already removed by a double tap
             await callback.message.edit_reply_markup(reply_markup=None)
     await answer_parts(callback.message, continuation(digest.title, page, callback_data.offset, digest.story_count),
-                       digest_more(digest.id, callback_data.offset + len(page), digest.story_count))
+                       digest_more(digest.id, callback_data.offset + len(page), digest.story_count,
+                                   chat_id=callback.message.chat.id, key=key))
 
 
 async def item_inline(message: Message, command: CommandObject, services: Services) -> None:
@@ -285,15 +289,15 @@ async def _show_item(message: Message, arg: str, services: Services) -> None:
 
 def build_router() -> Router:
     router = Router(name="subscriber")
-    router.message.register(start, CommandStart())
+    router.message.register(start, CommandStart(), flags=CHANGES_CHAT)
     router.message.register(help_, Command("help"))
-    router.message.register(subscribe, Command("subscribe"))
-    router.message.register(unsubscribe, Command("unsubscribe"))
-    router.message.register(set_time, Command("time"))
-    router.message.register(set_timezone, Command("tz"))
+    router.message.register(subscribe, Command("subscribe"), flags=CHANGES_CHAT)
+    router.message.register(unsubscribe, Command("unsubscribe"), flags=CHANGES_CHAT)
+    router.message.register(set_time, Command("time"), flags=CHANGES_CHAT)
+    router.message.register(set_timezone, Command("tz"), flags=CHANGES_CHAT)
     router.message.register(show_settings, Command("settings"))
-    router.message.register(set_rhythm, Command("rhythm"))
-    router.callback_query.register(settings_pressed, SettingsCb.filter())
+    router.message.register(set_rhythm, Command("rhythm"), flags=CHANGES_CHAT)
+    router.callback_query.register(settings_pressed, SettingsCb.filter(), flags=CHANGES_CHAT)
     router.message.register(latest_digest, Command("digest"))
     router.message.register(item_inline, Command(re.compile(r"item(\d+)")))
     router.message.register(item, Command("item"))
