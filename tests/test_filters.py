@@ -17,6 +17,7 @@ from storage.preferences import MAX_TERMS, Preferences, PreferencesRepo
 from storage.statements import parse_statement
 from summarizer.digest_maker import DigestMaker
 from summarizer.filters import matches
+from summarizer.markup import MAX_MESSAGE_CHARS, message_length
 from tests.test_delivery import NOW, FakeBot, instant, subscribe
 from tests.test_handlers import USER, Harness
 
@@ -143,6 +144,17 @@ async def test_two_subscribers_with_different_filters_get_different_digests(db):
     first_line = [ln for ln in by_chat[100].splitlines() if ln.startswith(("⭐", "•"))][0]
     assert first_line.startswith("⭐") and "санкции" in first_line
     assert "рубля" not in by_chat[200] and "рубля" in by_chat[300] and "⭐" not in by_chat[300]
+
+
+async def test_the_longest_filter_list_is_shown_in_one_message_and_every_term_can_be_removed(h):
+    for n in range(MAX_TERMS):
+        await h.send(USER, f"/mute {n:02d} " + "&" * 40 + " слово" * 9)  # 100 characters, 140 escaped
+    start = len(h.session.requests)
+    (shown,) = await h.send(USER, "/filters")
+    assert message_length(shown) <= MAX_MESSAGE_CHARS and shown.count("🚫") == MAX_TERMS
+    assert "🚫 00 &amp;" in shown and "🚫 49 &amp;" in shown
+    (sent,) = [r for r in h.session.requests[start:] if isinstance(r, SendMessage)]
+    assert len(sent.reply_markup.inline_keyboard) == MAX_TERMS  # a ✖ under the list for each term
 
 
 async def test_in_a_group_only_its_administrators_change_the_digest(h):

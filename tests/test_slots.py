@@ -110,6 +110,15 @@ async def test_rhythm_command_sets_and_explains(h):
     assert "на паузе" in reply and "на паузе" in (await h.send(USER, "/settings"))[0]
 
 
+@pytest.mark.parametrize(("words", "day"), [
+    ("еженедельно пн", "понедельник"), ("еженедельно вт 07:00", "вторник"), ("раз в неделю в среду", "среда"),
+    ("еженедельно чт", "четверг"), ("еженедельно пт 18:00", "пятница"), ("еженедельно сб", "суббота"),
+    ("еженедельно вс", "воскресенье"), ("раз в неделю во вторник", "вторник"), ("weekly fri", "пятница")])
+async def test_weekly_rhythm_understands_every_day_as_people_write_it(h, words, day):
+    (reply,) = await h.send(USER, f"/rhythm {words}")
+    assert reply.startswith("Готово: дайджест раз в неделю: " + day)
+
+
 async def test_settings_menu_edits_one_message_in_place_and_confirms_each_change(h):
     await h.send(USER, "/start")
     await h.send(USER, "/settings")

@@ -15,7 +15,7 @@ from bot.services import Services
 from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
 from summarizer.digest import stories_word
 from summarizer.filters import usable
-from summarizer.markup import escape
+from summarizer.markup import MAX_MESSAGE_CHARS, escape, longest_fitting
 
 USAGE = {
     "follow": "Напишите слово или фразу: <code>/follow санкции</code>, <code>/follow \"центральный банк\"</code>. "
@@ -28,8 +28,18 @@ MAX_SIZE = 200
 
 
 def describe(prefs: Preferences, default_size: int) -> str:
+    """The chat's filters as one message: with many long terms each is cut to fit Telegram's limit (else the
+    list, the one place to remove a term, could never be shown)."""
+    cut = longest_fitting(MAX_TERM_CHARS, lambda chars: _describe(prefs, default_size, chars), MAX_MESSAGE_CHARS)
+    return _describe(prefs, default_size, max(cut, 1))
+
+
+def _describe(prefs: Preferences, default_size: int, term_chars: int) -> str:
+    def shown(term: str) -> str:
+        return escape(term if len(term) <= term_chars else term[:term_chars - 1].rstrip() + "…")
+
     lines = ["<b>Ваши фильтры</b>"]
-    lines += [f"{'⭐' if f.kind == 'follow' else '🚫'} {escape(f.term)}" for f in prefs.filters] or [
+    lines += [f"{'⭐' if f.kind == 'follow' else '🚫'} {shown(f.term)}" for f in prefs.filters] or [
         "пока нет: /follow слово — следить, /mute слово — скрывать"]
     size = prefs.size or default_size
     lines.append(f"\nВ дайджесте: {stories_word(size)} на первой странице (/size N).")
@@ -37,8 +47,6 @@ def describe(prefs: Preferences, default_size: int) -> str:
         lines.append("Показываю только отслеживаемые сюжеты." if prefs.only_followed else
                      "Показываю все сюжеты, отслеживаемые — первыми.")
     return "\n".join(lines)
-
-
 
 
 async def _add(message: Message, command: CommandObject, services: Services, kind: str) -> None:

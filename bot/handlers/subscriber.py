@@ -105,9 +105,11 @@ async def set_timezone(message: Message, command: CommandObject, services: Servi
 
 
 WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
-_WEEKDAY_WORDS = {**{name[:2]: n for n, name in enumerate(WEEKDAYS)},
-                  **{name: n for n, name in enumerate(WEEKDAYS)}, "среду": 2, "пятницу": 4, "субботу": 5,
-                  **{name: n for n, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}}
+_WEEKDAY_FORMS = (("пн", "пон", "mon", "monday"), ("вт", "вто", "tue", "tuesday"), ("ср", "среду", "wed", "wednesday"),
+                  ("чт", "чет", "thu", "thursday"), ("пт", "пят", "пятницу", "fri", "friday"),
+                  ("сб", "суб", "субботу", "sat", "saturday"), ("вс", "вос", "воскр", "sun", "sunday"))
+_WEEKDAY_WORDS = {word: n for n, forms in enumerate(_WEEKDAY_FORMS) for word in (WEEKDAYS[n], *forms)}
+_FILLER_WORDS = ("день", "в", "во", "неделю", "по", "раз")  # "раз в неделю в пятницу 18:00"
 _RHYTHM_WORDS = {"daily": "daily", "ежедневно": "daily", "каждый": "daily", "twice": "twice", "дважды": "twice",
                  "weekly": "weekly", "еженедельно": "weekly", "раз": "weekly", "pause": "paused",
                  "пауза": "paused", "стоп": "paused"}
@@ -133,7 +135,7 @@ def parse_rhythm(text: str) -> tuple[str, list[str], int | None] | None:
         return None
     rhythm, times, weekday = _RHYTHM_WORDS[words[0]], [], None
     for word in words[1:]:
-        if word in ("день", "в", "неделю", "по"):
+        if word in _FILLER_WORDS:
             continue
         if word in _WEEKDAY_WORDS:
             weekday = _WEEKDAY_WORDS[word]
