@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
+from aiohappyeyeballs import AddrInfoType
+from yarl import URL
 
 USER_AGENT = "newsdigest/0.1 (Telegram news digest bot; feed reader)"
 MAX_BYTES = 5 * 1024 * 1024
@@ -42,14 +42,20 @@ def _forbidden(address: str) -> bool:
 
 
 def check_url(url: str, allow_private: bool = False) -> str:
-    """`url` if it may be fetched: http or https, a host, and no private address written in it."""
+    """`url` if it may be fetched: http or https, a host, and no private address written in it. The host is
+    read the way the HTTP client will read it (yarl: IDNA and NFKC, so `①②⑦.0.0.1` and `127。0。0。1` are
+    127.0.0.1): an early, clear refusal. The guard that counts is `public_socket`, at connect time."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError("нужен адрес http:// или https://")
-    if not parts.hostname:
+    try:
+        host = URL(url).raw_host
+    except ValueError:
+        raise FetchError("неверный адрес") from None
+    if not host:
         raise FetchError("в адресе нет имени сайта")
     try:
-        literal = ipaddress.ip_address(parts.hostname)
+        literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         literal = None
     if literal is not None and not allow_private and _forbidden(str(literal)):
@@ -58,26 +64,17 @@ def check_url(url: str, allow_private: bool = False) -> str:
 
 
 class PrivateAddress(OSError):
-    """A name that resolves into a loopback, private or link-local network."""
+    """A connection to a loopback, private or link-local address, refused."""
 
 
-class PublicResolver(AbstractResolver):
-    """Resolves names as usual but refuses a name that points into a loopback, private or link-local network.
-    The check happens where the connection is made, so a redirect or a name that changes its address
-    between two lookups is caught too."""
-
-    def __init__(self) -> None:
-        self._inner = DefaultResolver()
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if any(_forbidden(r["host"]) for r in results):
-            raise PrivateAddress(f"{host} resolves to an address in a private network")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
+def public_socket(addr_info: AddrInfoType) -> socket.socket:
+    """The socket for one address the client is about to connect to, refused if the address is not public.
+    Every connection passes here with the address it will really use, whatever form the URL wrote it in (a
+    name, a literal, a redirect, a name that changed its address since the last lookup)."""
+    family, type_, proto, _, address = addr_info
+    if _forbidden(address[0]):
+        raise PrivateAddress(f"{address[0]} is not a public address")
+    return socket.socket(family=family, type=type_, proto=proto)
 
 
 class Fetcher:
@@ -94,7 +91,7 @@ class Fetcher:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=32, ttl_dns_cache=300,
-                                             resolver=None if self.allow_private else PublicResolver())
+                                             socket_factory=None if self.allow_private else public_socket)
             # trust_env=False: no proxy from the environment; our own redirects, each one checked
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, trust_env=False,
                                                   headers={"User-Agent": self.user_agent, "Accept": ACCEPT})
@@ -145,6 +142,8 @@ class Fetcher:
 
 
 def _reason(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, PrivateAddress):
+    # Several addresses refused come back as one OSError that names each ("Multiple exceptions: …").
+    if isinstance(exc, aiohttp.ClientConnectorError) and (
+            isinstance(exc.os_error, PrivateAddress) or "is not a public address" in str(exc.os_error)):
         return "адрес в локальной или частной сети не разрешён"
     return type(exc).__name__ if not str(exc) else str(exc)[:200]

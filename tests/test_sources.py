@@ -152,7 +152,10 @@ def test_private_invites_and_single_posts_are_not_channels(typed):
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/feed", "http://10.1.2.3/", "http://192.168.0.1/",
                                  "http://169.254.169.254/latest/meta-data/", "http://[::1]:8080/",
-                                 "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://100.64.0.1/"])
+                                 "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://100.64.0.1/",
+                                 # Unicode forms the HTTP client reads as 127.0.0.1 and 169.254.169.254
+                                 "http://①②⑦.0.0.1:8080/feed", "http://１２７.０.０.１/", "http://127。0。0。1/",
+                                 "http://①⑥⑨.②⑤④.①⑥⑨.②⑤④/latest/meta-data/"])
 def test_private_addresses_are_refused(url):
     with pytest.raises(FetchError, match="частных сетей"):
         check_url(url)
@@ -180,6 +183,22 @@ async def test_a_name_that_resolves_to_loopback_is_refused(server):
             await fetcher.get(f"http://localhost:{port}/rss2.xml")
         with pytest.raises(FetchError, match="частных сетей"):
             await fetcher.get(server.url("/rss2.xml"))
+    finally:
+        await fetcher.close()
+    assert server.hits["/rss2.xml"] == 0
+
+
+@pytest.mark.parametrize("host", ["①②⑦.0.0.1", "１２７.０.０.１", "127。0。0。1", "localhost", "0x7f.1",
+                                  "[::ffff:127.0.0.1]"])
+async def test_no_form_of_an_internal_address_is_connected_to(server, monkeypatch, host):
+    # Even a form the early URL check would not know: the guard that counts is at connect time, on the
+    # address the client really connects to.
+    monkeypatch.setattr("sources.fetch.check_url", lambda url, allow_private=False: url)
+    port = server.base.rsplit(":", 1)[1]
+    fetcher = Fetcher(allow_private=False, timeout_s=2.0)
+    try:
+        with pytest.raises(FetchError, match="частной сети"):
+            await fetcher.get(f"http://{host}:{port}/rss2.xml")
     finally:
         await fetcher.close()
     assert server.hits["/rss2.xml"] == 0
