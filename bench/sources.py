@@ -10,12 +10,18 @@ loopback. Printed, each with its ratio to the baseline of the same run:
 - round 3: the next poll with the ETags forgotten: every body read again, the same as last time;
 - round 4: every feed with one new entry on top (a new ETag): every body parsed, one entry in 51 stored.
 Each round also prints how late a 10 ms timer fired meanwhile: how long a user's reply would wait.
+
+Then hostile sources (tests/hostile_feeds.py, 2 MB each: DOCTYPE, tag, comment and entity runs) are polled,
+and a user's reply is timed meanwhile (a hop through the event loop and the shared thread pool, as a search or
+a summary takes): idle, during the poll (bodies read in the reader processes), and during the same bodies read
+in threads of the bot's own pool (how feeds were read before), each beside the idle figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
 import itertools
 import json
@@ -28,11 +34,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import percentile, read_jsonl_gz
+from sources.feeds import read_feed
 from sources.fetch import Fetcher
 from sources.poller import SourcePoller
 from storage.db import open_database
 from storage.items import ItemsRepo
 from storage.sources import SourcesRepo
+from tests.hostile_feeds import hostile_bodies
 
 EVERY = timedelta(minutes=10)
 
@@ -102,6 +110,13 @@ def serve(versions: tuple[list[tuple[bytes, str]], ...], port: int) -> None:
     app = web.Application()
     app.router.add_get("/feed/{n}", feed)
     app.router.add_post("/next", next_version)
+    hostile = list(hostile_bodies(2 * 2**20).values())
+
+    async def hostile_feed(request: web.Request) -> web.Response:
+        body, content_type = hostile[int(request.match_info["n"]) % len(hostile)]
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app.router.add_get("/hostile/{n}", hostile_feed)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -182,8 +197,58 @@ async def run(args: argparse.Namespace, base: str, workdir: Path) -> None:
     fourth = await round_("round 4 (one new entry in each feed)")
     print(f"of round 1: round 2 {second / first:.1%}, round 3 {third / first:.1%}, round 4 {fourth / first:.1%}")
     print(f"an unchanged source costs {second / args.feeds * 1000:.2f} ms of a round")
-    await fetcher.close()
+    await hostile_round(base, poller, sources, clock)
+    await poller.close()
     await db.close()
+
+
+async def reply_latencies(seconds: float | None = None, until: asyncio.Future | None = None) -> list[float]:
+    """What a user's reply waits for, sampled every 50 ms: a hop through the event loop and the shared pool."""
+    waits: list[float] = []
+    deadline = time.perf_counter() + (seconds or 1e9)
+    while time.perf_counter() < deadline and not (until and until.done()):
+        started = time.perf_counter()
+        await asyncio.to_thread(lambda: None)
+        waits.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    return waits
+
+
+async def hostile_round(base: str, poller: SourcePoller, sources: SourcesRepo, clock: list[datetime]) -> None:
+    count = len(hostile_bodies(64))
+    urls = [f"{base}/hostile/{n}" for n in range(count)]
+    bodies = [(await poller.fetcher.get(url)).body for url in urls]
+    idle = await reply_latencies(3.0)
+
+    def line(name: str, waits: list[float], took: float) -> str:
+        p50, top = percentile(waits, 50), max(waits)
+        return (f"  {name}: {took:.1f} s; reply p50 {p50 * 1000:.1f} ms ({p50 / percentile(idle, 50):.1f}× idle), "
+                f"max {top * 1000:.0f} ms ({top / max(idle):.1f}× idle)")
+
+    print(f"hostile sources: {count} bodies of 2 MB; reply when idle p50 {percentile(idle, 50) * 1000:.1f} ms, "
+          f"max {max(idle) * 1000:.0f} ms")
+    clock[0] += EVERY * 10
+    for url in urls:
+        await sources.add(url, "rss", "", None, clock[0])
+    started = time.perf_counter()
+    polling = asyncio.ensure_future(poller.poll_due())
+    waits = await reply_latencies(until=polling)
+    polled = await polling
+    print(line("polled (reader processes)", waits, time.perf_counter() - started))
+    for p in polled:
+        if p.error:
+            print(f"    refused: {p.error}")
+    started = time.perf_counter()
+    reading = asyncio.ensure_future(asyncio.gather(
+        *(asyncio.to_thread(_read_or_error, body) for body in bodies)))
+    waits = await reply_latencies(until=reading)
+    await reading
+    print(line("the same bodies read in the bot's threads (before)", waits, time.perf_counter() - started))
+
+
+def _read_or_error(body: bytes) -> None:
+    with contextlib.suppress(Exception):  # a page, not a feed
+        read_feed(body, "application/rss+xml", "https://example.ru/")
 
 
 def main() -> None:

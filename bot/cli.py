@@ -274,7 +274,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         await worker.stop()  # a batch cut short is released (or its claim expires) and made again
         if metrics_runner:
             await metrics_runner.cleanup()
-        await services.sources.fetcher.close()
+        await services.sources.close()
         await db.close()
     log.info("worker %s stopped", worker.holder)
     return 0
@@ -328,7 +328,7 @@ async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
                 return 1
             print(f"#{number} {args.action}d")
     finally:
-        await poller.fetcher.close()
+        await poller.close()
         await db.close()
     return 0
 

@@ -18,9 +18,6 @@ from sources.html import channel_page, feed_links, html_to_text, is_channel_page
 MAX_ENTRIES = 200      # per poll: a feed of 100,000 entries costs its parse, not 100,000 statements
 MAX_LINK_CHARS = 2000
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.IGNORECASE)
-# A DOCTYPE with its internal subset: feeds need no entities of their own, and nested ones are the "billion
-# laughs" (the XML parser's own limit stops them only after seconds and tens of megabytes).
-_DOCTYPE_RE = re.compile(rb"<!DOCTYPE[^>\[]*(?:\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
 
 
 class NotAFeed(Exception):
@@ -29,6 +26,9 @@ class NotAFeed(Exception):
     def __init__(self, message: str, links: list[str] | None = None) -> None:
         super().__init__(message)
         self.links = links or []
+
+    def __reduce__(self):  # raised in a reader process: the links cross back too
+        return NotAFeed, (str(self), self.links)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +100,27 @@ def read_feed(body: bytes, content_type: str, url: str, post_base: str = "https:
     return _xml_feed(body, content_type)
 
 
+def without_doctype(body: bytes) -> bytes:
+    """The document without its DOCTYPE and internal subset: feeds need no entities of their own, and nested
+    ones are the "billion laughs" (the XML parser's own limit stops them only after seconds and tens of
+    megabytes). A few `find`s, linear in the body, whatever it holds (a regular expression was quadratic on
+    `<!DOCTYPE a [` repeated). A subset that never closes leaves nothing after it: no feed there."""
+    start = body.lower().find(b"<!doctype")
+    if start < 0:
+        return body
+    name_end = min((i for i in (body.find(b">", start), body.find(b"[", start)) if i >= 0), default=-1)
+    if name_end < 0:
+        return body[:start]
+    if body[name_end:name_end + 1] == b"[":
+        subset_end = body.find(b"]", name_end)
+        name_end = body.find(b">", subset_end) if subset_end >= 0 else -1
+        if name_end < 0:
+            return body[:start]
+    return body[:start] + body[name_end + 1:]
+
+
 def _xml_feed(body: bytes, content_type: str) -> Feed:
-    body = _DOCTYPE_RE.sub(b"", body, count=1)
+    body = without_doctype(body)
     parsed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None,
                               sanitize_html=False, resolve_relative_uris=False)
     version = parsed.get("version") or ""

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import urlsplit
 
-from sources.feeds import MAX_ENTRIES, Feed, NotAFeed, read_feed
+from sources.feeds import MAX_ENTRIES, Feed, NotAFeed
 from sources.fetch import Fetched, Fetcher, FetchError
+from sources.reader_pool import ReaderPool, TooHeavy
 from storage.items import ItemsRepo, utc_now
 from storage.sources import Source, SourcesRepo
 from storage.statements import DAYS_AHEAD, EARLIEST_DATE, NewItem, StatementError, parse_statement
@@ -77,10 +78,11 @@ class SourcePoller:
     def __init__(self, sources: SourcesRepo, items: ItemsRepo, fetcher: Fetcher, *, poll_every: timedelta,
                  concurrency: int = 8, channel_base: str = CHANNEL_BASE, zone: tzinfo = UTC,
                  on_stored: Callable[[int], None] = lambda n: None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, reader: ReaderPool | None = None) -> None:
         self.sources = sources
         self.items = items
         self.fetcher = fetcher
+        self.reader = reader or ReaderPool()
         self.poll_every = poll_every
         self.concurrency = concurrency
         self.channel_base = channel_base
@@ -106,9 +108,16 @@ class SourcePoller:
                 raise SourceError(f"страница ведёт на {exc.links[0]}, но там {again}") from None
 
     async def _parse(self, fetched: Fetched) -> Feed:
-        """The feed in a fetched document, parsed off the event loop (a big feed costs a second of CPU)."""
-        return await asyncio.to_thread(read_feed, fetched.body, fetched.content_type, fetched.url,
-                                       _post_base(self.channel_base))
+        """The feed in a fetched document, read in a reader process (see sources.reader_pool)."""
+        try:
+            return await self.reader.read_feed(fetched.body, fetched.content_type, fetched.url,
+                                               _post_base(self.channel_base))
+        except TooHeavy as exc:
+            raise SourceError(str(exc)) from None
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+        self.reader.close()
 
     async def add(self, text: str, added_by: int | None) -> Added:
         """Check the source at once and store what it holds now: the admin sees at once what they added."""

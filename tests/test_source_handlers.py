@@ -20,7 +20,7 @@ async def h(db, server):
                              sources_allow_private=True, sources_channel_base=server.url("/s/"))
     harness = Harness(Services.build(settings, db))
     yield harness
-    await harness.services.sources.fetcher.close()
+    await harness.services.sources.close()
 
 
 async def test_admin_adds_a_feed_and_is_told_what_it_holds(h, server):

@@ -10,10 +10,13 @@ import pytest
 
 from sources.feeds import MAX_ENTRIES, NotAFeed, read_feed
 from sources.fetch import Fetcher, FetchError, check_url
+from sources.html import html_to_text
 from sources.poller import SourceError, SourcePoller, backoff, source_url
+from sources.reader_pool import ReaderPool
 from storage.items import ItemsRepo
 from storage.sources import SourcesRepo
 from tests.feed_server import FEEDS
+from tests.hostile_feeds import hostile_bodies
 
 NOW = datetime(2025, 8, 10, 9, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=10)
@@ -35,7 +38,7 @@ async def poller(db, server):
                      channel_base=server.url("/s/"), on_stored=stored.append)
     p.stored_counts = stored
     yield p
-    await fetcher.close()
+    await p.close()
 
 
 def feed(name: str, content_type: str = "", url: str = "https://example.ru/feed"):
@@ -316,6 +319,52 @@ async def test_a_busy_channel_is_read_back_to_the_last_post_taken(poller, server
     assert polled.stored == 45  # three pages of the preview, back to post 20
     assert server.hits["/s/busy_news"] == 4
     assert (await poller.items.stats())["items"] == 65
+
+
+HOSTILE = hostile_bodies(400_000)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    pool = ReaderPool(budget_s=12.0)
+    yield pool
+    pool.close()
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+async def test_a_hostile_body_is_read_within_its_budget(reader, name):
+    # Read in linear time, 400 KB of these take at most about 4 s of CPU (nested unclosed tags, feedparser's
+    # loose parser); the quadratic readers of before took 25 s and more on the runs, and are stopped here.
+    body, content_type = HOSTILE[name]
+    try:
+        feed = await reader.read_feed(body, content_type, "https://example.ru/feed", "https://t.me/")
+    except NotAFeed:
+        return  # a plain "not a feed" (the pages): what an admin is told
+    assert feed.kind in ("rss", "channel") and len(feed.entries) == 1
+
+
+def test_bare_angle_brackets_stay_text():
+    assert html_to_text("1 <a 2 <b>и</b> <a<a 3") == "1 <a 2 и <a<a 3"
+    assert html_to_text("&lt;a" * 3 + "<p>абзац</p>") == "<a<a<a\nабзац\n"
+
+
+async def test_a_document_over_its_reading_budget_is_refused_with_a_clear_line(poller, server):
+    items = "".join(f"<item><guid>{n}</guid><title>Новость {n}</title><description>Текст новости номер {n}."
+                    "</description></item>" for n in range(5000))
+    server.bodies["heavy"] = (f'<rss version="2.0"><channel><title>Много</title>{items}</channel></rss>'.encode(),
+                              "application/rss+xml")
+    poller.reader = ReaderPool(budget_s=0.01)
+    with pytest.raises(SourceError, match="не разобран за 0.01 с процессора"):  # the /addsource answer
+        await poller.add(server.url("/live/heavy"), added_by=1)
+    assert (await poller.items.stats())["items"] == 0
+    poller.reader = ReaderPool()
+    added = await poller.add(server.url("/live/heavy"), added_by=1)  # within the default budget it is read
+    assert added.stored == MAX_ENTRIES
+    poller.reader = ReaderPool(budget_s=0.01)
+    server.bodies["heavy"] = (server.bodies["heavy"][0].replace(b"<guid>0<", b"<guid>new<"), "application/rss+xml")
+    poller.clock.now = added.source.next_poll_at
+    (polled,) = await poller.poll_due()
+    assert "не разобран" in polled.error and "не разобран" in (await poller.sources.get(added.source.id)).last_error
 
 
 async def test_failures_are_recorded_with_a_growing_backoff(poller, server):
