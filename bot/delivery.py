@@ -107,6 +107,7 @@ class Fanout:
         self._sleep = sleep
         self._lock = asyncio.Lock()
         self._chat_next: dict[int, float] = {}  # when each chat may get its next message (pruned after a run)
+        self._store_failed_at = float("-inf")  # monotonic time the store last failed a sender
 
     async def tick(self) -> None:
         """The scheduler's job: send every digest that is due."""
@@ -221,13 +222,16 @@ class Fanout:
         part = delivery.parts_sent
         failures = 0
         while part < len(delivery.messages):
-            # The lease first: its renewal may wait on the database while every other sender waits on it, and
-            # a start the limiter gave them before that wait would be spent all at once after it (a burst).
-            if not await self.lease.keep():  # another process took over: it sends the rest
-                log.warning("fan-out lease lost: leaving the digest to %s for its new holder", delivery.chat_id)
+            # The lease and the store first: their answers may wait on the database while every other sender
+            # waits on it, and a start the limiter gave them before that wait would be spent all at once after
+            # it (a burst).
+            if not await self._may_send(delivery, part):
                 return "deferred"
+            checked = time.monotonic()
             await self._pace_chat(delivery.chat_id)
             await self.limiter.wait()
+            if self._store_failed_at >= checked:  # the store failed another sender meanwhile: ask it again
+                continue
             last = part == len(delivery.messages) - 1
             markup = digest_more(delivery.digest_id, delivery.shown, delivery.story_count, chat_id=delivery.chat_id,
                                  key=self.services.settings.button_key) if last else None
@@ -255,9 +259,42 @@ class Fanout:
                 continue
             part += 1
             report.messages += 1
-            await deliveries.part_sent(delivery.id, part)
+            await self._record(delivery, part)
         await deliveries.finish(delivery, "sent")
         return "sent"
+
+    async def _may_send(self, delivery: Delivery, part: int) -> bool:
+        """This process holds the lease and the store, read now, has the delivery waiting for this part. A
+        store that cannot answer gets nothing sent: the delivery stays pending for the next tick."""
+        try:
+            if not await self.lease.keep():  # another process took over: it sends the rest
+                log.warning("fan-out lease lost: leaving the digest to %s for its new holder", delivery.chat_id)
+                return False
+            return await self.services.deliveries.still_due(delivery.id, part)
+        except Exception as exc:
+            self._store_failed(exc)
+            return False
+
+    async def _record(self, delivery: Delivery, parts_sent: int) -> None:
+        """Record a part Telegram took, retrying while the store is away: unrecorded, it would be sent again.
+        Retried for half the lease at most (the lease outlives that, so no other process can take over and
+        send the part meanwhile); after that the error is raised and the part may go out twice."""
+        waited, wait = 0.0, 0.5
+        while True:
+            try:
+                await self.services.deliveries.part_sent(delivery.id, parts_sent)
+                return
+            except Exception as exc:
+                self._store_failed(exc)
+                if waited + wait > self.lease.ttl / 2:
+                    raise
+            await self._sleep(wait)
+            waited, wait = waited + wait, min(wait * 2, 8.0)
+
+    def _store_failed(self, exc: Exception) -> None:
+        if self._store_failed_at < time.monotonic() - 5:  # said once an outage, not by every sender
+            log.warning("digest fan-out: the store did not answer (%s); sends wait for it", exc)
+        self._store_failed_at = time.monotonic()
 
     async def wait_idle(self, timeout: float) -> None:
         """On shutdown: let a running fan-out finish, then hand the lease on at once; whatever is left

@@ -67,6 +67,12 @@ class DeliveriesRepo:
             taken.update(r[0] for r in rows if slot_by_chat.get(r[0]) == slot)
         return taken
 
+    async def still_due(self, delivery_id: int, parts_sent: int) -> bool:
+        """Whether the store, read now, still has this delivery pending at `parts_sent` (no other sender has
+        moved it on). Read before each part: a store that cannot answer gets no send it could not record."""
+        row = await self.db.fetchone("SELECT parts_sent, status FROM deliveries WHERE id = ?", (delivery_id,))
+        return row is not None and row["status"] == "pending" and row["parts_sent"] == parts_sent
+
     async def part_sent(self, delivery_id: int, parts_sent: int) -> None:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE deliveries SET parts_sent = ? WHERE id = ?", (parts_sent, delivery_id))

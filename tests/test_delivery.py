@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -448,3 +451,58 @@ async def test_a_slow_lease_renewal_causes_no_burst_above_the_rate(env):
     assert report.counts == {"sent": 30} and len(sends) == 30
     worst = max(sum(1 for t in sends if s <= t < s + 1.0 - 1e-9) for s in sends)
     assert worst <= 10, [round(t, 2) for t in sends]
+
+
+class Outage:
+    """The store goes away for `seconds` once Telegram has taken `after` messages: the unlucky moment, with
+    parts taken and not yet recorded."""
+
+    def __init__(self, db, bot: FakeBot, after: int, seconds: float) -> None:
+        self.starts_after, self.seconds, self.until = after, seconds, None
+        self.bot = bot
+        for name in ("fetchone", "fetchall"):
+            setattr(db, name, self._guarded(getattr(db, name)))
+        db.transaction = self._guarded_transaction(db.transaction)
+
+    def down(self) -> bool:
+        if self.until is None and len(self.bot.sent) >= self.starts_after:
+            self.until = time.monotonic() + self.seconds
+        return self.until is not None and time.monotonic() < self.until
+
+    def _guarded(self, method):
+        async def guarded(*args, **kwargs):
+            if self.down():
+                raise ConnectionError("the database is down")
+            return await method(*args, **kwargs)
+        return guarded
+
+    def _guarded_transaction(self, method):
+        @contextlib.asynccontextmanager
+        async def guarded(*args, **kwargs):
+            if self.down():
+                raise ConnectionError("the database is down")
+            async with method(*args, **kwargs) as conn:
+                yield conn
+        return guarded
+
+
+async def test_a_database_outage_mid_fanout_sends_no_digest_twice_and_misses_none(db):
+    # Real time: 400 subscribers at 200 messages/s (100 senders), the store away for 2 s after the 150th.
+    settings = load_settings(summarizer_backend="extractive", digest_skip_empty=True)
+    services = Services.build(settings, db)
+    await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
+    for chat in range(1000, 1400):
+        await subscribe(services, chat)
+    bot = FakeBot()
+    bot.latency = 0.002
+    outage = Outage(db, bot, after=150, seconds=2.0)
+    fanout = Fanout(bot, services, concurrency=100)
+    fanout.limiter = RateLimiter(200.0)
+    with contextlib.suppress(ConnectionError):  # the tick logs it: claiming stopped with the store away
+        await fanout.run(NOW)
+    assert outage.until is not None
+    await asyncio.sleep(max(0.0, outage.until - time.monotonic()))  # the store is back; the next ticks
+    await fanout.run(NOW + timedelta(seconds=30))
+    await fanout.run(NOW + timedelta(seconds=60))
+    got = Counter(chat for chat, _ in bot.sent)
+    assert sorted(got) == list(range(1000, 1400)) and set(got.values()) == {1}
