@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -14,8 +12,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import texts
@@ -27,7 +23,9 @@ from bot.metrics import Metrics
 from bot.metrics_server import serve_metrics
 from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware, TelegramMetricsMiddleware
 from bot.services import Services
+from bot.webhook import serve_webhook
 from storage.db import open_database
+from storage.updates import UpdatesRepo
 from summarizer.markup import escape
 
 log = logging.getLogger(__name__)
@@ -81,6 +79,7 @@ async def housekeeping(services: Services) -> None:
         if pruned:
             log.info("pruned %d old digests", pruned)
         await services.notices.prune()
+        await UpdatesRepo(services.db).prune()
     except Exception:
         log.exception("housekeeping failed")
 
@@ -97,30 +96,6 @@ async def poll_sources(services: Services) -> None:
     stored = sum(p.stored for p in polled)
     if stored:
         log.info("%d sources polled: %d new statements", len(polled), stored)
-
-
-async def serve_webhook(dp: Dispatcher, bot: Bot, settings: Settings) -> None:
-    """Take updates the Bot API posts to WEBHOOK_URL until SIGTERM or SIGINT. Each update is handled before
-    it is answered, so one a crash interrupts is posted again (a statement posted twice is stored once)."""
-    secret = settings.webhook_secret.get_secret_value()
-    handler = SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=secret)
-    app = web.Application()
-    app.router.add_post(urlsplit(settings.webhook_url).path or "/", handler.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    host, _, port = settings.webhook_listen.rpartition(":")
-    await web.TCPSite(runner, host or None, int(port)).start()
-    await bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
-    log.info("taking updates posted to %s on %s", settings.webhook_url, settings.webhook_listen)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        # The webhook stays set: the Bot API keeps updates for the next start, or the other replicas take them.
-        await runner.cleanup()  # stops taking posts; the ones being handled finish first
 
 
 async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = True) -> None:
@@ -155,7 +130,7 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
                           max_instances=1, coalesce=True, id="housekeeping")
         scheduler.start()
         if webhook:
-            await serve_webhook(dp, bot, settings)
+            await serve_webhook(dp, bot, settings, UpdatesRepo(db))
         else:
             await bot.delete_webhook()  # a webhook left from a run with --webhook would refuse getUpdates
             await dp.start_polling(bot, handle_signals=True, close_bot_session=False,

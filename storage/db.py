@@ -241,6 +241,16 @@ MIGRATIONS: list[str] = [
     # 13: a headline model's line beside each summary (HEADLINE_MODEL)
     """
     ALTER TABLE summaries ADD COLUMN headline TEXT;
+    """,    # 14: updates taken from the webhook, so a replayed one is handled once (across replicas); when a source's
+    # entry was taken, so a source keeps only its newest ones
+    """
+    CREATE TABLE updates_seen (
+        update_id INTEGER PRIMARY KEY,
+        done INTEGER NOT NULL DEFAULT 0,       -- 0: being handled (by the replica that took it at claimed_at)
+        claimed_at TEXT NOT NULL
+    );
+    CREATE INDEX updates_seen_claimed ON updates_seen(claimed_at);
+    ALTER TABLE source_entries ADD COLUMN taken_at TEXT;  -- NULL: taken before this column
     """,
 ]
 

@@ -182,6 +182,15 @@ MIGRATIONS: list[str] = [
     # a headline model's line beside each summary (HEADLINE_MODEL)
     """
     ALTER TABLE summaries ADD COLUMN headline TEXT;
+    """,    # updates taken from the webhook (a replay is handled once); when a source's entry was taken
+    """
+    CREATE TABLE updates_seen (
+        update_id BIGINT PRIMARY KEY,
+        done INTEGER NOT NULL DEFAULT 0,
+        claimed_at TEXT NOT NULL
+    );
+    CREATE INDEX updates_seen_claimed ON updates_seen(claimed_at);
+    ALTER TABLE source_entries ADD COLUMN taken_at TEXT;
     """,
 ]
 

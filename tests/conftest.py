@@ -11,7 +11,8 @@ from tests import postgres_server
 
 # The modules whose tests run on both backends: storage, search, the delivery log, claims.
 BOTH_BACKENDS = {"test_items", "test_search", "test_delivery", "test_workers", "test_notices", "test_meaning",
-                 "test_digest", "test_postgres", "test_copy", "test_sources"}
+                 "test_digest", "test_postgres", "test_copy", "test_sources",
+                 "test_webhook"}
 _names = itertools.count(1)
 
 

@@ -47,7 +47,8 @@ async def test_statements_indexed_before_the_day_table_are_found_by_date_and_ran
     await db.close()
     conn = sqlite3.connect(path)  # as a version-10 database left it: no item_days
     conn.executescript("DROP TABLE item_days; DROP INDEX items_source; ALTER TABLE summaries DROP COLUMN headline;"
-                       " PRAGMA user_version = 10;")  # what versions 11 to 13 added gone
+                       " DROP TABLE updates_seen; ALTER TABLE source_entries DROP COLUMN taken_at;"
+                       " PRAGMA user_version = 10;")  # what versions 11 to 14 added gone
     conn.close()
 
     db = await Database.open(path)
