@@ -207,7 +207,8 @@ class SourcePoller:
             return 0, len(known)
         results = await self.items.add_many([item for _, item in fresh])
         await self.sources.remember(source.id, [(key, r.item_id, not r.duplicate)
-                                                for (key, _), r in zip(fresh, results, strict=True)])
+                                                for (key, _), r in zip(fresh, results, strict=True)],
+                                    now=self.clock())
         stored = sum(not r.duplicate for r in results)
         if stored:
             self.on_stored(stored)

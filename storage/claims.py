@@ -2,20 +2,25 @@
 
 A claim is a row per (kind, item) with its holder and an expiry, taken inside one write
 transaction: SQLite lets one writer in at a time; PostgreSQL locks the rows it takes and skips those
-another worker is taking (`FOR UPDATE SKIP LOCKED`). A worker that dies leaves its claims to expire;
-the next worker then takes them."""
+another worker is taking (`FOR UPDATE SKIP LOCKED`). While a worker works on its claims it renews them
+every RENEW_EVERY, like a lease; a worker that dies stops renewing, its claims expire within CLAIM_TTL,
+and the next worker to look takes them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from storage.db import Database, chunks, placeholders
-from storage.items import iso_utc
+from storage.items import iso_utc, utc_now
 
-CLAIM_TTL = timedelta(minutes=5)  # far above one batch (seconds): a live worker never loses its claim
+log = logging.getLogger(__name__)
+
+CLAIM_TTL = timedelta(seconds=60)  # a dead worker's claims pass on this long after its last renewal
+RENEW_EVERY = CLAIM_TTL / 4       # a live worker's: its event loop may stall for 45 s and keep them
 # PostgreSQL runs claims side by side: each locks the rows it takes, and skips those another is taking.
 _SKIP_LOCKED = {"postgres": " FOR UPDATE OF i SKIP LOCKED"}
 
@@ -42,17 +47,33 @@ async def claim(db: Database, kind: str, holder: str, missing_sql: str, params: 
 
 
 @contextlib.asynccontextmanager
-async def holding(db: Database, kind: str, holder: str, item_ids: list[int]) -> AsyncIterator[None]:
-    """Work on claimed items: the claims are released when it ends, done or failed. Not when it is cancelled
-    (a stop mid-batch): those claims expire, and the next worker to look makes it."""
+async def holding(db: Database, kind: str, holder: str, item_ids: list[int],
+                  clock: Callable[[], datetime] = utc_now) -> AsyncIterator[None]:
+    """Work on claimed items, renewing the claims meanwhile: they are released when it ends, done or failed.
+    Not when it is cancelled (a stop mid-batch): those claims expire, and the next worker to look makes it."""
+    renewing = asyncio.create_task(_renew(db, kind, holder, item_ids, clock))
     try:
         yield
-    except asyncio.CancelledError:
+    except BaseException as exc:
+        renewing.cancel()
+        if not isinstance(exc, asyncio.CancelledError):
+            await release(db, kind, holder, item_ids)
         raise
-    except Exception:
-        await release(db, kind, holder, item_ids)
-        raise
+    renewing.cancel()
     await release(db, kind, holder, item_ids)
+
+
+async def _renew(db: Database, kind: str, holder: str, item_ids: list[int], clock: Callable[[], datetime]) -> None:
+    while True:
+        await asyncio.sleep(RENEW_EVERY.total_seconds())
+        try:
+            async with db.transaction() as conn:
+                for chunk in chunks(item_ids):
+                    await conn.execute(f"UPDATE claims SET expires_at = ? WHERE kind = ? AND holder = ?"
+                                       f" AND item_id IN ({placeholders(chunk)})",
+                                       (iso_utc(clock() + CLAIM_TTL), kind, holder, *chunk))
+        except Exception:  # the store away for a moment: the claims hold for CLAIM_TTL, the next renewal may do
+            log.warning("renewing %s claims of %s failed", kind, holder, exc_info=True)
 
 
 async def release(db: Database, kind: str, holder: str, item_ids: list[int]) -> None:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.db import Database, chunks, placeholders
-from storage.items import iso_utc
+from storage.items import iso_utc, utc_now
 
 KINDS = ("rss", "atom", "json", "channel")
+ENTRIES_KEPT = 1000  # per source: five polls of a feed of 200 entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +136,23 @@ class SourcesRepo:
             known.update(key for (key,) in rows)
         return known
 
-    async def remember(self, source_id: int, entries: list[tuple[str, int, bool]]) -> None:
-        """Entries taken, each with the statement it became (new) or already was (a post, another source)."""
+    async def remember(self, source_id: int, entries: list[tuple[str, int, bool]], *,
+                       now: datetime | None = None) -> None:
+        """Entries taken, each with the statement it became (new) or already was (a post, another source). A
+        source keeps its ENTRIES_KEPT newest: a feed whose entry ids change at every poll would otherwise add
+        rows forever (an entry forgotten and seen again is the same text: stored once all the same)."""
         if not entries:
             return
+        taken = iso_utc(now or utc_now())
         async with self.db.transaction() as conn:
             await conn.executemany(
-                "INSERT INTO source_entries(source_id, entry_key, item_id, new) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (source_id, entry_key) DO NOTHING", [(source_id, k, i, int(n)) for k, i, n in entries])
+                "INSERT INTO source_entries(source_id, entry_key, item_id, new, taken_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (source_id, entry_key) DO NOTHING",
+                [(source_id, k, i, int(n), taken) for k, i, n in entries])
+            await conn.execute(
+                "DELETE FROM source_entries WHERE source_id = ? AND entry_key NOT IN (SELECT entry_key FROM"
+                " source_entries WHERE source_id = ? ORDER BY coalesce(taken_at, '') DESC, item_id DESC LIMIT ?)",
+                (source_id, source_id, ENTRIES_KEPT))
 
     async def also_carrying(self, item_id: int) -> list[str]:
         """Titles of the sources that carried this statement after it was stored (from a post or another

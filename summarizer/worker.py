@@ -81,7 +81,7 @@ class StatementWorker:
         claimed = await self.summaries.claim_missing(self.holder, self.batch_size, self._wall_clock())
         if not claimed:
             return 0
-        async with holding(self.db, "summary", self.holder, claimed):
+        async with holding(self.db, "summary", self.holder, claimed, self._wall_clock):
             items = await self.items.get_many(claimed)
             ids = [i for i in claimed if i in items]
             cleaned = await self.footers.cleaned(items[i] for i in ids)
@@ -106,7 +106,7 @@ class StatementWorker:
         claimed = await self.embeddings.claim_missing(known.name, self.holder, EMBED_BATCH, self._wall_clock())
         if not claimed:
             return 0
-        async with holding(self.db, "embedding", self.holder, claimed):
+        async with holding(self.db, "embedding", self.holder, claimed, self._wall_clock):
             encoder = await asyncio.to_thread(self.encoder.get)
             if encoder is None:
                 return 0  # it could not load after all (said in the log); the claims are released

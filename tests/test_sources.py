@@ -367,6 +367,25 @@ async def test_a_document_over_its_reading_budget_is_refused_with_a_clear_line(p
     assert "не разобран" in polled.error and "не разобран" in (await poller.sources.get(added.source.id)).last_error
 
 
+async def test_a_feed_whose_entry_ids_change_at_every_poll_keeps_a_bounded_memory(poller, server, db):
+    def body(poll: int) -> bytes:
+        items = "".join(f"<item><guid>poll{poll}-{n}</guid><title>Новость {n}</title>"
+                        f"<description>Текст новости номер {n}.</description></item>" for n in range(200))
+        return f'<rss version="2.0"><channel><title>Плывущие id</title>{items}</channel></rss>'.encode()
+
+    server.bodies["drift"] = (body(0), "application/rss+xml")
+    added = await poller.add(server.url("/live/drift"), added_by=1)
+    for poll in range(1, 8):
+        server.bodies["drift"] = (body(poll), "application/rss+xml")
+        poller.clock.now += EVERY
+        await poller.poll_due()
+    (rows,) = await db.fetchone("SELECT count(*) FROM source_entries WHERE source_id = ?", (added.source.id,))
+    assert rows == 1000  # 1,600 taken
+    latest = await poller.sources.known_keys(added.source.id, [f"poll7-{n}" for n in range(200)])
+    assert len(latest) == 200  # the newest are the ones kept
+    assert (await poller.items.stats())["items"] == 200  # the same 200 texts, stored once
+
+
 async def test_failures_are_recorded_with_a_growing_backoff(poller, server):
     server.bodies["flaky"] = ((FEEDS / "atom.xml").read_bytes(), "application/atom+xml")
     added = await poller.add(server.url("/live/flaky"), added_by=1)

@@ -47,14 +47,35 @@ async def test_two_workers_on_one_database_make_each_summary_once(db, reopen):
     assert await SummariesRepo(db).missing() == []
 
 
-async def test_a_dead_workers_claims_pass_on_when_they_expire(db):
+async def test_a_dead_workers_claims_pass_on_within_a_minute(db):
     await ItemsRepo(db).add_many([parse_statement(t) for t in TEXTS[:4]])
     now = utc_now()
     assert len(await SummariesRepo(db).claim_missing("dead-worker", 4, now)) == 4  # claimed, then it died
     made: list[str] = []
-    assert await worker_on(db, made, wall_clock=lambda: now + timedelta(minutes=1)).drain(embed=False) == 0
-    assert await worker_on(db, made, wall_clock=lambda: now + timedelta(minutes=6)).drain(embed=False) == 4
+    assert await worker_on(db, made, wall_clock=lambda: now + timedelta(seconds=30)).drain(embed=False) == 0
+    assert await worker_on(db, made, wall_clock=lambda: now + timedelta(seconds=61)).drain(embed=False) == 4
     assert sorted(made) == sorted(TEXTS[:4])
+
+
+async def test_a_live_worker_keeps_its_claims_through_a_long_batch(db, monkeypatch):
+    monkeypatch.setattr("storage.claims.RENEW_EVERY", timedelta(seconds=0.05))
+    await ItemsRepo(db).add_many([parse_statement(t) for t in TEXTS[:4]])
+    clock = [utc_now()]
+    summarizer = LazySummarizer(SummarizerConfig(model="x", backend="extractive"))
+    real = summarizer.summarize
+
+    def slow(texts: list[str]):
+        clock[0] += timedelta(minutes=3)  # three minutes of model time: past the claims' first expiry
+        time.sleep(0.3)  # while the renewals run
+        return real(texts)
+
+    summarizer.summarize = slow  # type: ignore[method-assign]
+    slow_worker = StatementWorker(db, summarizer, batch_size=4, wall_clock=lambda: clock[0])
+    busy = asyncio.create_task(slow_worker.summarize_batch())
+    await asyncio.sleep(0.2)
+    made: list[str] = []
+    assert await worker_on(db, made, wall_clock=lambda: clock[0]).drain(embed=False) == 0  # nothing to take
+    assert await busy == 4 and made == []
 
 
 def test_newsbot_worker_runs_on_its_own_until_stopped(tmp_path):
