@@ -6,17 +6,19 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.types import BotCommand, User
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import texts
 from bot.authority import ChatAuthorityMiddleware
-from bot.config import Settings
+from bot.config import Settings, SetupError
 from bot.delivery import Fanout
 from bot.handlers import routers
 from bot.metrics import Metrics
@@ -98,6 +100,22 @@ async def poll_sources(services: Services) -> None:
         log.info("%d sources polled: %d new statements", len(polled), stored)
 
 
+async def bot_identity(bot: Bot, settings: Settings) -> User:
+    """The bot, as the Bot API knows it: the first call, so a wrong token or an unreachable server is said in
+    one line naming the setting (network errors were retried for about 15 s first)."""
+    try:
+        return await bot.get_me()
+    except TelegramUnauthorizedError:
+        raise SetupError(f"BOT_TOKEN: the Bot API at {settings.telegram_api_base} does not know this token "
+                         "(401 Unauthorized); copy it again from @BotFather") from None
+    except (TelegramNetworkError, aiohttp.ClientError, OSError, TimeoutError) as exc:  # before its base class
+        raise SetupError(f"TELEGRAM_API_BASE: cannot reach the Bot API at {settings.telegram_api_base} "
+                         f"({type(exc).__name__}: {exc})") from None
+    except TelegramAPIError as exc:
+        raise SetupError(f"BOT_TOKEN or TELEGRAM_API_BASE: the Bot API at {settings.telegram_api_base} "
+                         f"refused the first call: {exc.message}") from None
+
+
 async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = True) -> None:
     db = await open_database(settings.database)
     services = Services.build(settings, db)
@@ -111,7 +129,7 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
     try:
         if settings.metrics_listen:
             metrics_runner = await serve_metrics(services, settings.metrics_listen)
-        me = await bot.get_me()
+        me = await bot_identity(bot, settings)
         log.info("bot @%s starting against %s", me.username, settings.telegram_api_base)
         await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
         if worker:  # else `newsbot worker` processes make the summaries; their notices are sent from here

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -16,7 +17,7 @@ import sys
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings, SettingsError, SetupError, load_settings
 from bot.logs import setup_logging
 from storage.db import DatabaseUnavailable, open_database
 
@@ -45,7 +46,14 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     async def flush() -> None:
         nonlocal added, duplicate
-        for result in await items.add_many(batch):
+        try:
+            results = await items.add_many(batch)
+        except Exception as exc:  # the store went away mid-way: what is stored stays, and a rerun skips it
+            raise SetupError(
+                f"ingest stopped: the database failed ({type(exc).__name__}: {exc}) after {added} added and "
+                f"{duplicate} duplicates. Those are stored; run the same command again when the database is "
+                "back: statements already stored are counted as duplicates, none is stored twice") from None
+        for result in results:
             duplicate += result.duplicate
             added += not result.duplicate
         batch.clear()
@@ -64,7 +72,8 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
                         await flush()
             await flush()
     finally:
-        await db.close()
+        with contextlib.suppress(Exception):  # a database that went away cannot be closed cleanly either
+            await db.close()
     print(f"added {added}, duplicates {duplicate}, rejected {rejected}")
     return 0 if added or duplicate or not rejected else 1
 
@@ -418,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:
         return 130
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, SetupError) as exc:  # one line naming what to fix, no traceback
         log.error("%s", exc)
         return 3
     except Exception:  # through the redacting log, not Python's raw traceback

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 from datetime import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +24,11 @@ DEFAULT_MODEL = "IlyaGusev/rut5_base_sum_gazeta"
 
 class SettingsError(Exception):
     """One line naming the variable that is wrong and why."""
+
+
+class SetupError(Exception):
+    """A setting that this machine or a service refuses at start (a port in use, a token the Bot API does not
+    know): one line naming the variable and why."""
 
 
 def parse_hhmm(value: str) -> time:
@@ -117,6 +123,24 @@ class Settings(BaseSettings):
         url = value.get_secret_value()
         if url and not re.fullmatch(r"(postgres(ql)?(\+asyncpg)?://\S+|sqlite:///\S+)", url):
             raise ValueError("expected postgresql://user:password@host:port/name or sqlite:///path")
+        try:
+            urlsplit(url).port  # noqa: B018 - it raises on a port that is no number 0-65535
+        except ValueError:
+            raise ValueError("its port is not a number from 1 to 65535") from None
+        return value
+
+    @field_validator("database_path")
+    @classmethod
+    def _database_path(cls, value: str) -> str:
+        if Path(value).is_dir():
+            raise ValueError(f"{value!r} is a folder; expected the database file's path, e.g. data/newsbot.sqlite3")
+        return value
+
+    @field_validator("metrics_listen", "webhook_listen")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        if value and not 1 <= int(value.rpartition(":")[2]) <= 65535:
+            raise ValueError(f"the port of {value!r} is not from 1 to 65535")
         return value
 
     @field_validator("telegram_api_base")

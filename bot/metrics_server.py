@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.config import SetupError
+
 if TYPE_CHECKING:
     from bot.services import Services
 
@@ -42,6 +44,10 @@ async def serve_metrics(services: Services, listen: str) -> web.AppRunner:
     host, _, port = listen.rpartition(":")
     runner = web.AppRunner(metrics_app(services), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+    try:
+        await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+    except OSError as exc:  # a port in use, an address not on this machine, a port below 1024
+        await runner.cleanup()
+        raise SetupError(f"METRICS_LISTEN={listen}: cannot listen there ({exc.strerror or exc})") from None
     log.info("metrics on http://%s/metrics, health on /healthz", listen)
     return runner

@@ -19,7 +19,7 @@ from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.config import Settings
+from bot.config import Settings, SetupError
 from storage.updates import UpdatesRepo
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,12 @@ async def serve_webhook(dp: Dispatcher, bot: Bot, settings: Settings, updates: U
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, _, port = settings.webhook_listen.rpartition(":")
-    await web.TCPSite(runner, host or None, int(port)).start()
+    try:
+        await web.TCPSite(runner, host or None, int(port)).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SetupError(f"WEBHOOK_LISTEN={settings.webhook_listen}: cannot listen there ({exc.strerror or exc})") \
+            from None
     await bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
     log.info("taking updates posted to %s on %s", settings.webhook_url, settings.webhook_listen)
     stop = asyncio.Event()

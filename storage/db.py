@@ -346,9 +346,12 @@ class Database:
     @classmethod
     async def open(cls, path: str | Path) -> Database:
         path = str(path)
-        if path != ":memory:":
-            _create_private(path)
-        writer = await _connect(path)
+        try:
+            if path != ":memory:":
+                _create_private(path)
+            writer = await _connect(path)
+        except (OSError, sqlite3.Error) as exc:  # a folder, no permission, a full or read-only disk
+            raise DatabaseUnavailable(f"cannot open the SQLite database {path}: {exc}") from exc
         db = cls(writer, writer, path)
         await db.migrate()
         if path != ":memory:":  # a second connection to :memory: would open another, empty database

@@ -1,6 +1,10 @@
 import json
+import logging
+import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -199,3 +203,105 @@ def test_quick_commands_load_neither_aiogram_nor_a_model(tmp_path, capsys):
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("newsbot ")
+
+
+# --- careless operators: one line naming the setting, a non-zero exit, no traceback ----------------------------
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def one_error(caplog) -> str:
+    """The one line logged at ERROR or above, with no traceback attached."""
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.exc_info is None
+    return record.getMessage()
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("METRICS_LISTEN", "127.0.0.1:99999"), ("WEBHOOK_LISTEN", "0.0.0.0:70000"),
+    ("DATABASE_URL", "postgresql://news:hunter2@localhost:five432/news"), ("DATABASE_PATH", "."),
+])
+def test_a_wrong_setting_is_named_in_one_line(capsys, monkeypatch, name, value):
+    monkeypatch.setenv("BOT_TOKEN", "123:abc")
+    monkeypatch.setenv(name, value)
+    assert main(["run"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert name in line and "hunter2" not in line
+
+
+def test_a_metrics_port_in_use_is_named_in_one_line(caplog, monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("METRICS_LISTEN", f"127.0.0.1:{taken.getsockname()[1]}")
+        monkeypatch.setenv("SUMMARIZER_BACKEND", "extractive")
+        monkeypatch.setenv("EMBEDDING_BACKEND", "none")
+        assert main(["worker"]) == 3
+    line = one_error(caplog)
+    assert "METRICS_LISTEN" in line and "cannot listen" in line
+
+
+class RefusingBotApi(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_token_the_bot_api_refuses_is_named_in_one_line(caplog, monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingBotApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("BOT_TOKEN", "123:wrong")
+        monkeypatch.setenv("TELEGRAM_API_BASE", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("SUMMARIZER_BACKEND", "extractive")
+        assert main(["run"]) == 3
+    finally:
+        server.shutdown()
+    line = one_error(caplog)
+    assert "BOT_TOKEN" in line and "401" in line and "123:wrong" not in line
+
+
+def test_an_unreachable_bot_api_is_named_in_one_line(caplog, monkeypatch):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens there once closed
+    monkeypatch.setenv("BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("TELEGRAM_API_BASE", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("SUMMARIZER_BACKEND", "extractive")
+    assert main(["run"]) == 3  # after retrying for about 15 s
+    line = one_error(caplog)
+    assert "TELEGRAM_API_BASE" in line and "cannot reach" in line
+
+
+def test_ingest_cut_short_by_the_database_says_how_far_it_got_and_that_a_rerun_is_safe(capsys, caplog,
+                                                                                        monkeypatch):
+    from storage.items import ItemsRepo
+
+    real, calls = ItemsRepo.add_many, []
+
+    async def failing_second_batch(self, items, **kwargs):
+        calls.append(len(items))
+        if len(calls) == 2:
+            raise ConnectionError("connection to the database was lost")
+        return await real(self, items, **kwargs)
+
+    monkeypatch.setattr("bot.cli.INGEST_BATCH", 4)
+    monkeypatch.setattr(ItemsRepo, "add_many", failing_second_batch)
+    assert main(["ingest", str(EXAMPLES)]) == 3
+    line = one_error(caplog)
+    assert "after 4 added and 0 duplicates" in line and "run the same command again" in line
+    monkeypatch.setattr(ItemsRepo, "add_many", real)
+    assert main(["ingest", str(EXAMPLES)]) == 0
+    assert "added 5, duplicates 4, rejected 0" in capsys.readouterr().out
