@@ -80,15 +80,33 @@ def running_server(durable: bool = False) -> Iterator[str]:
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         if not durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                        str(root / "server.log"), "-w", "-t", "60", "start"], check=True, capture_output=True)
+        pg_ctl = [*as_user, str(binaries / "pg_ctl"), "-D", str(data)]
+        start = [*pg_ctl, "-o", options, "-l", str(root / "server.log"), "-w", "-t", "60", "start"]
+        subprocess.run(start, check=True, capture_output=True)
+        url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
+        _controls[port] = (pg_ctl, start)
         try:
-            yield f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
+            yield url
         finally:
-            subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
-                            "stop"], capture_output=True)
+            _controls.pop(port, None)
+            subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+_controls: dict[int, tuple[list[str], list[str]]] = {}  # port → (pg_ctl, its start command)
+
+
+def kill(url: str) -> None:
+    """Stop the server at `url` as a crash would (`-m immediate`: no checkpoint, connections cut)."""
+    pg_ctl, _start = _controls[int(url.rsplit(":", 1)[1].split("/", 1)[0])]
+    subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], check=True, capture_output=True)
+
+
+def restart(url: str) -> None:
+    """Start a killed server again (it recovers from its log as after a crash)."""
+    _pg_ctl, start = _controls[int(url.rsplit(":", 1)[1].split("/", 1)[0])]
+    subprocess.run(start, check=True, capture_output=True)
 
 
 def database_url(server_url: str, name: str) -> str:

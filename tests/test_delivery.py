@@ -22,6 +22,7 @@ from storage.items import iso_utc
 from storage.leases import Lease, LeasesRepo
 from storage.statements import parse_statement
 from storage.subscribers import Subscriber
+from tests import postgres_server
 
 NOW = datetime(2025, 8, 9, 6, 30, tzinfo=UTC)  # 09:30 in Moscow
 
@@ -487,7 +488,7 @@ class Outage:
 
 
 async def test_a_database_outage_mid_fanout_sends_no_digest_twice_and_misses_none(db):
-    # Real time: 400 subscribers at 200 messages/s (100 senders), the store away for 2 s after the 150th.
+    # Real time: 400 subscribers at 200 messages/s (100 senders), the store away for 6 s after the 150th.
     settings = load_settings(summarizer_backend="extractive", digest_skip_empty=True)
     services = Services.build(settings, db)
     await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
@@ -495,7 +496,7 @@ async def test_a_database_outage_mid_fanout_sends_no_digest_twice_and_misses_non
         await subscribe(services, chat)
     bot = FakeBot()
     bot.latency = 0.002
-    outage = Outage(db, bot, after=150, seconds=2.0)
+    outage = Outage(db, bot, after=150, seconds=6.0)
     fanout = Fanout(bot, services, concurrency=100)
     fanout.limiter = RateLimiter(200.0)
     with contextlib.suppress(ConnectionError):  # the tick logs it: claiming stopped with the store away
@@ -506,3 +507,43 @@ async def test_a_database_outage_mid_fanout_sends_no_digest_twice_and_misses_non
     await fanout.run(NOW + timedelta(seconds=60))
     got = Counter(chat for chat, _ in bot.sent)
     assert sorted(got) == list(range(1000, 1400)) and set(got.values()) == {1}
+
+
+async def test_postgresql_killed_for_6_s_mid_fanout_sends_no_digest_twice_and_misses_none(postgres_url):
+    from storage.postgres import PostgresDatabase
+    # A server of its own, durable as in production (without fsync a crash loses commits): this test kills it.
+    with postgres_server.running_server(durable=True) as url:
+        db = await PostgresDatabase.open(url)
+        try:
+            services = Services.build(load_settings(summarizer_backend="extractive", digest_skip_empty=True), db)
+            await services.items.add(parse_statement("Курс рубля укрепился на торгах."),
+                                     now=NOW - timedelta(hours=2))
+            for chat in range(1000, 1400):
+                await subscribe(services, chat)
+            bot = FakeBot()
+            bot.latency = 0.002
+            real_send, restarted = bot.send_message, []
+
+            async def down_for_6_s() -> None:
+                await asyncio.to_thread(postgres_server.kill, url)
+                await asyncio.sleep(6.0)
+                await asyncio.to_thread(postgres_server.restart, url)
+
+            async def send_then_kill(chat_id, text, **kwargs):
+                await real_send(chat_id, text, **kwargs)
+                if len(bot.sent) == 150 and not restarted:  # Telegram took it; the server dies now
+                    restarted.append(asyncio.create_task(down_for_6_s()))
+
+            bot.send_message = send_then_kill
+            fanout = Fanout(bot, services, concurrency=100)
+            fanout.limiter = RateLimiter(200.0)
+            with contextlib.suppress(Exception):  # the tick logs it: claiming stopped with the server gone
+                await fanout.run(NOW)
+            await restarted[0]
+            for tick in (30, 60, 90):  # the next ticks, once the server is back
+                with contextlib.suppress(Exception):
+                    await fanout.run(NOW + timedelta(seconds=tick))
+            got = Counter(chat for chat, _ in bot.sent)
+            assert sorted(got) == list(range(1000, 1400)) and set(got.values()) == {1}
+        finally:
+            await db.close()
