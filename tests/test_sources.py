@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tracemalloc
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -341,6 +343,21 @@ async def test_a_hostile_body_is_read_within_its_budget(reader, name):
     except NotAFeed:
         return  # a plain "not a feed" (the pages): what an admin is told
     assert feed.kind in ("rss", "channel") and len(feed.entries) == 1
+
+
+async def test_a_reader_process_that_dies_is_started_again_and_the_document_read():
+    pool = ReaderPool()
+    try:
+        executor = pool._executor()
+        # A reader dies (as at its CPU limit) with a document queued behind it in the same pool.
+        died = asyncio.get_running_loop().run_in_executor(executor, os.abort)
+        feed = await pool.read_feed((FEEDS / "rss2.xml").read_bytes(), "application/rss+xml",
+                                    "https://example.ru/feed", "https://t.me/")
+        with pytest.raises(BrokenProcessPool):
+            await died
+        assert feed.total == 3
+    finally:
+        pool.close()
 
 
 def test_bare_angle_brackets_stay_text():
