@@ -124,7 +124,9 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
     services.worker.listeners.append(lambda _done: send_summary_notices(bot, services))
     in_flight = InFlightMiddleware()
     dp = build_dispatcher(services, in_flight)
-    scheduler = AsyncIOScheduler(timezone=UTC)
+    # A job due while the event loop is busy runs late rather than not at all (APScheduler's default grace is
+    # 1 s: a busy second skipped a digest tick, and the next came 30 s later); late runs coalesce into one.
+    scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True})
     metrics_runner = None
     try:
         if settings.metrics_listen:
