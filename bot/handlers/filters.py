@@ -9,6 +9,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
+from bot import digest_settings
 from bot.authority import CHANGES_CHAT
 from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
 from bot.services import Services
@@ -24,7 +25,6 @@ USAGE = {
 }
 DONE = {"follow": "⭐ Слежу за «{term}»: такие сюжеты будут в начале дайджеста.",
         "mute": "🚫 Скрываю сюжеты с «{term}»."}
-MAX_SIZE = 200
 
 
 def describe(prefs: Preferences, default_size: int) -> str:
@@ -114,22 +114,7 @@ async def only_followed(callback: CallbackQuery, callback_data: OnlyFollowedCb, 
 
 
 async def set_size(message: Message, command: CommandObject, services: Services) -> None:
-    default = services.settings.digest_max_stories
-    arg = (command.args or "").strip()
-    if not arg:
-        prefs = await services.preferences.get(message.chat.id)
-        await message.answer(f"В дайджесте {stories_word(prefs.size or default)} на первой странице, остальные — "
-                             f"по кнопке. Изменить: <code>/size 10</code> (от 1 до {MAX_SIZE}).")
-        return
-    if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= MAX_SIZE:
-        await message.answer(f"Нужно число от 1 до {MAX_SIZE}, например <code>/size 10</code>. Ничего не изменил.")
-        return
-    if await services.subscribers.get(message.chat.id) is None:
-        await message.answer("Сначала подпишитесь: /subscribe")
-        return
-    size = int(arg)
-    await services.preferences.set_size(message.chat.id, None if size == default else size)
-    await message.answer(f"Готово: {stories_word(size)} на первой странице дайджеста, остальные — по кнопке.")
+    await message.answer(await digest_settings.set_size(services, message.chat.id, command.args))
 
 
 def build_router() -> Router:

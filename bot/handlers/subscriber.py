@@ -14,9 +14,10 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot import texts
+from bot import digest_settings, texts
 from bot.authority import CHANGES_CHAT
 from bot.config import parse_hhmm
+from bot.digest_settings import defaults, describe_rhythm
 from bot.handlers.common import answer_digest, answer_parts, item_number
 from bot.handlers.filters import describe
 from bot.keyboards import (
@@ -32,13 +33,9 @@ from bot.keyboards import (
 from bot.render import item_messages
 from bot.services import Services
 from bot.slots import RHYTHMS
-from bot.timezones import describe_timezone, parse_timezone
+from bot.timezones import describe_timezone
 from summarizer.digest import continuation, stories_word
 from summarizer.markup import escape
-
-
-def _defaults(services: Services) -> tuple[str, str]:
-    return services.settings.digest_time.strftime("%H:%M"), services.settings.timezone
 
 
 async def _settings_text(services: Services, chat_id: int) -> str:
@@ -52,7 +49,7 @@ async def _settings_text(services: Services, chat_id: int) -> str:
 
 
 async def start(message: Message, services: Services, is_admin: bool) -> None:
-    sub, _ = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
+    sub, _ = await services.subscribers.subscribe(message.chat.id, *defaults(services))
     greeting = (f"Здравствуйте! Вы подписаны на ежедневный дайджест: он придёт в {sub.digest_time} "
                 f"({escape(describe_timezone(sub.timezone))}). Изменить — /time и /tz.\n\n")
     await message.answer(greeting + texts.HELP + (texts.ADMIN_HELP if is_admin else ""))
@@ -63,7 +60,7 @@ async def help_(message: Message, is_admin: bool) -> None:
 
 
 async def subscribe(message: Message, services: Services) -> None:
-    sub, new = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
+    sub, new = await services.subscribers.subscribe(message.chat.id, *defaults(services))
     lead = "Готово, вы подписаны." if new else "Вы уже подписаны."
     await message.answer(f"{lead} Дайджест приходит каждый день в {sub.digest_time} "
                          f"({escape(describe_timezone(sub.timezone))}).")
@@ -76,104 +73,15 @@ async def unsubscribe(message: Message, services: Services) -> None:
 
 
 async def set_time(message: Message, command: CommandObject, services: Services) -> None:
-    if not command.args:
-        await message.answer("Укажите время в формате ЧЧ:ММ, например: /time 08:30")
-        return
-    try:
-        value = parse_hhmm(command.args).strftime("%H:%M")
-    except ValueError:
-        await message.answer(f"Не понимаю время «{escape(command.args[:20])}». "
-                             "Нужно ЧЧ:ММ от 00:00 до 23:59, например: /time 08:30")
-        return
-    if await services.subscribers.get(message.chat.id) is None:
-        await services.subscribers.subscribe(message.chat.id, value, services.settings.timezone)
-    await services.subscribers.update(message.chat.id, digest_time=value)
-    await message.answer(f"Дайджест будет приходить в {value}.")
+    await message.answer(await digest_settings.set_time(services, message.chat.id, command.args))
 
 
 async def set_timezone(message: Message, command: CommandObject, services: Services) -> None:
-    zone = parse_timezone(command.args or "")
-    if zone is None:
-        shown = f"«{escape(command.args[:40])}» — не" if command.args else "Не"
-        await message.answer(f"{shown} знаю такого часового пояса. Примеры: /tz Europe/Moscow, "
-                             "/tz Новосибирск, /tz UTC+3")
-        return
-    if await services.subscribers.get(message.chat.id) is None:
-        await services.subscribers.subscribe(message.chat.id, _defaults(services)[0], zone)
-    await services.subscribers.update(message.chat.id, timezone=zone)
-    await message.answer(f"Часовой пояс: {escape(describe_timezone(zone))}.")
-
-
-WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
-_WEEKDAY_FORMS = (("пн", "пон", "mon", "monday"), ("вт", "вто", "tue", "tuesday"), ("ср", "среду", "wed", "wednesday"),
-                  ("чт", "чет", "thu", "thursday"), ("пт", "пят", "пятницу", "fri", "friday"),
-                  ("сб", "суб", "субботу", "sat", "saturday"), ("вс", "вос", "воскр", "sun", "sunday"))
-_WEEKDAY_WORDS = {word: n for n, forms in enumerate(_WEEKDAY_FORMS) for word in (WEEKDAYS[n], *forms)}
-_FILLER_WORDS = ("день", "в", "во", "неделю", "по", "раз")  # "раз в неделю в пятницу 18:00"
-_RHYTHM_WORDS = {"daily": "daily", "ежедневно": "daily", "каждый": "daily", "twice": "twice", "дважды": "twice",
-                 "weekly": "weekly", "еженедельно": "weekly", "раз": "weekly", "pause": "paused",
-                 "пауза": "paused", "стоп": "paused"}
-RHYTHM_USAGE = ("Как часто присылать дайджест:\n<code>/rhythm ежедневно</code>\n"
-                "<code>/rhythm дважды 09:00 21:00</code>\n<code>/rhythm еженедельно пн</code> (или <code>"
-                "еженедельно пятница 18:00</code>)\n<code>/rhythm пауза</code> — не присылать, пока не включите снова")
-
-
-def describe_rhythm(sub) -> str:
-    if sub.rhythm == "twice":
-        return f"дважды в день, в {sub.digest_time} и {sub.second_time}"
-    if sub.rhythm == "weekly":
-        return f"раз в неделю: {WEEKDAYS[sub.weekday or 0]}, {sub.digest_time}"
-    if sub.rhythm == "paused":
-        return "на паузе (/rhythm ежедневно — включить)"
-    return f"каждый день в {sub.digest_time}"
-
-
-def parse_rhythm(text: str) -> tuple[str, list[str], int | None] | None:
-    """`дважды 09:00 21:00` → ("twice", ["09:00", "21:00"], None); None if it is not a rhythm."""
-    words = text.lower().replace(",", " ").split()
-    if not words or words[0] not in _RHYTHM_WORDS:
-        return None
-    rhythm, times, weekday = _RHYTHM_WORDS[words[0]], [], None
-    for word in words[1:]:
-        if word in _FILLER_WORDS:
-            continue
-        if word in _WEEKDAY_WORDS:
-            weekday = _WEEKDAY_WORDS[word]
-            continue
-        try:
-            times.append(parse_hhmm(word).strftime("%H:%M"))
-        except ValueError:
-            return None
-    return rhythm, times, weekday
+    await message.answer(await digest_settings.set_timezone(services, message.chat.id, command.args))
 
 
 async def set_rhythm(message: Message, command: CommandObject, services: Services) -> None:
-    sub = await services.subscribers.get(message.chat.id)
-    if not command.args:
-        now = f"Сейчас: {describe_rhythm(sub)}.\n\n" if sub else ""
-        await message.answer(now + RHYTHM_USAGE)
-        return
-    parsed = parse_rhythm(command.args)
-    if parsed is None:
-        await message.answer("Не понял. " + RHYTHM_USAGE)
-        return
-    rhythm, times, weekday = parsed
-    if rhythm == "twice" and len(times) != 2 or rhythm != "twice" and len(times) > 1:
-        await message.answer("Для «дважды» нужны два времени, для остальных — не больше одного. " + RHYTHM_USAGE)
-        return
-    if rhythm == "twice" and times[0] == times[1]:
-        await message.answer("Два раза в одно и то же время — это один. Укажите два разных времени.")
-        return
-    if rhythm == "weekly" and weekday is None:
-        await message.answer("Укажите день недели: <code>/rhythm еженедельно пн</code>.")
-        return
-    if sub is None:
-        sub, _ = await services.subscribers.subscribe(message.chat.id, *_defaults(services))
-    await services.subscribers.set_rhythm(message.chat.id, rhythm, digest_time=times[0] if times else None,
-                                          second_time=times[1] if rhythm == "twice" else None,
-                                          weekday=weekday if rhythm == "weekly" else None)
-    updated = await services.subscribers.get(message.chat.id)
-    await message.answer(f"Готово: дайджест {describe_rhythm(updated)}.")
+    await message.answer(await digest_settings.set_rhythm(services, message.chat.id, command.args))
 
 
 async def show_settings(message: Message, services: Services) -> None:
