@@ -27,6 +27,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
+from bot.channels import lose_channel, means_no_rights
 from bot.keyboards import digest_more
 from bot.middlewares import own_flood_control
 from bot.services import Services
@@ -108,6 +109,7 @@ class Fanout:
         self._lock = asyncio.Lock()
         self._chat_next: dict[int, float] = {}  # when each chat may get its next message (pruned after a run)
         self._store_failed_at = float("-inf")  # monotonic time the store last failed a sender
+        self._channels: set[int] = set()  # chats that are channels (read at each run)
 
     async def tick(self) -> None:
         """The scheduler's job: send every digest that is due."""
@@ -133,6 +135,7 @@ class Fanout:
                 log.info("digest fan-out: another process (%s) holds the lease", report.busy_with)
                 return report
             started = time.monotonic()
+            self._channels = {channel.chat_id for channel in await self.services.channels.all()}
             queue: asyncio.Queue[Delivery | None] = asyncio.Queue()
             queued: set[int] = set()
 
@@ -232,9 +235,10 @@ class Fanout:
             await self.limiter.wait()
             if self._store_failed_at >= checked:  # the store failed another sender meanwhile: ask it again
                 continue
-            last = part == len(delivery.messages) - 1
+            # The last part carries "more"; not in a channel, where a reader's press would post to everyone.
+            more_button = part == len(delivery.messages) - 1 and delivery.chat_id not in self._channels
             markup = digest_more(delivery.digest_id, delivery.shown, delivery.story_count, chat_id=delivery.chat_id,
-                                 key=self.services.settings.button_key) if last else None
+                                 key=self.services.settings.button_key) if more_button else None
             try:
                 await self.bot.send_message(delivery.chat_id, delivery.messages[part], reply_markup=markup)
             except TelegramRetryAfter as exc:
@@ -242,11 +246,14 @@ class Fanout:
                 self.limiter.pause(exc.retry_after)
                 continue
             except TelegramForbiddenError as exc:
-                log.info("chat %s blocked the bot: unsubscribed", delivery.chat_id)
+                if not await lose_channel(self.bot, self.services, delivery.chat_id, exc.message):
+                    log.info("chat %s blocked the bot: unsubscribed", delivery.chat_id)
                 await deliveries.finish(delivery, "blocked", exc.message)
                 return "blocked"
             except TelegramBadRequest as exc:
                 log.warning("digest to %s rejected: %s", delivery.chat_id, exc.message)
+                if means_no_rights(exc.message):  # a channel that took the bot's rights: not tried again
+                    await lose_channel(self.bot, self.services, delivery.chat_id, exc.message)
                 await deliveries.finish(delivery, "failed", exc.message)
                 return "failed"
             except (TimeoutError, TelegramNetworkError, TelegramServerError, OSError) as exc:

@@ -6,7 +6,9 @@ from storage.items import Item
 from storage.search import Hit, SearchPage
 from storage.statements import shorten
 from storage.summaries import Summary
+from summarizer.cleaning import clean
 from summarizer.digest import plural, russian_date, source_name
+from summarizer.headline import headline
 from summarizer.markup import MAX_MESSAGE_CHARS, escape, fits, link, longest_fitting, message_length, split_escaped
 
 PAGE_SIZE = 5
@@ -100,3 +102,27 @@ def item_messages(item: Item, summary: Summary | None, related: list[Item] | Non
         else:
             parts.append(story)
     return parts
+
+
+INLINE_TITLE_CHARS = 120
+INLINE_DESCRIPTION_CHARS = 200
+
+
+def inline_article(item: Item, summary: Summary | None) -> tuple[str, str, str]:
+    """A statement as an inline result: its title (the headline), the description under it, and the message
+    it drops into a chat (headline, summary, date and source, a link to the original), within the limit."""
+    line = (summary.headline if summary and summary.headline else None) or \
+        headline(clean(item.text, chars=600), item.title) or shorten(item.text, INLINE_TITLE_CHARS)
+    told = summary.summary if summary and summary.summary != line else ""
+    name = source_name(item.source)
+    footer = f"<i>{russian_date(item.statement_date)}</i>" + (f" · {escape(shorten(name, SHOWN_SOURCE_CHARS))}"
+                                                               if name else "")
+    if item.link:
+        footer += f"\n{link(item.link, 'Источник')}"
+
+    def html(chars: int) -> str:
+        body = f"\n{escape(shorten(told, chars))}" if told and chars else ""
+        return f"<b>{escape(shorten(line, SHOWN_TITLE_CHARS))}</b>{body}\n{footer}"
+
+    message = html(longest_fitting(min(len(told), SHOWN_SUMMARY_CHARS), html, MAX_MESSAGE_CHARS))
+    return shorten(line, INLINE_TITLE_CHARS), shorten(told or item.text, INLINE_DESCRIPTION_CHARS), message

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.metrics import Metrics
 from sources.fetch import Fetcher
 from sources.poller import SourcePoller
+from storage.channels import ChannelsRepo
 from storage.db import Database
 from storage.deliveries import DeliveriesRepo
 from storage.embeddings import EmbeddingsRepo
@@ -60,6 +61,7 @@ class Services:
     digest_maker: DigestMaker
     query_encoder: LazyEncoder  # its own instance: a query never waits behind the worker's batch
     sources: SourcePoller  # feeds and channels that post by themselves
+    channels: ChannelsRepo  # Telegram channels the digest is published to
     fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
     query_vectors: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
     query_encoder_failed: bool = False
@@ -150,7 +152,7 @@ class Services:
                    preferences=PreferencesRepo(db), deliveries=DeliveriesRepo(db), notices=NoticesRepo(db),
                    summarizer=summarizer, worker=worker,
                    digest_maker=DigestMaker(db, settings.digest_max_stories, encoder),
-                   query_encoder=encoder, sources=poller, metrics=metrics)
+                   query_encoder=encoder, sources=poller, channels=ChannelsRepo(db), metrics=metrics)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_ids

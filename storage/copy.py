@@ -18,6 +18,7 @@ TABLES: list[tuple[str, str | None]] = [
     ("items", "id"), ("summaries", "item_id"), ("embeddings", "item_id"), ("subscribers", "chat_id"),
     ("digests", "id"), ("digest_entries", None), ("story_members", None), ("deliveries", "id"),
     ("summary_notices", "item_id"), ("digest_filters", "id"), ("sources", "id"), ("source_entries", None),
+    ("channels", "chat_id"),
 ]
 PAGE = 1000
 

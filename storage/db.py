@@ -251,6 +251,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX updates_seen_claimed ON updates_seen(claimed_at);
     ALTER TABLE source_entries ADD COLUMN taken_at TEXT;  -- NULL: taken before this column
+    """,    # 15: Telegram channels the digest is published to (their schedule: the subscriber row of the same chat)
+    """
+    CREATE TABLE channels (
+        chat_id INTEGER PRIMARY KEY,           -- -100…: also the subscriber's chat_id
+        username TEXT,                         -- without @; NULL for a private channel
+        title TEXT NOT NULL,
+        added_by INTEGER NOT NULL,             -- the admin told when the bot loses its rights there
+        created_at TEXT NOT NULL,
+        problem TEXT                           -- why the bot cannot post there (NULL: it can)
+    );
+    CREATE UNIQUE INDEX channels_username ON channels(username);
     """,
 ]
 

@@ -191,6 +191,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX updates_seen_claimed ON updates_seen(claimed_at);
     ALTER TABLE source_entries ADD COLUMN taken_at TEXT;
+    """,    # Telegram channels the digest is published to
+    """
+    CREATE TABLE channels (
+        chat_id BIGINT PRIMARY KEY,
+        username TEXT,
+        title TEXT NOT NULL,
+        added_by BIGINT NOT NULL,
+        created_at TEXT NOT NULL,
+        problem TEXT
+    );
+    CREATE UNIQUE INDEX channels_username ON channels(username);
     """,
 ]
 

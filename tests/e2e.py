@@ -72,6 +72,18 @@ class BotApiServer:
         """The next `count` sendMessage calls fail with `status`; each takes `delay` seconds."""
         self._call("/test/fault", {"count": count, "status": status, "delay": delay})
 
+    def channel(self, username: str, chat_id: int, title: str, bot_can_post: bool = True) -> None:
+        """A public channel @username where the bot is an administrator allowed to post (or not)."""
+        self._call("/test/channel", {"username": username, "id": chat_id, "title": title,
+                                     "bot_can_post": bot_can_post})
+
+    def inline(self, user_id: int, query: str, offset: str = "") -> str:
+        """`@bot query` typed in some chat; the inline query's id (its answer is in sent())."""
+        query_id = f"iq{time.time_ns()}"
+        self._call("/test/update", {"inline_query": {"id": query_id, "from": self.user(user_id), "query": query,
+                                                     "offset": offset}})
+        return query_id
+
     @staticmethod
     def user(user_id: int) -> dict:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": "ru"}

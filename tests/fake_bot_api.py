@@ -40,6 +40,7 @@ class FakeBotApi:
         self.webhook_answers: list[int] = []  # HTTP status of every POST of an update to the webhook
         self._pusher: asyncio.Task | None = None
         self.balanced: list[str] = []  # a load balancer's backends: each update goes to the next one
+        self.channels: dict[str, dict] = {}  # "@name" → {"id", "title", "bot_can_post"}
         self._turn = 0
 
     # --- Bot API -------------------------------------------------------------
@@ -145,6 +146,37 @@ class FakeBotApi:
                               retry_after=self.flood_retry_after)
         return self.ok(self._message(chat_id, params.get("text", ""), params))
 
+    def _channel(self, ref) -> dict | None:
+        return next((c for name, c in self.channels.items() if ref in (name, str(c["id"]))), None)
+
+    async def m_getChat(self, params):
+        channel = self._channel(params["chat_id"])
+        if channel is None:
+            return self.error(400, "Bad Request: chat not found")
+        return self.ok({"id": channel["id"], "type": "channel", "title": channel["title"],
+                        "username": channel["username"], "accent_color_id": 0, "max_reaction_count": 11,
+                        "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                                "unique_gifts": False, "premium_subscription": False,
+                                                "gifts_from_channels": False}})
+
+    async def m_getChatMember(self, params):
+        channel = self._channel(params["chat_id"])
+        user = {"id": int(params["user_id"]), "is_bot": True, "first_name": "Дайджест"}
+        if channel is None or not channel["bot_can_post"]:
+            return self.ok({"status": "member", "user": user})
+        rights = dict.fromkeys(("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                                "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                                "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                                "can_delete_stories", "can_send_welcome_messages"), False)
+        return self.ok({"status": "administrator", "user": user, **rights, "can_post_messages": True})
+
+    async def m_answerInlineQuery(self, params):
+        self.sent.append({"method": "answerInlineQuery", "chat_id": None, "text": "",
+                          "inline_query_id": params["inline_query_id"],
+                          "results": json.loads(params.get("results", "[]")),
+                          "next_offset": params.get("next_offset", ""), "t": time.time()})
+        return self.ok(True)
+
     async def m_editMessageText(self, params):
         chat_id = int(params["chat_id"])
         record = {"method": "editMessageText", "chat_id": chat_id, "text": params.get("text", ""),
@@ -205,6 +237,11 @@ class FakeBotApi:
         self.send_delay = float(body.get("delay", 0))
         return web.json_response({"ok": True})
 
+    async def c_channel(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.channels["@" + body["username"]] = {**body, "bot_can_post": body.get("bot_can_post", True)}
+        return web.json_response({"ok": True})
+
     async def c_balance(self, request: web.Request) -> web.Response:
         self.balanced = list((await request.json())["urls"])
         return web.json_response({"ok": True})
@@ -220,6 +257,7 @@ class FakeBotApi:
         app.router.add_post("/test/flood", self.c_flood)
         app.router.add_post("/test/fault", self.c_fault)
         app.router.add_post("/test/balance", self.c_balance)
+        app.router.add_post("/test/channel", self.c_channel)
         return app
 
 

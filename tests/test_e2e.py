@@ -283,3 +283,42 @@ def test_an_admin_adds_a_feed_and_a_channel_and_their_news_reach_the_digest(api,
         finally:
             code = bot.stop()
         assert code == 0, bot.output()[-3000:]
+
+
+def test_a_channels_digest_goes_out_once_across_a_restart_and_inline_search_answers(api, tmp_path):
+    channel = -1009876543210
+    api.channel("e2e_news", channel, "Новости e2e")
+    bot = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN))
+    try:
+        api.send_text(ADMIN, "/channel @e2e_news")
+        api.wait_for(to(ADMIN, r"Канал «Новости e2e» \(@e2e_news\) подключён"), timeout=40)
+        for n in range(1, 13):
+            api.send_text(ADMIN, f"В Казани открыли станцию метро номер {n}. Её ждали {n + 2} года.")
+            api.wait_for(to(ADMIN, rf"Сохранено: #{n}\b"))
+        api.send_text(ADMIN, "/senddigest")
+        api.wait_for(to(channel, r"^<b>Дайджест"), timeout=40)
+
+        def answer(query_id):
+            return api.wait_for(lambda r: r.get("inline_query_id") == query_id)
+
+        first = answer(api.inline(USER, "метро"))
+        assert len(first["results"]) == 10 and first["next_offset"] == "10"
+        assert first["results"][0]["input_message_content"]["message_text"].startswith("<b>В Казани открыли")
+        second = answer(api.inline(USER, "метро", first["next_offset"]))
+        assert len(second["results"]) == 2 and second["next_offset"] == ""
+        assert answer(api.inline(USER, "🔥 -"))["results"] == []
+    finally:
+        code = bot.stop()
+    assert code == 0, bot.output()[-3000:]
+    restarted = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN), name="restarted")
+    try:
+        before = len(api.sent())
+        api.send_text(ADMIN, "/senddigest")  # after the start's own tick: today's slot is taken
+        done = api.wait_for(to(ADMIN, r"^Готово\."), timeout=40, after=before)
+        assert "уже получили сегодня: 1" in done["text"]
+        time.sleep(2)
+    finally:
+        code = restarted.stop()
+    assert code == 0, restarted.output()[-3000:]
+    posts = [r for r in api.sent() if r["chat_id"] == channel and r["text"].startswith("<b>Дайджест")]
+    assert len(posts) == 1 and posts[0]["reply_markup"] is None  # no "more" button a reader would post with

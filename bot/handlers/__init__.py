@@ -2,12 +2,12 @@
 
 from aiogram import Router
 
-from bot.handlers import admin, fallback, filters, search, sources, subscriber
+from bot.handlers import admin, channels, fallback, filters, inline, search, sources, subscriber
 
 
 def routers() -> list[Router]:
     """Fresh routers (a router can belong to one dispatcher only).
 
     admin first: an admin's plain text is a statement, not a search; fallback last."""
-    return [admin.build_router(), sources.build_router(), subscriber.build_router(), filters.build_router(),
-            search.build_router(), fallback.build_router()]
+    return [admin.build_router(), sources.build_router(), channels.build_router(), subscriber.build_router(),
+            filters.build_router(), search.build_router(), inline.build_router(), fallback.build_router()]
