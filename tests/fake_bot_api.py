@@ -140,6 +140,9 @@ class FakeBotApi:
             return self.error(self.fail_status, "Internal Server Error")
         if chat_id in self.blocked:
             return self.error(403, "Forbidden: bot was blocked by the user")
+        channel = self._channel(str(chat_id))
+        if channel and not channel["bot_can_post"]:
+            return self.error(400, "Bad Request: not enough rights to send text messages to the chat")
         if self.flood_left > 0:
             self.flood_left -= 1
             return self.error(429, f"Too Many Requests: retry after {self.flood_retry_after}",

@@ -322,3 +322,20 @@ def test_a_channels_digest_goes_out_once_across_a_restart_and_inline_search_answ
     assert code == 0, restarted.output()[-3000:]
     posts = [r for r in api.sent() if r["chat_id"] == channel and r["text"].startswith("<b>Дайджест")]
     assert len(posts) == 1 and posts[0]["reply_markup"] is None  # no "more" button a reader would post with
+
+
+def test_a_channel_that_took_the_bots_rights_is_marked_and_its_admin_told_once(api, bot):
+    channel = -1001112223334
+    api.channel("e2e_rights", channel, "Права")
+    api.send_text(ADMIN, "/channel @e2e_rights")
+    api.wait_for(to(ADMIN, r"подключён"), timeout=40)
+    api.send_text(ADMIN, "Школы готовы к учебному году.")
+    api.wait_for(to(ADMIN, r"Сохранено: #1\b"))
+    api.channel("e2e_rights", channel, "Права", bot_can_post=False)  # the channel's owner took the right to post
+    api.send_text(ADMIN, "/senddigest")
+    api.wait_for(to(ADMIN, r"^Готово\."), timeout=40)
+    api.send_text(ADMIN, "/channel")
+    listing = api.wait_for(to(ADMIN, r"^<b>Каналы с дайджестом"))["text"]
+    assert "⚠ Bad Request: not enough rights" in listing
+    told = [r for r in api.sent() if r["chat_id"] == ADMIN and r["text"].startswith("⚠ Канал @e2e_rights")]
+    assert len(told) == 1 and not [r for r in api.sent() if r["chat_id"] == channel]
