@@ -32,7 +32,7 @@ from types import SimpleNamespace
 import asyncpg
 
 from bench.common import median, percentile
-from bench.fanout import digests, max_in_one_second, prepare
+from bench.fanout import Received, max_in_one_second, prepare
 from bench.search import QUERIES, load_corpus
 from storage.db import open_database
 from storage.items import ItemsRepo
@@ -132,22 +132,23 @@ async def contended_fanout(stores: Stores, workdir: Path, subscribers: int, rate
     location = await stores.new()
     await prepare(location, subscribers)
     api = BotApiServer()
+    received = Received(api)  # fetched a new part at a time: the whole record at every look stalls the server
     env = {"DELIVERY_RATE": str(rate), "TIMEZONE": "UTC", "LOG_LEVEL": "WARNING", **stores.env(location)}
     bots = []
     try:
         bots = [BotProcess(api, workdir, name=f"bot{n}", **env) for n in range(2)]
         deadline = time.monotonic() + subscribers / rate * 3 + 120
-        while len(digests(api)) < subscribers // 3 and time.monotonic() < deadline:
+        while len(received.digests()) < subscribers // 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         pid = await lease_holder_pid(location)
         victim = next(b for b in bots if b.proc.pid == pid)
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait()
-        killed_at, killed_t = len(digests(api)), time.time()
-        while len({r["chat_id"] for r in digests(api)}) < subscribers and time.monotonic() < deadline:
+        killed_at, killed_t = len(received.digests()), time.time()
+        while len({r["chat_id"] for r in received.digests()}) < subscribers and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
         await asyncio.sleep(3)  # anything sent twice would show up now
-        got = digests(api)
+        got = received.digests()
     finally:
         for b in bots:
             b.stop()
