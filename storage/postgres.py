@@ -214,21 +214,23 @@ _LOST = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.Cann
          asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError, ConnectionError, OSError)
 
 
+# What a `?` inside is not a placeholder: a string literal, a quoted identifier, a comment; else the `?` itself.
+_SQL_TOKEN_RE = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\?""", re.DOTALL)
+
+
 @lru_cache(maxsize=1024)
 def numbered(sql: str) -> str:
-    """`?` placeholders as `$1, $2…`, outside quoted literals."""
-    out, n = [], 0
-    for part in re.split(r"('(?:[^']|'')*')", sql):
-        if part.startswith("'"):
-            out.append(part)
-            continue
-        pieces = part.split("?")
-        for i, piece in enumerate(pieces):
-            if i:
-                n += 1
-                out.append(f"${n}")
-            out.append(piece)
-    return "".join(out)
+    """`?` placeholders as `$1, $2…`; a `?` in a literal, a quoted identifier or a comment stays as it is."""
+    count = 0
+
+    def placeholder(match: re.Match[str]) -> str:
+        nonlocal count
+        if match.group() != "?":
+            return match.group()
+        count += 1
+        return f"${count}"
+
+    return _SQL_TOKEN_RE.sub(placeholder, sql)
 
 
 def safe_url(url: str) -> str:

@@ -124,3 +124,39 @@ async def test_processes_started_together_on_a_new_database_migrate_it_once(post
         finally:
             for db in opened:
                 await db.close()
+
+
+def test_placeholders_are_numbered_outside_literals_identifiers_and_comments():
+    from storage.postgres import numbered
+    sql = ("SELECT a FROM t WHERE x = ? AND y = '?' -- why?\n"
+           "AND \"we?ird\" = ? /* a ? here */ AND z = 'it''s ?' AND w = ?")
+    assert numbered(sql) == ("SELECT a FROM t WHERE x = $1 AND y = '?' -- why?\n"
+                             "AND \"we?ird\" = $2 /* a ? here */ AND z = 'it''s ?' AND w = $3")
+
+
+async def test_both_backends_have_the_same_schema_and_copy_knows_every_table(postgres_url, tmp_path):
+    """The schema is written twice (storage/db.py, storage/postgres.py) and listed once more (storage/copy.py):
+    a column added to one and not the other, or a table copy forgets, fails here."""
+    from storage.copy import NOT_COPIED, TABLES
+    from storage.db import Database
+
+    lite = await Database.open(tmp_path / "schema.sqlite3")
+    sqlite_tables = {name: {row[1] for row in await lite.fetchall(f"PRAGMA table_info({name})")}
+                     for (name,) in await lite.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    await lite.close()
+    async with new_postgres_database(postgres_url) as url:
+        pg = await PostgresDatabase.open(url)
+        postgres_tables: dict[str, set[str]] = {}
+        for table, column in await pg.fetchall("SELECT table_name, column_name FROM information_schema.columns"
+                                               " WHERE table_schema = 'public'"):
+            postgres_tables.setdefault(table, set()).add(column)
+        await pg.close()
+    # Each backend's own word index (and PostgreSQL's migration counter, SQLite's is a pragma).
+    assert {t for t in sqlite_tables if t not in postgres_tables} == {
+        "item_days", "items_fts", "items_fts_config", "items_fts_content", "items_fts_data", "items_fts_docsize",
+        "items_fts_idx", "items_fts_vocab"}
+    assert {t for t in postgres_tables if t not in sqlite_tables} == {"items_words", "stem_docs", "schema_version"}
+    shared = set(sqlite_tables) & set(postgres_tables)
+    assert {t: sqlite_tables[t] for t in shared} == {t: postgres_tables[t] for t in shared}
+    copied = [table for table, _key in TABLES]
+    assert sorted(copied + list(NOT_COPIED)) == sorted(shared)
