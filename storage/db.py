@@ -398,6 +398,10 @@ class Database:
         async with self._write_lock:
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):  # another process held it WRITE_WAIT_MS
+                    raise DatabaseBusy(f"{self.path}: another process held the write lock too long") from exc
+                raise
             except BaseException:
                 # Cancelled (a shutdown) while BEGIN waited in the connection's thread: it may still begin after
                 # this. A ROLLBACK queued behind it leaves the connection clean for the next transaction.
@@ -422,6 +426,10 @@ class Database:
 
 class DatabaseUnavailable(RuntimeError):
     """The store cannot be reached at start-up: one clear line for the operator."""
+
+
+class DatabaseBusy(RuntimeError):
+    """A write waited its whole time for another process's write lock: try again a little later."""
 
 
 def sqlite_path(location: str | Path) -> str:

@@ -9,16 +9,20 @@ import pytest
 from storage.db import Database, open_database
 from tests import postgres_server
 
-# The modules whose tests run on both backends: storage, search, the delivery log, claims.
-BOTH_BACKENDS = {"test_items", "test_search", "test_delivery", "test_workers", "test_notices", "test_meaning",
-                 "test_digest", "test_postgres", "test_copy", "test_sources",
-                 "test_webhook"}
 _names = itertools.count(1)
 
 
 def pytest_generate_tests(metafunc):
-    if "db" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_BACKENDS:
-        metafunc.parametrize("db", ["sqlite", "postgres"], indirect=True)
+    """A test marked `both_backends` (its module's `pytestmark`) that takes `db` runs on SQLite and PostgreSQL."""
+    if "db" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+
+
+def pytest_collection_modifyitems(items):
+    """`postgres` on every test that needs the server, so `pytest -m "not postgres"` runs without one."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from storage.statements import parse_statement
 from storage.subscribers import SubscribersRepo
 from storage.summaries import SummariesRepo, Summary
 
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
+
 NOW = datetime(2025, 8, 9, 9, 0, tzinfo=UTC)
 
 

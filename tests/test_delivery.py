@@ -24,6 +24,8 @@ from storage.statements import parse_statement
 from storage.subscribers import Subscriber
 from tests import postgres_server
 
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
+
 NOW = datetime(2025, 8, 9, 6, 30, tzinfo=UTC)  # 09:30 in Moscow
 
 

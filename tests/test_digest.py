@@ -2,6 +2,8 @@ import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+import pytest
+
 import summarizer.digest_maker as digest_maker_module
 from storage.items import Item, ItemsRepo
 from storage.statements import content_hash, parse_statement
@@ -10,6 +12,8 @@ from summarizer.digest import build_digest, continuation, plural, russian_date, 
 from summarizer.digest_maker import DigestMaker
 from summarizer.markup import MAX_MESSAGE_CHARS, message_length
 from summarizer.stories import group_stories
+
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 
 DAY = date(2025, 8, 9)
 

@@ -12,6 +12,8 @@ from tests.conftest import create_postgres_database
 from tests.e2e import TOKEN, BotApiServer, BotProcess
 from tests.feed_server import feed_server_thread
 
+pytestmark = pytest.mark.e2e  # real processes: `pytest -m "not e2e"` leaves these out
+
 ADMIN, USER, BLOCKER = 100, 200, 300
 
 

@@ -418,15 +418,25 @@ async def test_far_future_date_is_refused(h):
     assert (await h.services.items.stats())["items"] == 0
 
 
-async def test_a_post_that_cannot_be_stored_is_answered_with_why(h, monkeypatch):
+async def test_a_post_that_cannot_be_stored_is_answered_with_why(tmp_path, monkeypatch):
     import sqlite3
 
-    async def locked(*_args, **_kwargs):
-        raise sqlite3.OperationalError("database is locked")
+    from storage.db import Database
 
-    monkeypatch.setattr(h.services.items, "add", locked)
-    (reply,) = await h.send(ADMIN, "Важное заявление.")
-    assert reply.startswith("⚠️ Не сохранено: база данных занята")
+    monkeypatch.setattr("storage.db.WRITE_WAIT_MS", 200)  # the bot's writes wait 0.2 s for the lock, not 15
+    db = await Database.open(tmp_path / "busy.sqlite3")
+    h = Harness(Services.build(load_settings(admin_ids=frozenset({ADMIN}), summarizer_backend="extractive"), db))
+    other = sqlite3.connect(tmp_path / "busy.sqlite3", timeout=0)  # another process, writing
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        (reply,) = await h.send(ADMIN, "Важное заявление.")
+        assert reply.startswith("⚠️ Не сохранено: база данных занята")
+    finally:
+        other.rollback()
+        other.close()
+    (stored,) = await h.send(ADMIN, "Важное заявление.")  # sent again when the lock is gone
+    assert stored.startswith("✅ Сохранено: #1")
+    await db.close()
 
 
 async def test_replies_are_retried_through_server_errors(h):

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # real processes: `pytest -m "not e2e"` leaves these out
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -1,9 +1,13 @@
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from storage.db import MIGRATIONS, Database
 from storage.items import ItemsRepo
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo, Summary
+
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 
 
 async def test_item_is_stored_with_all_fields(db):

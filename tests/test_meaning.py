@@ -27,6 +27,8 @@ from summarizer.encoder import (
 from summarizer.loader import LazySummarizer, SummarizerConfig
 from summarizer.worker import StatementWorker
 
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
+
 RUBLE = "date 2025-08-09\nКурс рубля укрепился на открытии торгов Московской биржи."
 HEAT = "date 2025-08-09\nСиноптики предупредили о сильной жаре в Москве на выходных."
 METRO = "date 2025-08-01\nВ Казани открыли новую станцию метро, она примет двадцать тысяч пассажиров в сутки."

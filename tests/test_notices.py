@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.config import load_settings
 from bot.services import Services
 from storage.db import Database
 from storage.notices import NoticesRepo
 from storage.statements import parse_statement
+
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 
 
 def services_on(db: Database) -> Services:

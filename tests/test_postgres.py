@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from bot.cli import main
 from storage.items import ItemsRepo, utc_now
@@ -20,6 +21,8 @@ from storage.search import SearchRepo
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo
 from tests.conftest import new_postgres_database
+
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 
 ROOT = Path(__file__).resolve().parents[1]
 

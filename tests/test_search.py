@@ -9,6 +9,8 @@ from storage.search import MAX_QUERY_CHARS, SearchRepo, parse_query
 from storage.statements import parse_statement
 from storage.vectors import VectorIndex
 
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
+
 STATEMENTS = [
     "date 2025-08-01\nСостоялся визит Президента в Казань, где обсуждали строительство метро.",
     "date 2025-08-05\nЕвросоюз обсуждает новый пакет санкций против нефтяной отрасли.",

@@ -20,6 +20,8 @@ from storage.sources import SourcesRepo
 from tests.feed_server import FEEDS
 from tests.hostile_feeds import hostile_bodies
 
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
+
 NOW = datetime(2025, 8, 10, 9, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=10)
 

@@ -18,6 +18,8 @@ from storage.items import utc_now
 from storage.updates import STALE, UpdatesRepo
 from tests.test_handlers import ADMIN, USER, Harness
 
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
+
 SECRET = "hook-Secret_1"
 _ids = itertools.count(500)
 

@@ -12,12 +12,16 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from storage.db import Database
 from storage.items import ItemsRepo, utc_now
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo
 from summarizer.loader import LazySummarizer, SummarizerConfig
 from summarizer.worker import StatementWorker
+
+pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [f"Заявление номер {n}: в городе отремонтируют {n} улиц до конца года." for n in range(1, 25)]

@@ -14,6 +14,7 @@ from bot import texts
 from bot.handlers.common import admin_only, answer_digest, item_number
 from bot.ingest import Rejected, read_text
 from bot.services import Services
+from storage.db import DatabaseBusy
 from storage.items import utc_now
 from storage.statements import StatementError, parse_statement
 from summarizer.digest import stories_word
@@ -45,7 +46,7 @@ async def _store(message: Message, services: Services, entry) -> None:
         result = await services.add_statement(entry, message.chat.id, message.message_id)
     except Exception as exc:
         log.exception("statement from chat %s not stored", message.chat.id)
-        reason = "база данных занята другим процессом" if "locked" in str(exc) else "ошибка базы данных"
+        reason = "база данных занята другим процессом" if isinstance(exc, DatabaseBusy) else "ошибка базы данных"
         await message.reply(f"⚠️ Не сохранено: {reason}. Пришлите это сообщение ещё раз чуть позже.")
         return
     if result.duplicate:
