@@ -549,3 +549,22 @@ async def test_postgresql_killed_for_6_s_mid_fanout_sends_no_digest_twice_and_mi
             assert sorted(got) == list(range(1000, 1400)) and set(got.values()) == {1}
         finally:
             await db.close()
+
+
+@pytest.mark.parametrize(("chat", "interval"), [(10, 1.0), (-1000, 3.0)])
+async def test_each_chat_gets_its_parts_no_faster_than_telegram_allows_it(env, chat, interval):
+    """About one message a second in a private chat, one per 3 s in a group: a digest's parts are spaced."""
+    services, bot, _ = env
+    await subscribe(services, chat)
+    digest = await DigestsRepo(services.db).put("k", "<b>Дайджест</b>", ["часть 1", "часть 2", "часть 3"],
+                                                ["• a", "• b"], 2)
+    await services.deliveries.claim(chat, "2025-08-09", NOW - timedelta(days=1), NOW, digest.id)
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    await Fanout(bot, services, sleep=record).run(NOW)
+    assert [text for c, text in bot.sent if c == chat] == ["часть 1", "часть 2", "часть 3"]
+    paced = sorted(w for w in waits if w > 0.5)  # the chat's own spacing (the global pacer's are 40 ms)
+    assert len(paced) == 2 and paced[0] >= interval * 0.9 and paced[1] >= 2 * interval * 0.9

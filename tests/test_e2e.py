@@ -142,6 +142,7 @@ def test_sigterm_mid_reply_lets_the_reply_finish(api, bot):
     deadline = time.monotonic() + 10
     while api.state()["calls"].get("sendMessage", 0) == before and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert api.state()["calls"].get("sendMessage", 0) > before, "the reply never started: nothing to interrupt"
     assert bot.stop() == 0  # SIGTERM while the reply is on its way
     api.wait_for(to(USER, r"Новостной дайджест"))
     output = bot.output()

@@ -14,6 +14,8 @@ from bot.config import load_settings
 from bot.logs import REDACTED, RedactingFormatter
 from bot.middlewares import InFlightMiddleware
 from storage.db import Database
+from storage.items import ItemsRepo
+from storage.statements import parse_statement
 
 TOKEN = "123456789:AAH-abcdefghijklmnopqrstuvwxyz_0123"
 
@@ -42,11 +44,12 @@ def test_the_token_is_a_secret_in_settings(monkeypatch):
 
 async def test_a_new_database_file_is_private(tmp_path):
     db = await Database.open(tmp_path / "data" / "bot.sqlite3")
-    await db.close()
-    for name in ("bot.sqlite3", "bot.sqlite3-wal", "bot.sqlite3-shm"):
-        path = tmp_path / "data" / name
-        if path.exists():
-            assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    try:
+        await ItemsRepo(db).add(parse_statement("Заявление."))  # the -wal and -shm files exist while it is open
+        for name in ("bot.sqlite3", "bot.sqlite3-wal", "bot.sqlite3-shm"):
+            assert stat.S_IMODE((tmp_path / "data" / name).stat().st_mode) == 0o600, name
+    finally:
+        await db.close()
 
 
 async def test_shutdown_waits_for_updates_in_progress():
