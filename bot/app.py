@@ -21,6 +21,7 @@ from bot.authority import ChatAuthorityMiddleware
 from bot.config import Settings, SetupError
 from bot.delivery import Fanout
 from bot.handlers import routers
+from bot.handlers.errors import on_error
 from bot.metrics import Metrics
 from bot.metrics_server import serve_metrics
 from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware, TelegramMetricsMiddleware
@@ -47,6 +48,7 @@ def build_dispatcher(services: Services, in_flight: InFlightMiddleware | None = 
     dp.message.middleware(ChatAuthorityMiddleware())  # inner: it reads the chosen handler's flags
     dp.callback_query.middleware(ChatAuthorityMiddleware())
     dp.include_routers(*routers())
+    dp.errors.register(on_error)  # on the root: errors rise from the router where they happen to its parents
     return dp
 
 

@@ -46,6 +46,8 @@ class Metrics:
         self.messages_sent = Counter("newsdigest_messages_sent", "Messages Telegram accepted", registry=r)
         self.telegram_errors = Counter("newsdigest_telegram_errors", "Telegram API errors, by kind", ["kind"],
                                        registry=r)
+        self.handler_errors = Counter("newsdigest_handler_errors", "Updates whose handling failed, by update type",
+                                      ["update"], registry=r)
         self.search_seconds = Histogram("newsdigest_search_seconds", "Search time, query embedding included",
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
                                         registry=r)

@@ -78,11 +78,25 @@ async def test_an_update_another_replica_is_handling_is_asked_again_later(replic
     assert await UpdatesRepo(db).claim(posted["update_id"], now=utc_now() + STALE + timedelta(seconds=1)) == "yours"
 
 
-async def test_an_update_whose_handling_failed_is_handled_when_posted_again(replicas):
+async def test_a_handler_that_fails_is_apologised_for_once_and_not_handled_again(replicas):
     (one, two), (first, second) = replicas
     posted = update(USER, "/help")
-    one.session.failures = [RuntimeError("the reply could not be sent")]
-    assert await post(first, posted) == 500
+    one.session.failures = [RuntimeError("a bug in a handler")]
+    assert await post(first, posted) == 200  # handled: the dispatcher's error handler answered
+    assert await post(second, posted) == 200  # a replay: not handled again
+    assert answers(one, two) == ["Что-то пошло не так — я уже записал ошибку. Попробуйте ещё раз чуть позже."]
+    assert one.services.metrics.handler_errors.labels("message")._value.get() == 1
+
+
+async def test_an_update_the_dispatcher_could_not_handle_is_handled_when_posted_again(replicas, monkeypatch):
+    (one, two), (first, second) = replicas
+    posted = update(USER, "/help")
+
+    async def crash(*_args, **_kwargs):
+        raise RuntimeError("the dispatcher itself failed")
+
+    monkeypatch.setattr(one.dp, "feed_update", crash)
+    assert await post(first, posted) == 500  # the Bot API posts it again
     assert await post(second, posted) == 200
     assert len(answers(one, two)) == 1
 
