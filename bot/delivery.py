@@ -26,9 +26,10 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import InlineKeyboardMarkup
 
 from bot.channels import lose_channel, means_no_rights
-from bot.keyboards import digest_more
+from bot.keyboards import channel_more, digest_more
 from bot.middlewares import own_flood_control
 from bot.services import Services
 from bot.slots import Slot, due_slot, manual_slot
@@ -235,10 +236,7 @@ class Fanout:
             await self.limiter.wait()
             if self._store_failed_at >= checked:  # the store failed another sender meanwhile: ask it again
                 continue
-            # The last part carries "more"; not in a channel, where a reader's press would post to everyone.
-            more_button = part == len(delivery.messages) - 1 and delivery.chat_id not in self._channels
-            markup = digest_more(delivery.digest_id, delivery.shown, delivery.story_count, chat_id=delivery.chat_id,
-                                 key=self.services.settings.button_key) if more_button else None
+            markup = await self._more(delivery) if part == len(delivery.messages) - 1 else None
             try:
                 await self.bot.send_message(delivery.chat_id, delivery.messages[part], reply_markup=markup)
             except TelegramRetryAfter as exc:
@@ -269,6 +267,15 @@ class Fanout:
             await self._record(delivery, part)
         await deliveries.finish(delivery, "sent")
         return "sent"
+
+    async def _more(self, delivery: Delivery) -> InlineKeyboardMarkup | None:
+        """The last part's way to the other stories: a button in a chat; in a channel, where a reader's press
+        would post them to everyone, a link to read them in the bot."""
+        if delivery.chat_id in self._channels:
+            me = await self.bot.me()
+            return channel_more(me.username or "", delivery.digest_id, delivery.shown, delivery.story_count)
+        return digest_more(delivery.digest_id, delivery.shown, delivery.story_count, chat_id=delivery.chat_id,
+                           key=self.services.settings.button_key)
 
     async def _may_send(self, delivery: Delivery, part: int) -> bool:
         """This process holds the lease and the store, read now, has the delivery waiting for this part. A

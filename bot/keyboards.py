@@ -61,6 +61,18 @@ def digest_more(digest_id: int | None, offset: int, story_count: int, *, chat_id
     return builder.as_markup()
 
 
+def channel_more(bot_username: str, digest_id: int | None, shown: int, story_count: int
+                 ) -> InlineKeyboardMarkup | None:
+    """Under a channel's digest: a link that opens the bot in a private chat with the stories not shown (a
+    callback button there would post them to the whole channel)."""
+    if digest_id is None or shown >= story_count:
+        return None
+    builder = InlineKeyboardBuilder()
+    builder.button(text=f"Ещё {stories_word(story_count - shown)} — в боте",
+                   url=f"https://t.me/{bot_username}?start=more{digest_id}")
+    return builder.as_markup()
+
+
 class FilterRemoveCb(CallbackData, prefix="fr"):
     filter_id: int = Field(ge=1, le=MAX_ID)  # one of the pressing chat's terms (storage.preferences)
 

@@ -67,6 +67,12 @@ class DeliveriesRepo:
             taken.update(r[0] for r in rows if slot_by_chat.get(r[0]) == slot)
         return taken
 
+    async def published_in_a_channel(self, digest_id: int) -> bool:
+        """Whether this digest went to a channel: public, so anyone may read the rest of it."""
+        row = await self.db.fetchone("SELECT 1 FROM deliveries d JOIN channels c ON c.chat_id = d.chat_id"
+                                     " WHERE d.digest_id = ? LIMIT 1", (digest_id,))
+        return row is not None
+
     async def still_due(self, delivery_id: int, parts_sent: int) -> bool:
         """Whether the store, read now, still has this delivery pending at `parts_sent` (no other sender has
         moved it on). Read before each part: a store that cannot answer gets no send it could not record."""

@@ -119,7 +119,7 @@ async def test_a_channels_settings_use_the_same_commands(h):
     assert "больше не публикуется" in off and not (await h.services.subscribers.get(CHANNEL)).active
 
 
-async def test_the_channels_digest_is_posted_once_a_slot_without_a_more_button(h):
+async def test_the_channels_digest_is_posted_once_a_slot_with_a_link_to_the_rest_in_the_bot(h):
     services = h.services
     await h.send(ADMIN, "/channel @digest_news")
     services.digest_maker.max_stories = 1
@@ -134,7 +134,18 @@ async def test_the_channels_digest_is_posted_once_a_slot_without_a_more_button(h
     await fanout.run(NOW + timedelta(minutes=1))
     await Fanout(bot, services, sleep=instant).run(NOW + timedelta(minutes=2))  # a restart
     assert [chat for chat, _ in bot.sent] == [CHANNEL]
-    assert "…и ещё 1 сюжет" in bot.sent[0][1] and bot.markups == [None]
+    assert "…и ещё 1 сюжет" in bot.sent[0][1]
+    (button,) = bot.markups[0].inline_keyboard[0]  # a link to read the rest in the bot, not a callback
+    assert button.callback_data is None and button.url.startswith("https://t.me/digest_test_bot?start=more")
+    # A reader opens the link: the rest, in the private chat; nobody is subscribed by it.
+    (rest,) = await h.send(USER, f"/start {button.url.rsplit('=', 1)[1]}")
+    assert "Сюжеты 2–2 из 2" in rest and await services.subscribers.get(USER) is None
+    await h.send(USER + 1, "/follow метро")
+    await h.send(USER + 1, "/digest")  # a subscriber's own digest, sent to no channel: not readable by its id
+    (own_id,) = await services.db.fetchone("SELECT max(id) FROM digests")
+    assert f"more{own_id}" not in button.url
+    (forged,) = await h.send(USER, f"/start more{own_id}")
+    assert forged.startswith("Этот дайджест устарел")
 
 
 @pytest.mark.parametrize("error", [TelegramForbiddenError, TelegramBadRequest])

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import SendMessage
+from aiogram.types import User
 
 from bot.config import load_settings
 from bot.delivery import Fanout, RateLimiter
@@ -37,6 +38,9 @@ class FakeBot:
         self.markups: list = []
         self.script: dict[int, list[Exception]] = {}
         self.latency = 0.0
+
+    async def me(self):
+        return User(id=4242, is_bot=True, first_name="Бот", username="digest_test_bot")
 
     async def send_message(self, chat_id: int, text: str, reply_markup=None, **_):
         await asyncio.sleep(self.latency)  # a real send lets other tasks run

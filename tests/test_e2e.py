@@ -291,13 +291,15 @@ def test_an_admin_adds_a_feed_and_a_channel_and_their_news_reach_the_digest(api,
 def test_a_channels_digest_goes_out_once_across_a_restart_and_inline_search_answers(api, tmp_path):
     channel = -1009876543210
     api.channel("e2e_news", channel, "Новости e2e")
-    bot = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN))
+    bot = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN), DIGEST_MAX_STORIES="1")
     try:
         api.send_text(ADMIN, "/channel @e2e_news")
         api.wait_for(to(ADMIN, r"Канал «Новости e2e» \(@e2e_news\) подключён"), timeout=40)
         for n in range(1, 13):
             api.send_text(ADMIN, f"В Казани открыли станцию метро номер {n}. Её ждали {n + 2} года.")
             api.wait_for(to(ADMIN, rf"Сохранено: #{n}\b"))
+        api.send_text(ADMIN, "Синоптики обещают жару до конца недели.")  # a second story: one is left over
+        api.wait_for(to(ADMIN, r"Сохранено: #13\b"))
         api.send_text(ADMIN, "/senddigest")
         api.wait_for(to(channel, r"^<b>Дайджест"), timeout=40)
 
@@ -313,7 +315,7 @@ def test_a_channels_digest_goes_out_once_across_a_restart_and_inline_search_answ
     finally:
         code = bot.stop()
     assert code == 0, bot.output()[-3000:]
-    restarted = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN), name="restarted")
+    restarted = BotProcess(api, tmp_path, ADMIN_IDS=str(ADMIN), DIGEST_MAX_STORIES="1", name="restarted")
     try:
         before = len(api.sent())
         api.send_text(ADMIN, "/senddigest")  # after the start's own tick: today's slot is taken
@@ -324,7 +326,9 @@ def test_a_channels_digest_goes_out_once_across_a_restart_and_inline_search_answ
         code = restarted.stop()
     assert code == 0, restarted.output()[-3000:]
     posts = [r for r in api.sent() if r["chat_id"] == channel and r["text"].startswith("<b>Дайджест")]
-    assert len(posts) == 1 and posts[0]["reply_markup"] is None  # no "more" button a reader would post with
+    assert len(posts) == 1
+    (button,) = posts[0]["reply_markup"]["inline_keyboard"][0]  # a link to the bot, not a callback a reader
+    assert button["url"].startswith("https://t.me/digest_test_bot?start=more")  # would post with
 
 
 def test_a_channel_that_took_the_bots_rights_is_marked_and_its_admin_told_once(api, bot):

@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
@@ -21,6 +21,7 @@ from bot.digest_settings import defaults, describe_rhythm
 from bot.handlers.common import answer_digest, answer_parts, item_number
 from bot.handlers.filters import describe
 from bot.keyboards import (
+    MAX_ID,
     SETTINGS_SIZES,
     SETTINGS_ZONES,
     DigestMoreCb,
@@ -173,6 +174,20 @@ async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, ser
                                    chat_id=callback.message.chat.id, key=key))
 
 
+async def more_from_a_channel(message: Message, command: CommandObject, services: Services) -> None:
+    """`/start more<id>`: the link under a channel's digest, opened by a reader: the stories after its first
+    page, here in the private chat (with the usual button for the next ones)."""
+    digest_id = int(command.args.removeprefix("more"))
+    digest = await services.digest_maker.digests.get(digest_id) if digest_id <= MAX_ID else None
+    if digest is None or not await services.deliveries.published_in_a_channel(digest.id):
+        await message.answer("Этот дайджест устарел — свежий: /digest.")
+        return
+    page = await services.digest_maker.entries(digest.id, digest.shown, services.digest_maker.max_stories)
+    await answer_parts(message, continuation(digest.title, page, digest.shown, digest.story_count),
+                       digest_more(digest.id, digest.shown + len(page), digest.story_count,
+                                   chat_id=message.chat.id, key=services.settings.button_key))
+
+
 async def item_inline(message: Message, command: CommandObject, services: Services) -> None:
     await _show_item(message, command.regexp_match.group(1), services)
 
@@ -199,6 +214,8 @@ async def _show_item(message: Message, arg: str, services: Services) -> None:
 
 def build_router() -> Router:
     router = Router(name="subscriber")
+    # Before /start itself: a channel reader's link reads, it subscribes no one.
+    router.message.register(more_from_a_channel, CommandStart(deep_link=True, magic=F.args.regexp(r"^more\d{1,19}$")))
     router.message.register(start, CommandStart(), flags=CHANGES_CHAT)
     router.message.register(help_, Command("help"))
     router.message.register(subscribe, Command("subscribe"), flags=CHANGES_CHAT)
