@@ -23,16 +23,15 @@ def means_no_rights(message: str) -> bool:
     return any(words in message.lower() for words in NO_RIGHTS)
 
 
-async def lose_channel(bot: Bot, services: Services, chat_id: int, why: str) -> bool:
-    """Record that the bot cannot post to `chat_id` if it is a channel; True if it is one (told or not)."""
+async def lose_channel(bot: Bot, services: Services, chat_id: int, why: str) -> None:
+    """Record that the bot cannot post to the channel `chat_id`; its admin is told the first time."""
     channel = await services.channels.lost(chat_id, why)
-    if channel is None:
-        return await services.channels.get(chat_id) is not None
+    if channel is None:  # known already (or not a channel we publish to)
+        return
     log.warning("channel %s (%s): the bot cannot post there (%s); its digest stopped", chat_id, channel.name, why)
     with contextlib.suppress(Exception):  # the admin may have blocked the bot too: the channel is marked anyway
         await bot.send_message(
             channel.added_by,
             f"⚠ Канал {escape(channel.name)}: бот больше не может публиковать ({escape(why[:200])}). Дайджест туда "
             f"остановлен. Верните боту права администратора с публикацией и отправьте "
-            f"<code>/channel {escape(channel.username and '@' + channel.username or str(channel.chat_id))}</code>.")
-    return True
+            f"<code>/channel {escape(channel.ref)}</code>.")

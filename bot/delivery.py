@@ -244,13 +244,15 @@ class Fanout:
                 self.limiter.pause(exc.retry_after)
                 continue
             except TelegramForbiddenError as exc:
-                if not await lose_channel(self.bot, self.services, delivery.chat_id, exc.message):
+                if delivery.chat_id in self._channels:
+                    await lose_channel(self.bot, self.services, delivery.chat_id, exc.message)
+                else:
                     log.info("chat %s blocked the bot: unsubscribed", delivery.chat_id)
                 await deliveries.finish(delivery, "blocked", exc.message)
                 return "blocked"
             except TelegramBadRequest as exc:
                 log.warning("digest to %s rejected: %s", delivery.chat_id, exc.message)
-                if means_no_rights(exc.message):  # a channel that took the bot's rights: not tried again
+                if delivery.chat_id in self._channels and means_no_rights(exc.message):  # not tried again
                     await lose_channel(self.bot, self.services, delivery.chat_id, exc.message)
                 await deliveries.finish(delivery, "failed", exc.message)
                 return "failed"

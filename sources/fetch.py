@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 from aiohappyeyeballs import AddrInfoType
@@ -45,13 +45,13 @@ def check_url(url: str, allow_private: bool = False) -> str:
     """`url` if it may be fetched: http or https, a host, and no private address written in it. The host is
     read the way the HTTP client will read it (yarl: IDNA and NFKC, so `①②⑦.0.0.1` and `127。0。0。1` are
     127.0.0.1): an early, clear refusal. The guard that counts is `public_socket`, at connect time."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise FetchError("нужен адрес http:// или https://")
     try:
-        host = URL(url).raw_host
+        parsed = URL(url)
     except ValueError:
         raise FetchError("неверный адрес") from None
+    if parsed.scheme not in ("http", "https"):
+        raise FetchError("нужен адрес http:// или https://")
+    host = parsed.raw_host
     if not host:
         raise FetchError("в адресе нет имени сайта")
     try:

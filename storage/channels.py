@@ -21,6 +21,11 @@ class Channel:
     def name(self) -> str:
         return f"@{self.username}" if self.username else f"«{self.title}»"
 
+    @property
+    def ref(self) -> str:
+        """How an admin names it in /channel: @username, or the id of a channel without one."""
+        return f"@{self.username}" if self.username else str(self.chat_id)
+
 
 def _row(row) -> Channel:
     return Channel(row["chat_id"], row["username"], row["title"], row["added_by"], row["problem"])
@@ -30,7 +35,7 @@ class ChannelsRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def add(self, chat_id: int, username: str | None, title: str, added_by: int) -> bool:
+    async def add(self, chat_id: int, username: str | None, title: str, added_by: int) -> tuple[Channel, bool]:
         """Register a channel (again: its name and title refreshed, its problem cleared); True if it is new."""
         username = username.lower() if username else None  # Telegram's names ignore case
         async with self.db.transaction() as conn:
@@ -38,12 +43,12 @@ class ChannelsRepo:
             if username:  # a name another channel had before (renamed since) goes to this one
                 await conn.execute("UPDATE channels SET username = NULL WHERE username = ? AND chat_id != ?",
                                    (username, chat_id))
-            await conn.execute(
+            (row,) = await conn.execute_fetchall(
                 "INSERT INTO channels(chat_id, username, title, added_by, created_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(chat_id) DO UPDATE SET username = excluded.username, title = excluded.title,"
-                " added_by = excluded.added_by, problem = NULL",
+                " added_by = excluded.added_by, problem = NULL RETURNING *",
                 (chat_id, username, title, added_by, iso_utc(utc_now())))
-        return not known
+        return _row(row), not known
 
     async def get(self, chat_id: int) -> Channel | None:
         row = await self.db.fetchone("SELECT * FROM channels WHERE chat_id = ?", (chat_id,))

@@ -47,7 +47,7 @@ async def _find(services: Services, ref: str | int) -> Channel | None:
 
 
 def _command(channel: Channel) -> str:
-    return f"/channel @{channel.username} " if channel.username else f"/channel {channel.chat_id} "
+    return f"/channel {channel.ref} "
 
 
 async def connect(bot: Bot, services: Services, ref: str | int, admin_id: int) -> str:
@@ -67,15 +67,13 @@ async def connect(bot: Bot, services: Services, ref: str | int, admin_id: int) -
     if member is None or member.status != "administrator" or not getattr(member, "can_post_messages", False):
         return (f"Бот не может публиковать в «{escape(chat.title or shown)}»: сделайте его администратором канала "
                 "с правом «Публикация сообщений» и отправьте команду снова.")
-    new = await services.channels.add(chat.id, chat.username, chat.title or str(chat.id), admin_id)
+    channel, new = await services.channels.add(chat.id, chat.username, chat.title or str(chat.id), admin_id)
     sub, _ = await services.subscribers.subscribe(chat.id, *defaults(services))
-    channel = await services.channels.get(chat.id)
-    assert channel is not None
     lead = "подключён" if new else "снова подключён"
     return (f"Канал «{escape(channel.title)}» ({escape(channel.name)}) {lead}: дайджест {describe_rhythm(sub)} "
             f"({escape(describe_timezone(sub.timezone))}). Настройки: <code>{escape(_command(channel))}time 08:00"
             f"</code>, <code>tz</code>, <code>rhythm</code>, <code>size</code>. Отключить: "
-            f"<code>/channel off {escape(channel.name if channel.username else str(channel.chat_id))}</code>.")
+            f"<code>/channel off {escape(channel.ref)}</code>.")
 
 
 async def listing(services: Services) -> str:
@@ -116,8 +114,7 @@ async def channel_command(message: Message, command: CommandObject, services: Se
             return
         await services.subscribers.set_active(channel.chat_id, False)
         await message.answer(f"Дайджест в {escape(channel.name)} больше не публикуется. Снова включить: "
-                             f"<code>/channel {escape(channel.name if channel.username else str(channel.chat_id))}"
-                             "</code>")
+                             f"<code>/channel {escape(channel.ref)}</code>")
         return
     ref = channel_ref(words[0])
     if ref is None:

@@ -8,6 +8,7 @@ from aiogram.types import InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot.keyboards import MAX_ID, digest_more
 from storage.digests import StoredDigest
+from summarizer.digest import continuation
 
 _NUMBER_RE = re.compile(r"#?([0-9]{1,18})")  # ASCII digits only: str.isdigit() accepts "²"
 
@@ -30,7 +31,18 @@ async def answer_parts(message: Message | InaccessibleMessage, parts: list[str],
         await message.answer(part, reply_markup=last_markup if n == len(parts) else None)
 
 
+DIGEST_GONE = "Этот дайджест устарел — свежий: /digest."
+
+
 async def answer_digest(message: Message, digest: StoredDigest, button_key: bytes) -> None:
     """A digest's first page; its last message carries the button to the stories not shown."""
     await answer_parts(message, digest.messages, digest_more(digest.id, digest.shown, digest.story_count,
                                                              chat_id=message.chat.id, key=button_key))
+
+
+async def answer_continuation(message: Message | InaccessibleMessage, digest: StoredDigest, offset: int,
+                              page: list[str], button_key: bytes) -> None:
+    """Stories offset… of a digest (`page`: their lines), then the button to the ones after them."""
+    await answer_parts(message, continuation(digest.title, page, offset, digest.story_count),
+                       digest_more(digest.id, offset + len(page), digest.story_count, chat_id=message.chat.id,
+                                   key=button_key))

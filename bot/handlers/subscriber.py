@@ -18,7 +18,7 @@ from bot import digest_settings, texts
 from bot.authority import CHANGES_CHAT
 from bot.config import parse_hhmm
 from bot.digest_settings import defaults, describe_rhythm
-from bot.handlers.common import answer_digest, answer_parts, item_number
+from bot.handlers.common import DIGEST_GONE, answer_continuation, answer_digest, answer_parts, item_number
 from bot.handlers.filters import describe
 from bot.keyboards import (
     MAX_ID,
@@ -27,7 +27,6 @@ from bot.keyboards import (
     DigestMoreCb,
     SettingsCb,
     button_tag,
-    digest_more,
     filters_keyboard,
     settings_keyboard,
 )
@@ -35,7 +34,7 @@ from bot.render import item_messages
 from bot.services import Services
 from bot.slots import RHYTHMS
 from bot.timezones import describe_timezone
-from summarizer.digest import continuation, stories_word
+from summarizer.digest import stories_word
 from summarizer.markup import escape
 
 
@@ -163,15 +162,13 @@ async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, ser
     page = await services.digest_maker.entries(digest.id, callback_data.offset, services.digest_maker.max_stories) \
         if digest else []
     if digest is None or not page or callback.message is None:
-        await callback.answer("Этот дайджест устарел — свежий: /digest.", show_alert=True)
+        await callback.answer(DIGEST_GONE, show_alert=True)
         return
     await callback.answer()
     if isinstance(callback.message, Message):  # not one too old for the bot to see any more
         with contextlib.suppress(TelegramBadRequest):  # already removed by a double tap
             await callback.message.edit_reply_markup(reply_markup=None)
-    await answer_parts(callback.message, continuation(digest.title, page, callback_data.offset, digest.story_count),
-                       digest_more(digest.id, callback_data.offset + len(page), digest.story_count,
-                                   chat_id=callback.message.chat.id, key=key))
+    await answer_continuation(callback.message, digest, callback_data.offset, page, key)
 
 
 async def more_from_a_channel(message: Message, command: CommandObject, services: Services) -> None:
@@ -180,12 +177,10 @@ async def more_from_a_channel(message: Message, command: CommandObject, services
     digest_id = int(command.args.removeprefix("more"))
     digest = await services.digest_maker.digests.get(digest_id) if digest_id <= MAX_ID else None
     if digest is None or not await services.deliveries.published_in_a_channel(digest.id):
-        await message.answer("Этот дайджест устарел — свежий: /digest.")
+        await message.answer(DIGEST_GONE)
         return
     page = await services.digest_maker.entries(digest.id, digest.shown, services.digest_maker.max_stories)
-    await answer_parts(message, continuation(digest.title, page, digest.shown, digest.story_count),
-                       digest_more(digest.id, digest.shown + len(page), digest.story_count,
-                                   chat_id=message.chat.id, key=services.settings.button_key))
+    await answer_continuation(message, digest, digest.shown, page, services.settings.button_key)
 
 
 async def item_inline(message: Message, command: CommandObject, services: Services) -> None:
