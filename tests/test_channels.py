@@ -26,6 +26,7 @@ from bot.config import load_settings
 from bot.delivery import Fanout
 from bot.services import Services
 from storage.statements import parse_statement
+from summarizer.markup import MAX_MESSAGE_CHARS, message_length
 from tests.test_delivery import NOW, FakeBot, instant
 from tests.test_handlers import ADMIN, USER, Harness, RecordingSession
 
@@ -226,3 +227,14 @@ async def test_an_empty_inline_query_offers_the_latest_digests_top_stories(h):
     answer = await inline(h, "")
     assert {r.title for r in answer.results} == {"Школы готовы к учебному году.",
                                                  "В Казани открыли станцию метро.", "Синоптики обещают жару."}
+
+
+async def test_a_long_list_of_channels_is_sent_in_messages_that_each_fit(h):
+    for n in range(40):
+        chat_id = CHANNEL - 1 - n
+        await h.services.channels.add(chat_id, f"channel_number_{n:02d}", "Очень длинное название " * 5, ADMIN)
+        await h.services.subscribers.subscribe(chat_id, "09:00", "Europe/Moscow")
+        await h.services.channels.lost(chat_id, "Bad Request: not enough rights to send text messages " * 5)
+    shown = await h.send(ADMIN, "/channel")
+    assert len(shown) > 1 and all(message_length(text) <= MAX_MESSAGE_CHARS for text in shown)
+    assert all(f"@channel_number_{n:02d}" in "".join(shown) for n in range(40))

@@ -13,11 +13,11 @@ from bot import digest_settings
 from bot.channels import lose_channel
 from bot.digest_settings import defaults, describe_rhythm
 from bot.handlers.admin import refuse
-from bot.handlers.common import admin_only
+from bot.handlers.common import admin_only, answer_parts
 from bot.services import Services
 from bot.timezones import describe_timezone
 from storage.channels import Channel
-from summarizer.markup import escape
+from summarizer.markup import escape, pack
 
 USAGE = ("<b>Дайджест в канале</b>\n"
          "<code>/channel @имя</code> (или ссылка t.me/имя, или ответ этой командой на пересланный пост канала) — "
@@ -76,11 +76,12 @@ async def connect(bot: Bot, services: Services, ref: str | int, admin_id: int) -
             f"<code>/channel off {escape(channel.ref)}</code>.")
 
 
-async def listing(services: Services) -> str:
+async def listing(services: Services) -> list[str]:
+    """Every channel on a line of its own, in as many messages as they take."""
     channels = await services.channels.all()
     if not channels:
-        return USAGE
-    lines = ["<b>Каналы с дайджестом</b>"]
+        return [USAGE]
+    lines = []
     for channel in channels:
         sub = await services.subscribers.get(channel.chat_id)
         if sub is None:
@@ -91,7 +92,7 @@ async def listing(services: Services) -> str:
         state = (f"⚠ {escape(channel.problem)}" if channel.problem else
                  "выключен" if not sub.active else f"{describe_rhythm(sub)} ({zone})")
         lines.append(f"{escape(channel.name)} «{escape(channel.title)}» — {state}; последний выпуск: {last}")
-    return "\n".join(lines) + "\n\nСправка: /channel help"
+    return pack("<b>Каналы с дайджестом</b>", [*lines, "\nСправка: /channel help"])
 
 
 async def channel_command(message: Message, command: CommandObject, services: Services, bot: Bot) -> None:
@@ -101,7 +102,7 @@ async def channel_command(message: Message, command: CommandObject, services: Se
         await message.answer(await connect(bot, services, forwarded.chat.id, message.from_user.id))
         return
     if not words:
-        await message.answer(await listing(services))
+        await answer_parts(message, await listing(services))
         return
     if words[0].lower() == "help":
         await message.answer(USAGE)
