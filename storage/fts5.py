@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from storage.db import day_range, placeholders
+from storage.db import chunks, day_range, placeholders
 
 TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
 RECENCY_DAYS = 30.0  # boost 1 + 1 / (1 + age / RECENCY_DAYS): 2× today, 1.5× at 30 days, toward 1× after
@@ -87,8 +87,10 @@ class Fts5Index:
                  if (kept := self._counts.get(s)) and newest - kept[1] <= COUNT_GROWTH * kept[1]}
         unread = [s for s in stems if s not in fresh]
         if unread:
-            read = dict(await self.db.fetchall(
-                f"SELECT term, doc FROM items_fts_vocab WHERE term IN ({placeholders(unread)})", unread))
+            read = {}
+            for part in chunks(unread):
+                read.update(await self.db.fetchall(
+                    f"SELECT term, doc FROM items_fts_vocab WHERE term IN ({placeholders(part)})", part))
             for stem in unread:  # a stem no statement holds is kept too: a count of 0
                 fresh[stem] = read.get(stem, 0)
                 self._counts[stem] = (fresh[stem], newest)

@@ -133,6 +133,10 @@ class ItemsRepo:
                                       (source, limit))
         return [r[0] for r in rows]
 
+    async def newest_id(self) -> int:
+        """The newest statement's id: how many statements the store has held (ids are never reused)."""
+        return (await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items"))[0]
+
     async def latest_statement_date(self) -> date | None:
         (value,) = await self.db.fetchone("SELECT max(statement_date) FROM items")
         return date.fromisoformat(value) if value else None

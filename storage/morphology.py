@@ -73,6 +73,35 @@ _morph = pymorphy3.MorphAnalyzer()  # ~40 ms to load; read-only, safe to share b
 _MAX_PARSES = 2  # an ambiguous form (стали: стать / сталь) brings the lexemes of both readings
 
 
+# What a thing is called: nouns and adjectives ("Корея", "южнокорейский"), not what is done or how.
+_NAMING_POS = frozenset({"NOUN", "ADJF"})
+_PLACE_OR_PERSON = frozenset({"Geox", "Name", "Surn"})
+
+
+@lru_cache(maxsize=100_000)
+def naming_lexeme(word: str) -> str | None:
+    """A normalised word's dictionary form if it names something ("кореи", "корее" → "корея"): one key for
+    every form of a word, where Snowball gives two ("кор", "коре"). None for verbs, adverbs, numerals and the
+    like. An unknown or non-Russian word (a surname, "Yonhap") stands for itself."""
+    if word in STOPWORDS or word.isdigit():
+        return None
+    if not any("а" <= ch <= "я" for ch in word):
+        return word
+    parse = _morph.parse(word)[0]
+    if not parse.is_known:
+        return word
+    if parse.tag.POS not in _NAMING_POS or "Apro" in parse.tag:  # "этот", "такой": pointing, not naming
+        return None
+    return normalize_word(parse.normal_form)
+
+
+@lru_cache(maxsize=20_000)
+def names_place_or_person(word: str) -> bool:
+    """Whether a dictionary form names a place or a person ("корея", "нетаньяху"), as the dictionary (or its
+    guess, for a word it lacks) tags it; an organisation (РИА, Минфин: sources and offices) is not one."""
+    return bool(_PLACE_OR_PERSON & _morph.parse(word)[0].tag.grammemes)
+
+
 @lru_cache(maxsize=20_000)
 def query_stems(word: str) -> tuple[str, ...]:
     """Stems of every form of a normalised query word's lexeme(s); its own stem first."""

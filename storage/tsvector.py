@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from storage.db import day_range, julian_day, placeholders
+from storage.db import chunks, day_range, julian_day, placeholders
 
 MAX_LEXEME_CHARS = 256  # PostgreSQL takes lexemes under 2 KB; a longer "word" is cut, in the index and queries
 RECENCY_DAYS = 30.0
@@ -140,9 +140,12 @@ class TsvectorIndex:
     async def doc_counts(self, stems: list[str], newest: int) -> dict[str, int]:
         """How many statements hold each stem (exact: kept in a table as statements come and go, so `newest`,
         the newest statement's id, is not needed here)."""
-        cut = [s[:MAX_LEXEME_CHARS] for s in stems]
-        rows = await self.db.fetchall(f"SELECT stem, docs FROM stem_docs WHERE stem IN ({placeholders(cut)})", cut)
-        return {stem: n for stem, n in rows}
+        cut = sorted({s[:MAX_LEXEME_CHARS] for s in stems})
+        counts: dict[str, int] = {}
+        for part in chunks(cut):
+            counts.update(await self.db.fetchall(
+                f"SELECT stem, docs FROM stem_docs WHERE stem IN ({placeholders(part)})", part))
+        return counts
 
     async def allowed(self, ids: list[int], days: tuple[int | None, int | None], required: str | None,
                       excluded: str | None) -> set[int]:

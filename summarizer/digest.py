@@ -20,7 +20,7 @@ from summarizer.filters import StatementStems
 from summarizer.headline import headline
 from summarizer.markup import escape, link, pack
 from summarizer.not_news import NotNewsClassifier, by_rules
-from summarizer.stories import Story, group_stories, known_source, merge_events
+from summarizer.stories import StoreCounts, Story, group_stories, join_bursting_events, known_source, merge_events
 
 DEFAULT_MAX_STORIES = 30
 BULLET, FOLLOWED = "•", "⭐"  # a story's line starts with one: ⭐ for a story the subscriber follows
@@ -114,13 +114,24 @@ def rank(stories: list[Story], reading: Reading | None = None) -> list[Story]:
                                           -s.lead.statement_date.toordinal(), -s.lead.id))
 
 
-def stories_of(items: list[Item], reading: Reading, vectors: Mapping[int, np.ndarray] | None = None,
-               same_story: float | None = None, same_event: float | None = None) -> list[Story]:
-    """The period's stories, ranked: grouped on the cleaned text (by meaning where `vectors` has an item's vector
-    and `same_story` is known), the stories of one event merged where `same_event` is."""
+def events_of(items: list[Item], reading: Reading, vectors: Mapping[int, np.ndarray] | None = None,
+              same_story: float | None = None, same_event: float | None = None) -> list[Story]:
+    """The period's stories, unranked: grouped on the cleaned text (by meaning where `vectors` has an item's
+    vector and `same_story` is known), the stories of one event merged by a rare name where `same_event` is."""
     stories = group_stories(items, vectors, same_story, reading.cleaned) if items else []
     if vectors and same_event is not None:
         stories = merge_events(stories, vectors, same_event, reading.cleaned)
+    return stories
+
+
+def stories_of(items: list[Item], reading: Reading, vectors: Mapping[int, np.ndarray] | None = None,
+               same_story: float | None = None, same_event: float | None = None,
+               store: StoreCounts | None = None) -> list[Story]:
+    """events_of(), the angles of the period's big events joined by its bursting words (with the store's word
+    counts, `store`), ranked."""
+    stories = events_of(items, reading, vectors, same_story, same_event)
+    if store is not None and vectors and same_event is not None:
+        stories = join_bursting_events(stories, vectors, same_event, reading.cleaned, store)
     return rank(stories, reading)
 
 

@@ -18,12 +18,13 @@ from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo, utc_now
 from storage.preferences import Preferences
 from storage.summaries import SummariesRepo, Summary
-from summarizer.digest import DEFAULT_MAX_STORIES, Reading, followed_line, render_digest, stories_of
+from storage.words import word_index
+from summarizer.digest import DEFAULT_MAX_STORIES, Reading, events_of, followed_line, rank, render_digest
 from summarizer.encoder import LazyEncoder
 from summarizer.filters import StatementStems
 from summarizer.footers import SourceFooters
 from summarizer.not_news import NotNewsClassifier
-from summarizer.stories import Story
+from summarizer.stories import StoreCounts, Story, burst_stems, join_bursting_events
 
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
 READ_CHARS = 1000  # of each statement, cleaned: its headline, lead and stems are in them (a big day: 3 s less)
@@ -69,6 +70,7 @@ class DigestMaker:
         self.summaries = SummariesRepo(db)
         self.digests = DigestsRepo(db)
         self.embeddings = EmbeddingsRepo(db)
+        self.words = word_index(db)  # how many statements hold a word: what bursts in a period
         self.max_stories = max_stories
         self.encoder = encoder  # whose stored vectors group stories by meaning (None: by stems)
         self.footers = SourceFooters(self.items)
@@ -128,9 +130,9 @@ class DigestMaker:
             if found:
                 return found, found.story_count
             group = await asyncio.to_thread(grouping_key, items, model, vectors)
-            cleaned = {} if group in self._grouped else await self.footers.cleaned(items, READ_CHARS)
-            stories, stems, reading, lines = await asyncio.to_thread(self._stories, base_key, group, items, model,
-                                                                     vectors, cuts, cleaned)
+            if group not in self._grouped:
+                self._grouped[group] = await self._group(items, model, vectors, cuts)
+            stories, stems, reading, lines = self._kept(base_key, group)
             # Every line, stored once (a subscriber's own digest is an order of them): by now `found` said a
             # shared digest is not stored yet; a subscriber's own may find its base stored by another's.
             base = await self.digests.by_key(base_key) if personal else None
@@ -154,23 +156,33 @@ class DigestMaker:
         return [followed_line(html) if followed else html
                 for html, followed in await self.digests.entries(digest_id, offset, limit)]
 
-    def _stories(self, base: str, group: str, items: list[Item], model: str, vectors: Mapping[int, np.ndarray],
-                 cuts: Cuts, cleaned: Mapping[int, str]
-                 ) -> tuple[list[Story], StatementStems, Reading, dict]:
-        """The period's stories, their statements' stems and what the digest reads of them (grouped again
-        only when its items or their vectors change, not its summaries: `group` is grouping_key()), and the
-        lines rendered so far for the digest `base`."""
-        if group not in self._grouped:
-            by_id = {i.id: i for i in items}
-            reading = Reading.of(items, cleaned, vectors, self.not_news, model)
-            stories = stories_of(items, reading, vectors, cuts.story, cuts.event)
-            stems = StatementStems(lambda item_id: f"{by_id[item_id].title or ''} {by_id[item_id].text}")
-            self._grouped[group] = (stories, stems, reading)
+    async def _group(self, items: list[Item], model: str, vectors: Mapping[int, np.ndarray], cuts: Cuts
+                     ) -> tuple[list[Story], StatementStems, Reading]:
+        """The period's stories, ranked, their statements' stems and what the digest reads of them. The grouping
+        runs in threads; between them, the store is asked how often the period's words occur."""
+        cleaned = await self.footers.cleaned(items, READ_CHARS)
+        reading = await asyncio.to_thread(Reading.of, items, cleaned, vectors, self.not_news, model)
+        stories = await asyncio.to_thread(events_of, items, reading, vectors, cuts.story, cuts.event)
+        if vectors and cuts.event is not None:
+            store = await self._store_counts(await asyncio.to_thread(burst_stems, stories, reading.cleaned))
+            stories = await asyncio.to_thread(join_bursting_events, stories, vectors, cuts.event, reading.cleaned,
+                                              store)
+        by_id = {i.id: i for i in items}
+        stems = StatementStems(lambda item_id: f"{by_id[item_id].title or ''} {by_id[item_id].text}")
+        return rank(stories, reading), stems, reading
+
+    async def _store_counts(self, stems: list[str]) -> StoreCounts:
+        total = await self.items.newest_id()
+        return StoreCounts(await self.words.doc_counts(stems, total) if stems else {}, total)
+
+    def _kept(self, base: str, group: str) -> tuple[list[Story], StatementStems, Reading, dict]:
+        """A grouped period's stories, stems and reading (`group` is grouping_key(): grouped again only when its
+        items or their vectors change, not its summaries), and the lines rendered so far for the digest `base`."""
         self._grouped.move_to_end(group)
         lines = self._lines.setdefault(base, {})
         self._lines.move_to_end(base)
+        stories, stems, reading = self._grouped[group]
         for kept in (self._grouped, self._lines):
             while len(kept) > GROUPED_KEPT:
                 kept.popitem(last=False)
-        stories, stems, reading = self._grouped[group]
         return stories, stems, reading, lines

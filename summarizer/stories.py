@@ -21,6 +21,7 @@ real statements this makes 99 % of the exhaustive comparison's merges in 3.5 s i
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +31,7 @@ from itertools import combinations
 import numpy as np
 
 from storage.items import Item
-from storage.morphology import index_stems
+from storage.morphology import WORD_RE, index_stems, names_place_or_person, naming_lexeme, normalize_word, query_stems
 
 SAME_STORY_JACCARD = 0.3  # stem-set Jaccard of two leads; calibrated by bench/stories.py
 # Two posts of one source are one story only when plainly about the same event: their cosine distance counts
@@ -38,6 +39,17 @@ SAME_STORY_JACCARD = 0.3  # stem-set Jaccard of two leads; calibrated by bench/s
 SAME_SOURCE_DISTANCE = 3.0
 SAME_SOURCE_JACCARD = 0.6  # by stems, the same for a lead of the same source
 EVENT_RARE_SHARE = 0.1   # an event's stories share a name found in at most this share of the period's stories
+# The events of a period's burst (join_bursting_events) share EVENT_BURST_SHARED words that at least
+# EVENT_BURST_STORIES of the period's stories hold, EVENT_BURST times as often as the store's statements before
+# them; one of them a place, a person or EVENT_BURST_TELLING times as often. Chosen by reading the joins they make
+# on bench/digest_quality's days (README: one event, one line).
+EVENT_BURST = 4.0
+EVENT_BURST_TELLING = 10.0
+EVENT_BURST_SHARED = 2
+EVENT_BURST_STORIES = 3  # a word two stories share is a coincidence, not a burst
+# Their mean vectors closer than the event cut by this: on a day of news articles, streams of one topic (a
+# region's storm warnings, a footballer stuck abroad and his league's travel) otherwise join.
+EVENT_BURST_MARGIN = 0.03
 
 EVENT_ITEMS_READ = 8     # a story's words are read from its first statements: enough to name its event
 STORY_WINDOW_DAYS = 1     # one story's statements are dated at most a day apart: about 48 hours
@@ -46,6 +58,10 @@ CANDIDATE_STEMS = 10  # per item: bounded work; 10 keeps 99 % of exhaustive merg
 _BLOCK_CELLS = 1 << 24  # cosines computed at once: 64 MB of float32 however many statements
 _MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
            "ноября", "декабря")
+# The calendar's words burst on their day in every story: they tell no event.
+_CALENDAR_WORDS = frozenset(_MONTHS) | frozenset(
+    "январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь понедельник вторник среда "
+    "четверг пятница суббота воскресенье сегодня вчера завтра утро день вечер ночь неделя год выходной".split())
 _NAMED_DAY_RE = re.compile(r"\b(\d{1,2})(?:-?го)?\s+(" + "|".join(_MONTHS) + r")\b", re.IGNORECASE)
 
 
@@ -291,8 +307,7 @@ def merge_events(stories: list[Story], vectors: Mapping[int, np.ndarray], thresh
     embedded = [s for s in stories if any(i.id in vectors for i in s.items)]
     if len(embedded) < 2:
         return stories
-    centroids = np.vstack([np.mean([vectors[i.id] for i in s.items if i.id in vectors], axis=0) for s in embedded])
-    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    centroids = _centroids(embedded, vectors)
     days = np.array([s.lead.statement_date.toordinal() for s in embedded])
     named = [named_days(s.lead.title) for s in embedded]
     stems = [frozenset().union(*(names(f"{i.title or ''}\n{texts.get(i.id, i.text) if texts else i.text}")
@@ -309,13 +324,144 @@ def merge_events(stories: list[Story], vectors: Mapping[int, np.ndarray], thresh
             apart[a, b] = apart[b, a] = not rare[rows[a]] & rare[rows[b]]
         return apart
 
-    merged: list[Story] = []
-    for rows in cluster_by_meaning(centroids.astype(np.float32), days, threshold, named, keep_apart=unrelated):
-        parts = sorted((embedded[r] for r in rows), key=lambda s: (-s.outlets, s.lead.id))
-        if len(parts) == 1:
-            merged.append(parts[0])
-            continue
-        items = sorted((i for part in parts for i in part.items), key=lambda i: i.id)
-        merged.append(Story(items, parts[0].lead, sum(1 + part.angles for part in parts[1:])))
+    merged = [joined([embedded[r] for r in rows])
+              for rows in cluster_by_meaning(centroids, days, threshold, named, keep_apart=unrelated)]
     known = {id(s) for s in embedded}
     return merged + [s for s in stories if id(s) not in known]
+
+
+def joined(parts: list[Story]) -> Story:
+    """Stories of one event as one: led by the part told by most sources, the others counted as its angles."""
+    if len(parts) == 1:
+        return parts[0]
+    parts = sorted(parts, key=lambda s: (-s.outlets, s.lead.id))
+    items = sorted((i for part in parts for i in part.items), key=lambda i: i.id)
+    return Story(items, parts[0].lead, parts[0].angles + sum(1 + part.angles for part in parts[1:]))
+
+
+def _centroids(stories: list[Story], vectors: Mapping[int, np.ndarray]) -> np.ndarray:
+    """Each story's mean vector (of its statements that have one), unit length, as float32 rows."""
+    means = np.vstack([np.mean([vectors[i.id] for i in s.items if i.id in vectors], axis=0) for s in stories])
+    return (means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def naming_words(text: str) -> frozenset[str]:
+    """The dictionary forms of the words of a text's lead that name something, the calendar's left out."""
+    found = {naming_lexeme(normalize_word(w)) for w in WORD_RE.findall(text[:_LEAD_CHARS])}
+    return frozenset(w for w in found if w and len(w) > 2) - _CALENDAR_WORDS
+
+
+def _read_words(stories: list[Story], texts: Mapping[int, str]) -> list[list[frozenset[str]]]:
+    """The naming words of each story's first EVENT_ITEMS_READ statements, statement by statement."""
+    return [[naming_words(f"{i.title or ''} {texts.get(i.id, i.text)}") for i in s.items[:EVENT_ITEMS_READ]]
+            for s in stories]
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """How many of the store's statements hold each stem (`counts`, for the stems asked for), of `total`."""
+    counts: Mapping[str, int]
+    total: int
+
+    def of_word(self, word: str) -> int:
+        """A word's statements: the sum over the stems of its forms (Snowball gives "кор" and "коре")."""
+        return sum(self.counts.get(stem, 0) for stem in query_stems(word))
+
+
+def burst_stems(stories: list[Story], texts: Mapping[int, str]) -> list[str]:
+    """The stems whose store counts join_bursting_events needs: those of the words EVENT_BURST_STORIES of the
+    stories hold."""
+    held = Counter(word for own in _read_words(stories, texts) for word in frozenset().union(*own))
+    return sorted({stem for word, n in held.items() if n >= EVENT_BURST_STORIES for stem in query_stems(word)})
+
+
+def bursting_words(stories: list[Story], texts: Mapping[int, str], store: StoreCounts
+                   ) -> tuple[list[frozenset[str]], frozenset[str]]:
+    """Of each story's naming words (read from its first EVENT_ITEMS_READ statements), those bursting in the
+    period: held by at least EVENT_BURST_STORIES of its stories, in a share of them EVENT_BURST times the share
+    of the store's statements before the period that hold them. "Корея" in a twentieth of a day's stories is
+    no rare name that day, yet it is the day's burst; "Москва" in as many is not. A young store knows few
+    words' usual share, and few of its words burst. And those of the bursting words that tell an event: a
+    place or a person, or a word EVENT_BURST_TELLING times its usual share ("орешник", "асфальтоукладчик")."""
+    read = _read_words(stories, texts)
+    words = [frozenset().union(*own) for own in read]
+    stories_with = Counter(word for own in words for word in own)
+    statements_with = Counter(word for own in read for item in own for word in item)  # the period's, as read
+    before = max(store.total - sum(len(s.items) for s in stories), 1)
+    ratio = {word: n / len(stories) / (max(store.of_word(word) - statements_with[word], 1) / before)
+             for word, n in stories_with.items() if n >= EVENT_BURST_STORIES}
+    burst = frozenset(word for word, r in ratio.items() if r >= EVENT_BURST)
+    telling = frozenset(w for w in burst if ratio[w] >= EVENT_BURST_TELLING or names_place_or_person(w))
+    return [own & burst for own in words], telling
+
+
+def join_bursting_events(stories: list[Story], vectors: Mapping[int, np.ndarray], threshold: float,
+                         texts: Mapping[int, str], store: StoreCounts) -> list[Story]:
+    """The angles of a period's big event joined where merge_events left them apart: each close to the event as
+    a whole (its mean vector) though not to each of its parts on average, and "Южная Корея" too common that day
+    to be a rare name. Centroid linkage within each component of the graph at the event `threshold` plus
+    EVENT_BURST_MARGIN: the two closest events whose mean vectors reach that, within the window, naming no
+    different days, that share EVENT_BURST_SHARED bursting words one of which tells an event, join; then
+    again, with the joined event's mean vector, until no pair does. A joined event's words are its lead
+    part's: a growing union of words would let it join anything."""
+    threshold += EVENT_BURST_MARGIN
+    embedded = [s for s in stories if any(i.id in vectors for i in s.items)]
+    if len(embedded) < 2:
+        return stories
+    days = np.array([s.lead.statement_date.toordinal() for s in embedded])
+    components = _components(_centroids(embedded, vectors), days, threshold)
+    if not components:
+        return stories
+    words, telling = bursting_words(embedded, texts, store)
+    out = [joined([embedded[r] for r in group])
+           for rows in components
+           for group in _centroid_linkage(rows, embedded, vectors, days, words, telling, threshold)]
+    grouped = {id(embedded[r]) for rows in components for r in rows}
+    return out + [s for s in stories if id(s) not in grouped]
+
+
+def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[int, np.ndarray], days: np.ndarray,
+                      words: list[frozenset[str]], telling: frozenset[str], threshold: float
+                      ) -> list[list[int]]:
+    """join_bursting_events within one component: its rows in groups, each group's lead part first. The closest
+    pairs come off a heap; a pair is looked at again only when one of its events has changed."""
+    n = len(rows)
+    groups = [[int(r)] for r in rows]
+    sums = np.vstack([np.sum([vectors[i.id] for i in stories[r].items if i.id in vectors], axis=0)
+                      for r in rows]).astype(np.float64)
+    own = [words[r] for r in rows]
+    span = [(int(days[r]), int(days[r])) for r in rows]
+    named = [[named_days(stories[r].lead.title)] for r in rows]
+    version = [0] * n
+
+    def unit(k: int) -> np.ndarray:
+        return sums[k] / max(float(np.linalg.norm(sums[k])), 1e-12)
+
+    units = np.vstack([unit(k) for k in range(n)])
+    sims = units @ units.T
+    heap = [(-float(sims[a, b]), a, b, 0, 0) for a, b in zip(*np.nonzero(np.triu(sims >= threshold, 1)), strict=True)]
+    heapq.heapify(heap)
+    while heap:
+        _, a, b, va, vb = heapq.heappop(heap)
+        if va != version[a] or vb != version[b] or not groups[a] or not groups[b]:
+            continue  # one of the two has changed since: its new pairs are on the heap
+        common = own[a] & own[b]
+        if (len(common) < EVENT_BURST_SHARED or not common & telling
+                or max(span[a][1], span[b][1]) - min(span[a][0], span[b][0]) > STORY_WINDOW_DAYS
+                or any(other_days(p, q) for p in named[a] for q in named[b])):
+            continue
+        if stories[groups[b][0]].outlets > stories[groups[a][0]].outlets:
+            own[a] = own[b]
+            groups[a] = groups[b] + groups[a]
+        else:
+            groups[a] = groups[a] + groups[b]
+        groups[b] = []
+        sums[a] += sums[b]
+        span[a] = (min(span[a][0], span[b][0]), max(span[a][1], span[b][1]))
+        named[a] += named[b]
+        version[a] += 1
+        now = unit(a)
+        for c in range(n):
+            if c != a and groups[c] and (cos := float(now @ unit(c))) >= threshold:
+                heapq.heappush(heap, (-cos, min(a, c), max(a, c), version[min(a, c)], version[max(a, c)]))
+    return [g for g in groups if g]

@@ -139,13 +139,13 @@ def test_continuation_numbers_the_stories_and_fits():
 async def test_a_digest_is_built_off_the_event_loop_once_and_stored(db, monkeypatch):
     """Grouping a big day costs seconds of CPU: it must not run on the event loop's thread."""
     threads = []
-    real = digest_maker_module.stories_of
+    real = digest_maker_module.events_of
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(digest_maker_module, "stories_of", spy)
+    monkeypatch.setattr(digest_maker_module, "events_of", spy)
     await ItemsRepo(db).add_many([parse_statement(f"date 2025-08-09\nНовость {i} о погоде. Подробности позже.")
                                   for i in range(5)])
     maker = DigestMaker(db)

