@@ -7,12 +7,15 @@ import hashlib
 import json
 import statistics
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from storage.hubness import Hubness
+from storage.morphology import index_stems
+from summarizer.stories import StoreCounts
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -86,3 +89,13 @@ class ExactVectors:
         held = self.ids[rows] == wanted
         scores = self.matrix[rows[held]] @ np.asarray(query, dtype=np.float32).reshape(-1) - self.penalty[rows[held]]
         return dict(zip(wanted[held].tolist(), scores.tolist(), strict=True))
+
+
+def store_counts(texts: Iterable[str]) -> StoreCounts:
+    """How many of these statements hold each stem, as a store's word index counts them."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for text in texts:
+        counts.update(set(index_stems(text)))
+        total += 1
+    return StoreCounts(counts, total)

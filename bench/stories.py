@@ -30,7 +30,7 @@ from unittest.mock import patch
 
 import numpy as np
 
-from bench.common import embedded_passages, read_jsonl_gz
+from bench.common import embedded_passages, read_jsonl_gz, store_counts
 from storage.items import Item
 from summarizer.encoder import EncoderConfig, load_encoder, passage_text
 from summarizer.stories import (
@@ -38,10 +38,12 @@ from summarizer.stories import (
     SAME_STORY_JACCARD,
     STORY_WINDOW_DAYS,
     Story,
+    burst_stems,
     cluster_by_meaning,
     fingerprint,
     group_fingerprints,
     jaccard,
+    join_bursting_events,
     merge_events,
     named_days,
     names,
@@ -203,6 +205,26 @@ def by_meaning(args: argparse.Namespace, gold_rows, near_rows, threads, unrelate
     grown = cluster_by_meaning(copies, np.tile(days, 4), cut)
     print(f"  {len(copies)} vectors (each article 4 times, moved by noise): {time.perf_counter() - started:.1f} s, "
           f"{len(grown)} stories, the biggest {max(len(s) for s in grown)}")
+    # And the events of that day: merged by a rare name, then joined by the day's burst (its words read from
+    # the texts with pymorphy3, the store's counts given).
+    items = [Item(n, threads[n % len(threads)]["text"], threads[n % len(threads)]["title"],
+                  date.fromordinal(int(days[n % len(threads)])), f"channel:{n // 50}", "", datetime.now(UTC))
+             for n in range(len(copies))]
+    by_id = dict(enumerate(copies))
+    texts = {i.id: i.text for i in items}
+    stories = [Story([items[i] for i in sorted(rows)], items[rows[0]]) for rows in grown]
+    started = time.perf_counter()
+    rare = merge_events(stories, by_id, encoder.same_event, texts)
+    rare_s = time.perf_counter() - started
+    started = time.perf_counter()
+    stems = burst_stems(rare, texts)
+    stems_s = time.perf_counter() - started
+    store = store_counts(r["text"] for r in read_jsonl_gz("search_corpus_ru.jsonl.gz"))
+    started = time.perf_counter()
+    joined = join_bursting_events(rare, by_id, encoder.same_event, texts, store)
+    joined_s = time.perf_counter() - started
+    print(f"  its events: by a rare name {rare_s:.1f} s ({len(rare)}); the burst's words {stems_s:.1f} s "
+          f"({len(stems)} stems to count), joined {joined_s:.1f} s ({len(joined)})")
 
 
 def events(encoder, vectors: np.ndarray, days: np.ndarray, stories: list[list[int]], labels: list[str],
@@ -227,6 +249,24 @@ def events(encoder, vectors: np.ndarray, days: np.ndarray, stories: list[list[in
                 merged = merge_events(told, by_id, cut)
             print(f"  cut {cut:.3f}, {words:>14}: {pairwise([[i.id for i in s.items] for s in merged], labels)}"
                   f"{mark}")
+    # Then a day's burst joins what the rare names left apart (summarizer.digest.stories_of): the second day's
+    # articles against a store of the first and of the search corpus, as a digest of that day would see it.
+    second = np.unique(days)[1]  # 3 May (a single article is dated the 4th)
+    last = np.flatnonzero(days == second)
+    day_items = [items[n] for n in last]
+    day_stories = [Story([day_items[i] for i in sorted(rows)], day_items[rows[0]])
+                   for rows in cluster_by_meaning(vectors[last], days[last], encoder.same_story,
+                                                  [named_days(i.title) for i in day_items])]
+    texts = {i.id: i.text for i in items}
+    store = store_counts([r["text"] for r in read_jsonl_gz("search_corpus_ru.jsonl.gz") if r.get("date", "")[:10] < str(
+        date.fromordinal(int(second)))] + [i.text for i in day_items])
+    rare = merge_events(day_stories, by_id, in_use, texts)
+    joined = join_bursting_events(rare, by_id, in_use, texts, store)
+    on_day = set(last.tolist())
+    day_labels = [label if n in on_day else f"not that day {n}" for n, label in enumerate(labels)]
+    print(f"  the second day alone ({len(last)} articles), cut {in_use:.3f}:\n"
+          f"    and a rare name: {pairwise([[i.id for i in s.items] for s in rare], day_labels)}\n"
+          f"    then the burst:  {pairwise([[i.id for i in s.items] for s in joined], day_labels)}  <- in use")
     pair_table("event pairs by meaning alone (the gold pairs at each event cut)", in_use, cuts, gold, near, far)
 
 
