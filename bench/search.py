@@ -30,9 +30,10 @@ import numpy as np
 
 from bench.common import ExactVectors, median, percentile, read_jsonl_gz
 from bot.ingest import parse_date_field
-from storage.db import Database
+from storage.base import Database
 from storage.items import ItemsRepo
 from storage.search import SearchRepo, parse_query
+from storage.sqlite import SqliteDatabase
 from storage.statements import StatementError, parse_statement
 from storage.vectors import VectorIndex
 from summarizer.encoder import EncoderConfig, load_encoder
@@ -82,7 +83,7 @@ async def main() -> None:
     corpus = load_corpus(args.scale)
     print(f"corpus: {len(corpus):,} items")
     with tempfile.TemporaryDirectory() as tmp:
-        db = await Database.open(Path(tmp) / "bench.sqlite3")
+        db = await SqliteDatabase.open(Path(tmp) / "bench.sqlite3")
         repo = ItemsRepo(db)
         t = time.perf_counter()
         for i in range(0, len(corpus), 2000):

@@ -39,8 +39,9 @@ SOURCES_TICK_SECONDS = 60
 SHUTDOWN_GRACE_S = 10
 
 
-def build_dispatcher(services: Services, in_flight: InFlightMiddleware | None = None) -> Dispatcher:
-    dp = Dispatcher(services=services)  # workflow data: every handler may ask for `services`
+def build_dispatcher(services: Services, in_flight: InFlightMiddleware | None = None,
+                     fanout: Fanout | None = None) -> Dispatcher:
+    dp = Dispatcher(services=services, fanout=fanout)  # workflow data: a handler may ask for either by name
     if in_flight:
         dp.update.outer_middleware(in_flight)
     dp.message.outer_middleware(AdminFlagMiddleware())
@@ -122,10 +123,10 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
     db = await open_database(settings.database)
     services = Services.build(settings, db)
     bot = build_bot(settings, services.metrics)
-    services.fanout = fanout = Fanout(bot, services)
+    fanout = Fanout(bot, services)
     services.worker.listeners.append(lambda _done: send_summary_notices(bot, services))
     in_flight = InFlightMiddleware()
-    dp = build_dispatcher(services, in_flight)
+    dp = build_dispatcher(services, in_flight, fanout)
     # A job due while the event loop is busy runs late rather than not at all (APScheduler's default grace is
     # 1 s: a busy second skipped a digest tick, and the next came 30 s later); late runs coalesce into one.
     scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True})

@@ -15,14 +15,6 @@ from summarizer.markup import escape
 log = logging.getLogger(__name__)
 
 # Bot API errors that mean the bot may not post in a chat (as opposed to a message it did not like).
-NO_RIGHTS = ("not enough rights", "chat_write_forbidden", "need administrator rights", "chat not found",
-             "bot is not a member", "bot was kicked", "have no rights")
-
-
-def means_no_rights(message: str) -> bool:
-    return any(words in message.lower() for words in NO_RIGHTS)
-
-
 async def lose_channel(bot: Bot, services: Services, chat_id: int, why: str) -> None:
     """Record that the bot cannot post to the channel `chat_id`; its admin is told the first time."""
     channel = await services.channels.lost(chat_id, why)

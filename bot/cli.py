@@ -19,7 +19,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from bot.config import Settings, SettingsError, SetupError, load_settings
 from bot.logs import setup_logging
-from storage.db import DatabaseUnavailable, open_database
+from storage.base import DatabaseUnavailable
+from storage.db import open_database
 
 log = logging.getLogger("newsbot")
 
@@ -38,11 +39,12 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.ingest import Rejected, read_path
     from storage.items import ItemsRepo
+    from storage.statements import NewItem
 
     db = await open_database(settings.database)
     items = ItemsRepo(db, settings.zone)
     added = duplicate = rejected = 0
-    batch = []
+    batch: list[NewItem] = []
 
     async def flush() -> None:
         nonlocal added, duplicate
@@ -308,7 +310,7 @@ async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{'added' if added.new else 'already added'}: #{s.id} {s.kind} {s.title!r} {s.url}\n"
                   f"  {added.feed.total} entries, {added.stored} new statements stored")
         elif args.action == "list":
-            found = await poller.sources.list()
+            found = await poller.sources.all()
             if not found:
                 print("no sources yet: `newsbot sources add URL` adds a feed, a site with a feed or a @channel")
             for s in found:

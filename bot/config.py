@@ -7,7 +7,7 @@ import hmac
 import re
 from datetime import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -216,7 +216,7 @@ class Settings(BaseSettings):
         return f"data/models/{self.summarizer_model.rstrip('/').replace('/', '--')}-ct2-int8"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -22,17 +22,16 @@ from aiogram import Bot
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
-    TelegramNetworkError,
     TelegramRetryAfter,
-    TelegramServerError,
 )
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.channels import lose_channel, means_no_rights
+from bot.channels import lose_channel
 from bot.keyboards import channel_more, digest_more
 from bot.middlewares import own_flood_control
 from bot.services import Services
 from bot.slots import Slot, due_slot, manual_slot
+from bot.telegram_errors import TRANSIENT, means_no_rights
 from storage.deliveries import Delivery
 from storage.leases import Lease, LeasesRepo
 from storage.subscribers import Subscriber
@@ -256,7 +255,7 @@ class Fanout:
                     await lose_channel(self.bot, self.services, delivery.chat_id, exc.message)
                 await deliveries.finish(delivery, "failed", exc.message)
                 return "failed"
-            except (TimeoutError, TelegramNetworkError, TelegramServerError, OSError) as exc:
+            except TRANSIENT as exc:
                 failures += 1
                 if failures > NETWORK_RETRIES:
                     log.warning("digest to %s deferred after %d network errors: %s", delivery.chat_id,

@@ -39,7 +39,7 @@ def _from_json_line(line: str, default_source: str) -> NewItem:
     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
         raise StatementError("нужен объект с текстовым полем text")
     title = obj.get("title") if isinstance(obj.get("title"), str) else None
-    source = obj.get("source") if isinstance(obj.get("source"), str) else default_source
+    source = obj["source"] if isinstance(obj.get("source"), str) else default_source
     return parse_statement(obj["text"], title=title, source=source, statement_date=parse_date_field(obj.get("date")))
 
 

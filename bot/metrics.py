@@ -8,29 +8,7 @@ Imports no aiogram: commands that never talk to Telegram start without it.
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-if TYPE_CHECKING:
-    from bot.services import Services
-
-
-@functools.cache
-def error_kinds() -> tuple[tuple[type[BaseException], str], ...]:
-    """Telegram's errors as an operator tells them apart: which call for a pause, a cleanup, a fix."""
-    from aiogram.exceptions import (
-        TelegramBadRequest,
-        TelegramForbiddenError,
-        TelegramNetworkError,
-        TelegramRetryAfter,
-        TelegramServerError,
-    )
-
-    return ((TelegramRetryAfter, "flood_429"), (TelegramForbiddenError, "blocked_403"),
-            (TelegramBadRequest, "bad_request_400"), (TelegramServerError, "server_5xx"),
-            (TelegramNetworkError, "network"), (TimeoutError, "network"))
 
 
 class Metrics:
@@ -58,21 +36,16 @@ class Metrics:
         self.subscribers = Gauge("newsdigest_subscribers", "Active subscribers", registry=r)
 
     def telegram_error(self, exc: BaseException) -> None:
-        kind = next((name for cls, name in error_kinds() if isinstance(exc, cls)), "other")
-        self.telegram_errors.labels(kind).inc()
+        from bot.telegram_errors import kind  # aiogram: loaded by the processes that talk to Telegram
 
-    async def refresh(self, services: Services) -> None:
-        """The gauges, read from the database now."""
-        items = int((await services.items.stats())["items"])  # type: ignore[call-overload]
-        summaries = sum((await services.summaries.count_by_method()).values())
-        vectors = await services.worker.embeddings.count_by_model()
-        model = services.query_encoder.loaded_name
-        self.statements.set(items)
-        self.summary_backlog.set(max(0, items - summaries))
-        # Before the encoder is loaded here, the model with the most vectors stands for it.
-        self.embedding_backlog.set(max(0, items - (vectors.get(model, 0) if model else max(vectors.values(),
-                                                                                            default=0))))
-        self.subscribers.set((await services.subscribers.counts())["active"])
+        self.telegram_errors.labels(kind(exc)).inc()
+
+    def store(self, statements: int, summarized: int, embedded: int, subscribers: int) -> None:
+        """The gauges of what the store holds (Services.refresh_metrics reads it)."""
+        self.statements.set(statements)
+        self.summary_backlog.set(max(0, statements - summarized))
+        self.embedding_backlog.set(max(0, statements - embedded))
+        self.subscribers.set(subscribers)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def metrics_app(services: Services) -> web.Application:
     async def metrics(_request: web.Request) -> web.Response:
         try:
-            await services.metrics.refresh(services)
+            await services.refresh_metrics()
         except Exception:  # the counters are still worth reading when the database is not
             log.exception("reading the backlogs for /metrics failed")
         return web.Response(body=services.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -13,11 +13,12 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import GetUpdates, SendMessage
 from aiogram.types import TelegramObject
 
 from bot.metrics import Metrics
+from bot.telegram_errors import TRANSIENT
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class ReplyRetryMiddleware(BaseRequestMiddleware):
                 if exc.retry_after > self.max_wait or attempt == self.attempts:
                     raise
                 wait, why = float(exc.retry_after), "429"
-            except (TelegramServerError, TelegramNetworkError) as exc:
+            except TRANSIENT as exc:
                 if attempt == self.attempts:
                     raise
                 (wait, why), backoff = (backoff, type(exc).__name__), backoff * 2

@@ -13,8 +13,8 @@ from bot.config import Settings
 from bot.metrics import Metrics
 from sources.fetch import Fetcher
 from sources.poller import SourcePoller
+from storage.base import Database
 from storage.channels import ChannelsRepo
-from storage.db import Database
 from storage.deliveries import DeliveriesRepo
 from storage.embeddings import EmbeddingsRepo
 from storage.items import AddResult, ItemsRepo
@@ -62,7 +62,6 @@ class Services:
     query_encoder: LazyEncoder  # its own instance: a query never waits behind the worker's batch
     sources: SourcePoller  # feeds and channels that post by themselves
     channels: ChannelsRepo  # Telegram channels the digest is published to
-    fanout: Any = None  # bot.delivery.Fanout, set once the bot exists
     query_vectors: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
     query_encoder_failed: bool = False
     metrics: Metrics = field(default_factory=Metrics)
@@ -97,6 +96,16 @@ class Services:
         if encoder is not None and self.search.index is not None:
             await self.search.index.sync(encoder.name, wait=True)
 
+    async def refresh_metrics(self) -> None:
+        """The store's gauges, read from the database now."""
+        statements = await self.items.count()
+        vectors = await self.worker.embeddings.count_by_model()
+        model = self.query_encoder.loaded_name
+        # Before the encoder is loaded here, the model with the most vectors stands for it.
+        embedded = vectors.get(model, 0) if model else max(vectors.values(), default=0)
+        self.metrics.store(statements, sum((await self.summaries.count_by_method()).values()), embedded,
+                           (await self.subscribers.counts())["active"])
+
     async def close(self) -> None:
         """Save what is worth keeping for the next start (the search graph)."""
         if self.search.index is not None:
@@ -112,7 +121,8 @@ class Services:
             self.query_encoder_failed = True
             return None
         # Shielded: a search that needs no meaning (its page is all all-words matches) cancels this, not the sync.
-        await asyncio.shield(self.search.index.sync(encoder.name))
+        if self.search.index is not None:
+            await asyncio.shield(self.search.index.sync(encoder.name))
         return vector
 
     async def _query_vector(self, encoder: Any, text: str) -> Any:

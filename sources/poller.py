@@ -93,7 +93,8 @@ class SourcePoller:
     async def _read(self, url: str, known: Source | None = None) -> tuple[Fetched, Feed | None]:
         """The document at `url` and its feed; a page that advertises a feed leads to it. The feed is None when
         it is `known`'s and unchanged: a 304, or the very body read last time (many servers send no ETag)."""
-        fetched = await self.fetcher.get(url, etag=known and known.etag, last_modified=known and known.last_modified)
+        fetched = await self.fetcher.get(url, etag=known.etag if known else None,
+                                         last_modified=known.last_modified if known else None)
         if fetched.status == 304 or known and known.body_hash == body_hash(fetched):
             return fetched, None
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.base import Database
 from storage.items import iso_utc, utc_now
 
 

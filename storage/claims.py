@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
-from storage.db import Database, chunks, placeholders
+from storage.base import Database, chunks, placeholders
 from storage.items import iso_utc, utc_now
 
 log = logging.getLogger(__name__)

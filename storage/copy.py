@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from storage.db import julian_day
+from storage.base import julian_day
 from storage.morphology import index_stems
 from storage.words import word_index
 
@@ -35,7 +35,7 @@ async def copy_store(source, target, progress: Callable[[str, int], None] = lamb
     """Every row of TABLES from `source` into `target` (which must hold no statements and no subscribers), the
     word index rebuilt in the target's own kind; rows copied per table. `progress(table, rows)` after each page."""
     for table in ("items", "subscribers"):
-        if (await target.fetchone(f"SELECT count(*) FROM {table}"))[0]:
+        if await target.value(f"SELECT count(*) FROM {table}"):
             raise TargetNotEmpty(f"the target database already holds {table}: copy only into a new one")
     counts: dict[str, int] = {}
     for table, key in TABLES:

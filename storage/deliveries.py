@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database
+from storage.base import Database
 from storage.items import iso_utc, utc_now
 
 

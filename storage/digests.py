@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import Database, placeholders
+from storage.base import Database, placeholders
 from storage.items import iso_utc, utc_now
 
 RETENTION = timedelta(days=30)  # older digests go, unless a delivery of one is still pending

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import numpy as np
 
+from storage.base import Database, chunks, placeholders
 from storage.claims import claim
-from storage.db import Database, chunks, placeholders
 
 # Items with no vector from the encoder given as the parameter (none at all, or another encoder's).
 MISSING_SQL = ("SELECT i.id AS id FROM items i LEFT JOIN embeddings e ON e.item_id = i.id"

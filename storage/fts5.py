@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from storage.db import chunks, day_range, placeholders
+from storage.base import chunks, day_range, placeholders
 
 TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0
 RECENCY_DAYS = 30.0  # boost 1 + 1 / (1 + age / RECENCY_DAYS): 2× today, 1.5× at 30 days, toward 1× after

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
-from storage.db import Database, chunks, julian_day, placeholders
+from storage.base import Database, chunks, julian_day, placeholders
 from storage.morphology import index_stems
 from storage.statements import NewItem
 from storage.words import word_index
@@ -133,12 +133,15 @@ class ItemsRepo:
                                       (source, limit))
         return [r[0] for r in rows]
 
+    async def count(self) -> int:
+        return await self.db.value("SELECT count(*) FROM items")
+
     async def newest_id(self) -> int:
         """The newest statement's id: how many statements the store has held (ids are never reused)."""
-        return (await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items"))[0]
+        return await self.db.value("SELECT coalesce(max(id), 0) FROM items")
 
     async def latest_statement_date(self) -> date | None:
-        (value,) = await self.db.fetchone("SELECT max(statement_date) FROM items")
+        value = await self.db.value("SELECT max(statement_date) FROM items")
         return date.fromisoformat(value) if value else None
 
     async def stats(self) -> dict[str, object]:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from storage.db import Database
+from storage.base import Database
 from storage.items import iso_utc, utc_now
 
 

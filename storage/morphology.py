@@ -109,7 +109,7 @@ def query_stems(word: str) -> tuple[str, ...]:
     if not any("а" <= ch <= "я" for ch in word):
         return (own,)
     stems = {own}
-    readings = set()
+    readings: set[str] = set()
     for parse in _morph.parse(word):
         if parse.normal_form in readings or len(readings) == _MAX_PARSES or not parse.is_known:
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import Database, placeholders
+from storage.base import Database, placeholders
 from storage.items import iso_utc, utc_now
 
 RETENTION = timedelta(days=7)  # a summary not made within a week is not announced any more

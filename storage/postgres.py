@@ -12,11 +12,12 @@ import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
-from storage.db import DatabaseUnavailable
+from storage.base import DatabaseUnavailable, RowReads
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +267,7 @@ class Connection:
         await self._conn.execute(sql)
 
 
-class PostgresDatabase:
+class PostgresDatabase(RowReads):
     """A pool of connections to one PostgreSQL database. Reads retry on a new connection when theirs was lost;
     a write transaction is not retried (its caller has told nobody yet that anything was stored)."""
 
@@ -302,7 +303,7 @@ class PostgresDatabase:
                 await conn.execute("UPDATE schema_version SET version = ?", (number + 1,))
                 log.info("database %s migrated to version %d", self.path, number + 1)
 
-    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[asyncpg.Record]:
+    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         for attempt in range(CONNECT_ATTEMPTS):
             conn = await self.pool.acquire()
             try:
@@ -325,10 +326,6 @@ class PostgresDatabase:
         log.warning("lost the connection to %s; retrying", self.path)
         await asyncio.sleep(RETRY_PAUSE)
         return True
-
-    async def fetchone(self, sql: str, params: Sequence[object] = ()) -> asyncpg.Record | None:
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
 
     @contextlib.asynccontextmanager
     async def transaction(self, lock: str | None = None) -> AsyncIterator[Connection]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storage.db import Database, chunks, placeholders
+from storage.base import Database, chunks, placeholders
 from storage.items import iso_utc, utc_now
 
 MAX_TERMS = 50

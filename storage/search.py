@@ -12,7 +12,7 @@ from itertools import zip_longest
 
 import numpy as np
 
-from storage.db import Database, julian_day, placeholders
+from storage.base import Database, julian_day, placeholders
 from storage.fts5 import Fts5Syntax
 from storage.morphology import STOPWORDS, WORD_RE, normalize_word, query_stems, stem_words, word_spans
 from storage.vectors import VectorIndex
@@ -258,7 +258,7 @@ class SearchRepo:
         words = [t for t in query.optional if t.forms and not t.prefix]
         if len(words) <= MIN_FINDING_TERMS:
             return query.optional
-        statements = (await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items"))[0]
+        statements = await self.db.value("SELECT coalesce(max(id), 0) FROM items")
         counts = await self.words.doc_counts(sorted({s for t in words for s in t.forms}), statements)
         # A word's forms are ORed: it is in at most the sum of their statements.
         frequency = {t: sum(counts.get(s, 0) for s in t.forms) for t in words}
@@ -276,13 +276,13 @@ class SearchRepo:
         keep = await self.words.allowed(ids, days, required, excluded)
         return [i for i in ids if i in keep]
 
-    async def _nearest(self, query_vector: np.ndarray | Awaitable[np.ndarray | None],
-                       k: int) -> tuple[np.ndarray | None, list[tuple[int, float]]]:
-        """The query vector (awaited, if it is still being made) and its k nearest statements."""
+    async def _nearest(self, query_vector: np.ndarray | Awaitable[np.ndarray | None] | None,
+                       k: int, floor: float) -> tuple[np.ndarray | None, list[tuple[int, float]]]:
+        """The query vector (awaited, if it is still being made) and its k nearest statements at `floor`."""
         vector = await query_vector if inspect.isawaitable(query_vector) else query_vector
         if vector is None or self.index is None:  # the encoder failed: words alone
             return None, []
-        return vector, await asyncio.to_thread(self.index.nearest, vector, k)
+        return vector, await asyncio.to_thread(self.index.nearest, vector, k, floor)
 
     async def search(self, text: str, *, limit: int = 10, offset: int = 0,
                      date_from: date | None = None, date_to: date | None = None,
@@ -303,7 +303,7 @@ class SearchRepo:
         depth = max(FUSION_DEPTH, offset + limit + 1) if fusing else offset + limit + 1
         # The nearest by meaning: a search of the vector graph, in a thread, while the database ranks the
         # words (the two costs overlap instead of adding up).
-        nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth)) if fusing else None
+        nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth, min_similarity)) if fusing else None
         try:
             complete = list(await self._ranked(query.fts(syntax), list(query.include), days, depth))
             seen = set(complete)
@@ -331,7 +331,8 @@ class SearchRepo:
             # words costs FTS5 ~1 ms a row, and bench/relevance found the same recall without it.
             candidates = list(by_words) + [i for i in nearest if i not in by_words]
             # In a thread: the graph may be busy (a save, a build step), and the event loop must not wait for it.
-            similar = await asyncio.to_thread(self.index.similarities, vector, candidates)
+            assert self.index is not None  # a vector came back: the index searched it
+            similar = await asyncio.to_thread(self.index.similarities, vector, candidates, min_similarity)
             rest = fuse(by_words, similar, min_similarity, room=max(0, limit - len(complete)))
             meaning_only = set(nearest) - set(by_words)
         ranking = complete + rest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from storage.db import Database
+from storage.base import Database
 from storage.items import iso_utc, utc_now
 from storage.search import MAX_QUERY_CHARS
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database, chunks, placeholders
+from storage.base import Database, chunks, placeholders
 from storage.items import iso_utc, utc_now
 
 KINDS = ("rss", "atom", "json", "channel")
@@ -71,10 +71,10 @@ class SourcesRepo:
         return _row_to_source(row, await self._statements(row["id"])) if row else None
 
     async def _statements(self, source_id: int) -> int:
-        (count,) = await self.db.fetchone("SELECT count(*) FROM source_entries WHERE source_id = ?", (source_id,))
+        count = await self.db.value("SELECT count(*) FROM source_entries WHERE source_id = ?", (source_id,))
         return count
 
-    async def list(self) -> list[Source]:
+    async def all(self) -> list[Source]:
         counts = dict(await self.db.fetchall("SELECT source_id, count(*) FROM source_entries GROUP BY source_id"))
         rows = await self.db.fetchall("SELECT * FROM sources ORDER BY id")
         return [_row_to_source(row, counts.get(row["id"], 0)) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database
+from storage.base import Database
 from storage.items import iso_utc, utc_now
 
 
@@ -46,7 +46,9 @@ class SubscribersRepo:
                 " ON CONFLICT(chat_id) DO UPDATE SET active = 1",
                 (chat_id, digest_time, timezone, iso_utc(utc_now())),
             )
-        return await self.get(chat_id), not (before and before.active)
+        now = await self.get(chat_id)
+        assert now is not None  # just written in the transaction above
+        return now, not (before and before.active)
 
     async def set_active(self, chat_id: int, active: bool) -> bool:
         async with self.db.transaction() as conn:

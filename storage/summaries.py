@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.base import Database, chunks, placeholders
 from storage.claims import claim
-from storage.db import Database, chunks, placeholders
 from storage.items import iso_utc, utc_now
 
 # Items without a summary.

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from storage.db import chunks, day_range, julian_day, placeholders
+from storage.base import chunks, day_range, julian_day, placeholders
 
 MAX_LEXEME_CHARS = 256  # PostgreSQL takes lexemes under 2 KB; a longer "word" is cut, in the index and queries
 RECENCY_DAYS = 30.0
@@ -117,14 +117,14 @@ class TsvectorIndex:
         """Distinct stems in a statement, on average (every statement counts each of its stems once)."""
         now = time.monotonic()
         if self._average_length is None or now - self._average_length[1] > AVERAGE_LENGTH_TTL:
-            (stems,) = await self.db.fetchone("SELECT coalesce(sum(docs), 0) FROM stem_docs")
-            (statements,) = await self.db.fetchone("SELECT count(*) FROM items_words")
+            stems = await self.db.value("SELECT coalesce(sum(docs), 0) FROM stem_docs")
+            statements = await self.db.value("SELECT count(*) FROM items_words")
             self._average_length = (max(float(stems) / max(statements, 1), 1.0), now)
         return self._average_length[0]
 
     async def _idf(self, terms: Sequence) -> dict[object, float]:
         stems = sorted({s for t in terms for s in (t.forms or t.stems)})
-        (total,) = await self.db.fetchone("SELECT coalesce(max(id), 0) FROM items")  # ids are never reused
+        total = await self.db.value("SELECT coalesce(max(id), 0) FROM items")  # ids are never reused
         counts = await self.doc_counts(stems, total) if stems else {}
         idf = {}
         for term in terms:

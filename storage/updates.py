@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from storage.db import Database
+from storage.base import Database
 from storage.items import iso_utc, utc_now
 
 STALE = timedelta(minutes=2)  # a claim this old was left by a replica that died handling it: taken over

@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from usearch.index import Index
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Inner product of unit vectors: the cosine. float16 halves the memory (1M statements: ~1.3 GB with the
 # graph) and changes a cosine by about 0.001.
-GRAPH = {"metric": "ip", "dtype": "f16", "connectivity": 16, "expansion_add": 128}
+GRAPH_METRIC, GRAPH_DTYPE, GRAPH_CONNECTIVITY, GRAPH_EXPANSION_ADD = "ip", "f16", 16, 128
 # Candidates a search keeps. At 256 the graph missed 7 % of the teasers' articles that the exact search found
 # (bench/relevance); at 1024, none, in ~2 ms.
 EXPANSION_SEARCH = 1024
@@ -101,31 +102,36 @@ class VectorIndex:
         if self._unsaved:
             await asyncio.to_thread(self._save)
 
-    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def nearest(self, query: np.ndarray, k: int, floor: float = -1.0) -> list[tuple[int, float]]:
         """The k stored items nearest a unit query vector: (item id, score), best first. The score is the cosine
-        less the item's hubness penalty; the graph's RESCORED nearest by cosine (or k, if more) are scored."""
+        less the item's hubness penalty; the graph's RESCORED nearest by cosine (or k, if more) are scored.
+        An item whose cosine is under `floor` is left out: an item few others are near gets a bonus, and it
+        must not lift noise over the encoder's similarity floor, which is a cosine."""
         with self._usearch:
             if self._graph is None or not len(self._graph) or k <= 0:
                 return []
             found = self._graph.search(np.asarray(query, dtype=np.float32).reshape(-1),
                                        min(max(k, RESCORED), len(self._graph)), threads=1)
             keys = np.asarray(found.keys, dtype=np.int64)
-            scores = 1.0 - np.asarray(found.distances, dtype=np.float32) - self._hubness.penalty(keys)
-        order = np.argsort(-scores, kind="stable")[:k]
+            cosines = 1.0 - np.asarray(found.distances, dtype=np.float32)
+            scores = cosines - self._hubness.penalty(keys)
+        order = [i for i in np.argsort(-scores, kind="stable") if cosines[i] >= floor][:k]
         return [(int(keys[i]), float(scores[i])) for i in order]
 
-    def similarities(self, query: np.ndarray, item_ids: list[int]) -> dict[int, float]:
-        """The score (as `nearest` gives it) of each of these items that the graph holds for a unit query vector."""
+    def similarities(self, query: np.ndarray, item_ids: list[int], floor: float = -1.0) -> dict[int, float]:
+        """The score (as `nearest` gives it) of each of these items that the graph holds for a unit query vector,
+        those whose cosine reaches `floor`."""
         with self._usearch:
             if self._graph is None or not item_ids:
                 return {}
-            vectors = self._graph.get(np.asarray(item_ids, dtype=np.uint64))
+            vectors: Any = self._graph.get(np.asarray(item_ids, dtype=np.uint64))  # rows; None where not held
             held = [(i, v) for i, v in zip(item_ids, vectors, strict=True) if v is not None]
             if not held:
                 return {}
             penalty = self._hubness.penalty([i for i, _ in held])
         cosines = np.vstack([v for _, v in held]).astype(np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)
-        return dict(zip([i for i, _ in held], (cosines - penalty).tolist(), strict=True))
+        return {i: score for (i, _), cosine, score in zip(held, cosines.tolist(), (cosines - penalty).tolist(),
+                                                             strict=True) if cosine >= floor}
 
     async def _open(self, model: str) -> None:
         """Start on this encoder's vectors: its saved graph if there is one, brought in line with the database
@@ -186,7 +192,7 @@ class VectorIndex:
         with self._usearch:
             if self._graph is None:
                 return
-            vectors = self._graph.get(ids.astype(np.uint64))
+            vectors: Any = self._graph.get(ids.astype(np.uint64))  # rows; None where not held
             held = [(i, v) for i, v in zip(ids, vectors, strict=True) if v is not None]
             if held:  # all the graph's items are there: each one's own search finds its neighbours' lists
                 self._take_neighbourhoods(np.array([i for i, _ in held]), np.vstack([v for _, v in held]),
@@ -202,7 +208,9 @@ class VectorIndex:
                 ids, vectors = ids[new], vectors[new]
             if len(ids):
                 if self._graph is None:
-                    self._graph = Index(ndim=vectors.shape[1], expansion_search=EXPANSION_SEARCH, **GRAPH)
+                    self._graph = Index(ndim=vectors.shape[1], metric=GRAPH_METRIC, dtype=GRAPH_DTYPE,
+                                        connectivity=GRAPH_CONNECTIVITY, expansion_add=GRAPH_EXPANSION_ADD,
+                                        expansion_search=EXPANSION_SEARCH)
                 self._graph.add(ids.astype(np.uint64), np.asarray(vectors, dtype=np.float32), threads=threads)
                 self._take_neighbourhoods(ids, vectors, both_ways=True, threads=threads)
             if gone is not None and len(gone) and self._graph is not None:
@@ -213,12 +221,12 @@ class VectorIndex:
     def _take_neighbourhoods(self, ids: np.ndarray, vectors: np.ndarray, both_ways: bool, threads: int = 1) -> None:
         """Search these items' own nearest in the graph (which holds them) for their hubness. Under the lock."""
         assert self._graph is not None
-        self._graph.expansion_search = EXPANSION_NEIGHBOURS
+        _searching_with(self._graph, EXPANSION_NEIGHBOURS)
         try:
             found = self._graph.search(np.atleast_2d(np.asarray(vectors, dtype=np.float32)), NEIGHBOURS + 1,
                                        threads=threads)
         finally:
-            self._graph.expansion_search = EXPANSION_SEARCH
+            _searching_with(self._graph, EXPANSION_SEARCH)
         keys = np.atleast_2d(np.asarray(found.keys)).astype(np.int64)
         distances = np.atleast_2d(np.asarray(found.distances, dtype=np.float32))
         cosines = 1.0 - np.nan_to_num(distances, nan=1.0, posinf=1.0, neginf=1.0)  # past the found: padding
@@ -244,7 +252,7 @@ class VectorIndex:
             return None, Hubness()
         if graph is None:
             return None, Hubness()
-        graph.expansion_search = EXPANSION_SEARCH
+        _searching_with(graph, EXPANSION_SEARCH)
         return graph, Hubness.load(self._hubness_file(self._file(model)))
 
     def _save(self) -> None:
@@ -267,3 +275,8 @@ class VectorIndex:
         for other in target.parent.glob(f"{self.path.name}-*"):  # another encoder's graph: of no more use
             if other not in (target, hubness) and not other.name.endswith(".partial"):
                 other.unlink(missing_ok=True)
+
+
+def _searching_with(graph: Index, expansion: int) -> None:
+    """Set the candidates a search of the graph keeps."""
+    graph.expansion_search = expansion  # type: ignore[misc]  # usearch declares this setter apart from its getter

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import numpy as np
 
-from storage.db import Database
+from storage.base import Database
 from storage.digests import DigestsRepo, StoredDigest
 from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo, utc_now
@@ -125,7 +125,7 @@ class DigestMaker:
             base_key = await asyncio.to_thread(digest_key, first, last, items, summaries, self.max_stories, model,
                                                vectors)
             personal = bool(prefs and prefs.signature)
-            key = f"{base_key}:{prefs.signature}" if personal else base_key
+            key = f"{base_key}:{prefs.signature}" if prefs and personal else base_key
             found = await self.digests.by_key(key)
             if found:
                 return found, found.story_count

@@ -14,8 +14,12 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import sentencepiece
 
 Q4_BLOCK = 32  # weights per Q4_0 block
 Q4_BYTES = 18  # a float16 scale and 16 bytes of nibbles
@@ -80,12 +84,12 @@ class _Bundle:
             self.tensors[name] = _Tensor(kind == 1, size, offset)
 
     def _read(self, fmt: str) -> tuple:
-        values = struct.unpack_from("<" + fmt, self.raw, self._at)
+        values = struct.unpack_from("<" + fmt, self.raw.data, self._at)
         self._at += struct.calcsize("<" + fmt)
         return values
 
     def _array(self, dtype: type, count: int) -> np.ndarray:
-        out = np.frombuffer(self.raw, dtype, count, self._at).copy()
+        out: np.ndarray = np.frombuffer(self.raw, dtype, count, self._at).copy()
         self._at += out.nbytes
         return out
 
@@ -200,8 +204,8 @@ class E5Model:
 
 
 @functools.cache
-def _read(path: Path) -> tuple[_Bundle, object]:
-    import sentencepiece
+def _read(path: Path) -> tuple[_Bundle, sentencepiece.SentencePieceProcessor]:
+    import sentencepiece  # noqa: F811  (loaded by the encoders that tokenize, not at import)
 
     bundle = _Bundle(path)
     return bundle, sentencepiece.SentencePieceProcessor(model_proto=bundle.sentencepiece_model())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def build_graph(bundle: _Bundle) -> tuple[bytes, dict[str, np.ndarray]]:
 
     hidden, inner = bundle.hidden, bundle.inner
     weights: dict[str, np.ndarray] = {}
-    nodes = []
+    nodes: list[Any] = []
 
     def const(name: str, value: np.ndarray) -> str:
         weights[name] = np.ascontiguousarray(value, dtype=np.float32)

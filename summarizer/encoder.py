@@ -41,8 +41,14 @@ class EncoderConfig:
 class EncoderBackend(Protocol):
     name: str  # stored beside each vector: a changed model is detected by it
     min_similarity: float  # query–statement cosine below which a neighbour is noise (per model: calibrated)
-    same_story: float | None  # passage–passage cosine of one story; None: not calibrated, stories by stems
-    same_event: float | None  # cosine of two stories' mean vectors told of one event; None: no events merged
+
+    @property
+    def same_story(self) -> float | None:
+        """Passage–passage cosine of one story; None: not calibrated, stories by stems."""
+
+    @property
+    def same_event(self) -> float | None:
+        """Cosine of two stories' mean vectors told of one event; None: no events merged."""
 
     def passages(self, texts: list[str]) -> np.ndarray: ...
 

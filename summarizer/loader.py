@@ -30,6 +30,7 @@ def load_backend(config: SummarizerConfig) -> Backend:
     use_ct2 = config.backend == "ctranslate2" or (
         config.backend == "auto" and config.ct2_dir and os.path.isfile(os.path.join(config.ct2_dir, "model.bin")))
     try:
+        backend: Backend
         if use_ct2:
             backend = CTranslate2Backend(config.ct2_dir, threads=config.threads,
                                          name=f"{model_name(config.model)} (ct2-int8)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from functools import partial
 
 MAX_MESSAGE_CHARS = 4096
 _LONGEST_ESCAPE = len("&amp;")
@@ -38,6 +39,10 @@ def longest_fitting(length: int, html: Callable[[int], str], limit: int) -> int:
     return lo
 
 
+def _escaped_prefix(text: str, n: int) -> str:
+    return escape(text[:n])
+
+
 def split_escaped(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     """Escaped chunks of a plain text, each fitting `limit`, cut at paragraph, sentence or word ends."""
     if limit < _LONGEST_ESCAPE * 2:  # one character must always fit, or no cut makes progress
@@ -48,7 +53,7 @@ def split_escaped(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
             chunks.append(escape(rest))
             break
         # The longest prefix whose escaped form fits: at least one character (the limit allows it).
-        window = rest[:longest_fitting(min(len(rest), limit), lambda n, text=rest: escape(text[:n]), limit)]
+        window = rest[:longest_fitting(min(len(rest), limit), partial(_escaped_prefix, rest), limit)]
         cut = max(window.rfind("\n\n"), window.rfind(". ") + 1)
         if cut <= len(window) // 2:
             space = window.rfind(" ")

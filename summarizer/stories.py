@@ -42,7 +42,7 @@ EVENT_RARE_SHARE = 0.1   # an event's stories share a name found in at most this
 # The events of a period's burst (join_bursting_events) share EVENT_BURST_SHARED words that at least
 # EVENT_BURST_STORIES of the period's stories hold, EVENT_BURST times as often as the store's statements before
 # them; one of them a place, a person or EVENT_BURST_TELLING times as often. Chosen by reading the joins they make
-# on bench/digest_quality's days (README: one event, one line).
+# on bench/digest_quality's days (docs/benchmarks.md: one event, one line).
 EVENT_BURST = 4.0
 EVENT_BURST_TELLING = 10.0
 EVENT_BURST_SHARED = 2
@@ -301,7 +301,7 @@ def merge_events(stories: list[Story], vectors: Mapping[int, np.ndarray], thresh
     the stories' mean vectors, cut at the event `threshold` (below the same-story cut), within the window,
     and only between stories that share a name (names(): a person, a place, an organisation) found in at most
     EVENT_RARE_SHARE of the period's stories: by meaning alone more of a day's news on one topic (the weather,
-    Moscow's roads) would merge; a flood of one topic still does (README: bench/stories.py, events).
+    Moscow's roads) would merge; a flood of one topic still does (docs/benchmarks.md: events).
     The merged story is led by its part told by most sources, and counts its other parts as `angles`.
     Stories with no embedded statement stay as they are. `texts`: each item's cleaned text."""
     embedded = [s for s in stories if any(i.id in vectors for i in s.items)]

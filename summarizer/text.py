@@ -14,7 +14,7 @@ MAX_SUMMARY_CHARS = 400
 
 def sentences(text: str) -> list[str]:
     """Russian sentences (razdel), one line each, empty ones dropped."""
-    out = []
+    out: list[str] = []
     for paragraph in text.split("\n"):
         out.extend(s.text.strip() for s in sentenize(paragraph) if any(ch.isalnum() for ch in s.text))
     return out

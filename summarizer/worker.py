@@ -19,8 +19,8 @@ from datetime import datetime
 
 import numpy as np
 
+from storage.base import Database
 from storage.claims import holding
-from storage.db import Database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo, utc_now
 from storage.summaries import SummariesRepo, Summary
@@ -100,7 +100,9 @@ class StatementWorker:
 
     async def embed_batch(self) -> int:
         # The encoder is loaded when there is something to embed: an idle bot does not hold the model.
-        known = await asyncio.to_thread(self.encoder.calibration) if self.encoder else None
+        if self.encoder is None:
+            return 0
+        known = await asyncio.to_thread(self.encoder.calibration)
         if known is None:
             return 0
         claimed = await self.embeddings.claim_missing(known.name, self.holder, EMBED_BATCH, self._wall_clock())

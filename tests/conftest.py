@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from storage.db import Database, open_database
+from storage.db import open_database
+from storage.sqlite import SqliteDatabase
 from tests import postgres_server
 
 _names = itertools.count(1)
@@ -71,7 +72,7 @@ async def db(request, tmp_path):
             yield database
             await database.close()
         return
-    database = await Database.open(tmp_path / "test.sqlite3")
+    database = await SqliteDatabase.open(tmp_path / "test.sqlite3")
     yield database
     await database.close()
 

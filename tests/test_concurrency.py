@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
-from storage.db import Database
 from storage.items import ItemsRepo
+from storage.sqlite import SqliteDatabase
 from storage.statements import parse_statement
 
 
 async def test_a_write_during_a_read_and_another_process_commit_is_stored(tmp_path):
     path = tmp_path / "shared.sqlite3"
-    db = await Database.open(path)
+    db = await SqliteDatabase.open(path)
     items = ItemsRepo(db)
     await items.add_many([parse_statement(f"Заявление номер {i}.") for i in range(300)])
 
@@ -31,7 +31,7 @@ async def test_a_write_during_a_read_and_another_process_commit_is_stored(tmp_pa
 
 async def test_a_transaction_cancelled_while_it_waits_to_begin_leaves_the_connection_usable(db, tmp_path):
     import asyncio
-    other = await Database.open(tmp_path / "test.sqlite3")
+    other = await SqliteDatabase.open(tmp_path / "test.sqlite3")
     holding = other.transaction()
     await holding.__aenter__()  # another process holds the write lock: our BEGIN waits in its thread
 
@@ -54,10 +54,10 @@ async def test_a_transaction_cancelled_while_it_waits_to_begin_leaves_the_connec
 async def test_processes_started_together_on_a_new_file_migrate_it_once(tmp_path):
     import asyncio
 
-    from storage.db import MIGRATIONS
+    from storage.sqlite import MIGRATIONS
     for attempt in range(3):
         path = tmp_path / f"new{attempt}.sqlite3"
-        opened = await asyncio.gather(*(Database.open(path) for _ in range(4)))  # a bot and its workers
+        opened = await asyncio.gather(*(SqliteDatabase.open(path) for _ in range(4)))  # a bot and its workers
         versions = [(await db.fetchone("PRAGMA user_version"))[0] for db in opened]
         for db in opened:
             await db.close()

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from storage.copy import TargetNotEmpty, copy_store
-from storage.db import Database
 from storage.deliveries import DeliveriesRepo
 from storage.digests import DigestsRepo
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
 from storage.search import SearchRepo
 from storage.sources import SourcesRepo
+from storage.sqlite import SqliteDatabase
 from storage.statements import parse_statement
 from storage.subscribers import SubscribersRepo
 from storage.summaries import SummariesRepo, Summary
@@ -27,7 +27,7 @@ NOW = datetime(2025, 8, 9, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def source(tmp_path):
-    db = await Database.open(tmp_path / "source.sqlite3")
+    db = await SqliteDatabase.open(tmp_path / "source.sqlite3")
     items = ItemsRepo(db)
     for text in ("Курс рубля укрепился на торгах.", "Удалённое заявление.", "Министр обсудил санкции с коллегами."):
         await items.add(parse_statement(text, link="https://news.example.ru/3" if "санкции" in text else None))
@@ -50,7 +50,7 @@ async def test_everything_is_copied_with_its_ids_and_found_in_the_new_database(s
     items = ItemsRepo(db)
     assert (await items.get(3)).text == "Министр обсудил санкции с коллегами." and await items.get(2) is None
     assert (await items.get(3)).link == "https://news.example.ru/3"
-    (feed,) = await SourcesRepo(db).list()  # a source keeps its entries: a re-poll after the move adds nothing
+    (feed,) = await SourcesRepo(db).all()  # a source keeps its entries: a re-poll after the move adds nothing
     assert (feed.url, feed.statements) == ("https://news.example.ru/rss", 1)
     assert await SourcesRepo(db).known_keys(feed.id, ["entry-3", "entry-4"]) == {"entry-3"}
     page = await SearchRepo(db).search("санкций")  # the word index is rebuilt in the target's own kind

@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from storage.db import MIGRATIONS, Database
 from storage.items import ItemsRepo
+from storage.sqlite import MIGRATIONS, SqliteDatabase
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo, Summary
 
@@ -63,10 +63,10 @@ async def test_created_between_selects_by_arrival(db):
 
 async def test_database_survives_reopen_in_wal_mode(tmp_path):
     path = tmp_path / "x.sqlite3"
-    db = await Database.open(path)
+    db = await SqliteDatabase.open(path)
     await ItemsRepo(db).add(parse_statement("Сохранится."))
     await db.close()
-    db = await Database.open(path)
+    db = await SqliteDatabase.open(path)
     async with db.conn.execute("PRAGMA journal_mode") as cur:
         assert (await cur.fetchone())[0] == "wal"
     async with db.conn.execute("PRAGMA user_version") as cur:

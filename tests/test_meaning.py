@@ -235,6 +235,24 @@ async def test_a_post_close_to_many_others_does_not_crowd_out_the_one_meant(db):
     assert page.hits[0].item_id == ids[11] and page.hits[0].by_meaning
 
 
+async def test_a_bonus_for_a_lonely_statement_never_lifts_it_over_the_similarity_floor(db):
+    # Few statements are near one unlike the rest: its hubness lowers no score, it raises it. The encoder's
+    # floor is a cosine: what is under it is noise, bonus or not.
+    query, matrix, _ = crowd_and_specific()
+    ids = await stored_vectors(db, matrix)
+    index = VectorIndex(EmbeddingsRepo(db))
+    await index.sync("m")
+    scored = dict(index.nearest(query, len(ids)))
+    cosines = dict(zip(ids, (matrix @ query).tolist(), strict=True))
+    lonely = max(ids, key=lambda i: scored[i] - cosines[i])  # the one its bonus lifts most
+    assert scored[lonely] - cosines[lonely] > 0.01
+    floor = (scored[lonely] + cosines[lonely]) / 2  # its score reaches the floor, its cosine does not
+    assert lonely not in dict(index.nearest(query, len(ids), floor))
+    page = await SearchRepo(db, index).search("вопрос без общих слов", query_vector=query, limit=len(ids),
+                                              min_similarity=floor)
+    assert page.hits and lonely not in [h.item_id for h in page.hits]
+
+
 def test_a_statement_stored_first_learns_of_the_neighbours_stored_after_it():
     hubness = Hubness()
     hubness.add(np.array([1]), np.array([[-1]]), np.array([[0.0]]))  # alone: nothing to compare with

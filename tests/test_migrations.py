@@ -6,11 +6,11 @@ import json
 import sqlite3
 from datetime import date
 
-from storage.db import MIGRATIONS, Database
 from storage.deliveries import DeliveriesRepo
 from storage.items import ItemsRepo
 from storage.search import SearchRepo
 from storage.searches import SearchesRepo
+from storage.sqlite import MIGRATIONS, SqliteDatabase
 from storage.statements import parse_statement
 
 
@@ -27,7 +27,7 @@ async def test_version_2_database_upgrades_with_pending_deliveries_kept(tmp_path
     conn.commit()
     conn.close()
 
-    db = await Database.open(path)
+    db = await SqliteDatabase.open(path)
     try:
         (pending,) = await DeliveriesRepo(db).pending()
         assert (pending.chat_id, pending.messages, pending.parts_sent) == (10, ["часть 1", "часть 2"], 1)
@@ -41,7 +41,7 @@ async def test_version_2_database_upgrades_with_pending_deliveries_kept(tmp_path
 
 async def test_statements_indexed_before_the_day_table_are_found_by_date_and_ranked_by_recency(tmp_path):
     path = tmp_path / "v10.sqlite3"
-    db = await Database.open(path)
+    db = await SqliteDatabase.open(path)
     await ItemsRepo(db).add_many([parse_statement("date 2025-08-01\nСанкции против банков."),
                                   parse_statement("date 2025-08-09\nСанкции против заводов.")])
     await db.close()
@@ -52,7 +52,7 @@ async def test_statements_indexed_before_the_day_table_are_found_by_date_and_ran
                        " PRAGMA user_version = 10;")  # what versions 11 to 15 added gone
     conn.close()
 
-    db = await Database.open(path)
+    db = await SqliteDatabase.open(path)
     try:
         search = SearchRepo(db)
         assert [h.statement_date.day for h in (await search.search("санкции")).hits] == [9, 1]  # newer first

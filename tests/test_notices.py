@@ -6,7 +6,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.services import Services
-from storage.db import Database
+from storage.base import Database
 from storage.notices import NoticesRepo
 from storage.statements import parse_statement
 

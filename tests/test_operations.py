@@ -13,8 +13,8 @@ from aiogram.methods import SendMessage
 from bot.config import load_settings
 from bot.logs import REDACTED, RedactingFormatter
 from bot.middlewares import InFlightMiddleware
-from storage.db import Database
 from storage.items import ItemsRepo
+from storage.sqlite import SqliteDatabase
 from storage.statements import parse_statement
 
 TOKEN = "123456789:AAH-abcdefghijklmnopqrstuvwxyz_0123"
@@ -43,7 +43,7 @@ def test_the_token_is_a_secret_in_settings(monkeypatch):
 
 
 async def test_a_new_database_file_is_private(tmp_path):
-    db = await Database.open(tmp_path / "data" / "bot.sqlite3")
+    db = await SqliteDatabase.open(tmp_path / "data" / "bot.sqlite3")
     try:
         await ItemsRepo(db).add(parse_statement("Заявление."))  # the -wal and -shm files exist while it is open
         for name in ("bot.sqlite3", "bot.sqlite3-wal", "bot.sqlite3-shm"):

@@ -141,9 +141,9 @@ async def test_both_backends_have_the_same_schema_and_copy_knows_every_table(pos
     """The schema is written twice (storage/db.py, storage/postgres.py) and listed once more (storage/copy.py):
     a column added to one and not the other, or a table copy forgets, fails here."""
     from storage.copy import NOT_COPIED, TABLES
-    from storage.db import Database
+    from storage.sqlite import SqliteDatabase
 
-    lite = await Database.open(tmp_path / "schema.sqlite3")
+    lite = await SqliteDatabase.open(tmp_path / "schema.sqlite3")
     sqlite_tables = {name: {row[1] for row in await lite.fetchall(f"PRAGMA table_info({name})")}
                      for (name,) in await lite.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
     await lite.close()

@@ -190,9 +190,9 @@ async def test_a_word_that_becomes_common_stops_finding_partial_matches_alone(db
 
 
 async def test_the_counts_of_words_are_read_again_only_when_the_store_has_grown(tmp_path):
-    from storage.db import Database
     from storage.fts5 import COUNT_GROWTH
-    db = await Database.open(tmp_path / "counts.sqlite3")
+    from storage.sqlite import SqliteDatabase
+    db = await SqliteDatabase.open(tmp_path / "counts.sqlite3")
     items = ItemsRepo(db)
     await items.add_many([parse_statement(f"Министр сообщил о встрече номер {i}.") for i in range(200)])
     reads = []

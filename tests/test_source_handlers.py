@@ -11,7 +11,7 @@ from bot.config import load_settings
 from bot.services import Services
 from storage.items import utc_now
 from tests.feed_server import FEEDS
-from tests.test_handlers import ADMIN, USER, Harness
+from tests.helpers import ADMIN, USER, Harness
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ async def test_only_admins_change_sources(h, server, command):
     await h.send(ADMIN, f"/addsource {server.url('/atom.xml')}")
     (answer,) = await h.send(USER, command)
     assert answer.startswith("Источники новостей меняют только администраторы.") and "/rhythm пауза" in answer
-    (source,) = await h.services.sources.sources.list()
+    (source,) = await h.services.sources.sources.all()
     assert not source.paused and source.url == server.url("/atom.xml")
 
 

@@ -298,7 +298,7 @@ async def test_the_same_news_in_two_sources_is_one_statement(poller, server):
     second = await poller.add(server.url("/cp1251.xml"), added_by=1)  # the same entries, another encoding
     assert first.stored == 3 and second.stored == 0
     assert (await poller.items.stats())["items"] == 3
-    listed = {s.id: s.statements for s in await poller.sources.list()}
+    listed = {s.id: s.statements for s in await poller.sources.all()}
     assert listed == {first.source.id: 3, second.source.id: 3}  # each source still knows its entries
 
 
@@ -431,7 +431,7 @@ async def test_adding_a_source_that_fails_stores_nothing(poller, server):
     with pytest.raises(SourceError, match="без ленты"):
         server.bodies["plain"] = (b"<!DOCTYPE html><html><body>hello</body></html>", "text/html")
         await poller.add(server.url("/live/plain"), added_by=1)
-    assert await poller.sources.list() == []
+    assert await poller.sources.all() == []
 
 
 async def test_paused_and_removed_sources_are_not_polled(poller, server):
@@ -451,5 +451,5 @@ async def test_two_pollers_never_poll_one_source_twice(poller, server, db):
     before = sum(server.hits.values())
     poller.clock.now += EVERY
     a, b = await asyncio.gather(poller.poll_due(), other.poll_due())
-    assert sorted(p.source_id for p in a + b) == sorted(s.id for s in await poller.sources.list())
+    assert sorted(p.source_id for p in a + b) == sorted(s.id for s in await poller.sources.all())
     assert sum(server.hits.values()) - before == 4

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database
+from storage.base import Database
 from storage.items import ItemsRepo, utc_now
+from storage.sqlite import SqliteDatabase
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo
 from summarizer.loader import LazySummarizer, SummarizerConfig
@@ -93,7 +94,7 @@ def test_newsbot_worker_runs_on_its_own_until_stopped(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         async def summarized() -> int:
-            db = await Database.open(tmp_path / "w.sqlite3")
+            db = await SqliteDatabase.open(tmp_path / "w.sqlite3")
             try:
                 return 3 - len(await SummariesRepo(db).missing())
             finally:

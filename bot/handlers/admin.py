@@ -11,12 +11,13 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, MessageOriginChannel, MessageOriginChat, MessageOriginUser
 
 from bot import texts
+from bot.delivery import Fanout
 from bot.handlers.common import admin_only, answer_digest, item_number
 from bot.ingest import Rejected, read_text
 from bot.services import Services
-from storage.db import DatabaseBusy
+from storage.base import DatabaseBusy
 from storage.items import utc_now
-from storage.statements import StatementError, parse_statement
+from storage.statements import NewItem, StatementError, parse_statement
 from summarizer.digest import stories_word
 from summarizer.markup import escape
 
@@ -59,6 +60,7 @@ async def _store(message: Message, services: Services, entry) -> None:
 async def statement_text(message: Message, services: Services) -> None:
     origin = message.forward_origin  # a forwarded post is dated by when it was first published
     posted = origin.date.astimezone(services.settings.zone).date() if origin else None
+    entry: NewItem | Rejected
     try:
         entry = parse_statement(message.text or message.caption or "", source=_source(message),
                                 statement_date=posted)
@@ -74,6 +76,8 @@ async def statement_file(message: Message, bot: Bot, services: Services, is_admi
         await message.answer("Присылать новости могут только администраторы. Поиск — просто напишите слова.")
         return
     doc = message.document
+    if doc is None:  # never: the router sends documents only
+        return
     name = doc.file_name or "document"
     if not (name.lower().endswith(".txt") or doc.mime_type == "text/plain"):
         await message.reply("Пришлите текстовый файл .txt в кодировке UTF-8.")
@@ -109,7 +113,7 @@ async def stats(message: Message, services: Services) -> None:
     made = ", ".join(f"{escape(m)}: {n}" for m, n in methods.items()) or "нет"
     vectors = await services.worker.embeddings.count_by_model()
     embedded = ", ".join(f"{escape(m)}: {n}" for m, n in vectors.items()) or "нет"
-    sources = await services.sources.sources.list()
+    sources = await services.sources.sources.all()
     failing = sum(1 for s in sources if s.last_error)
     sources_line = f"Источников: {len(sources)}" + (f", с ошибкой: {failing} (/sources)" if failing else "")
     await message.answer(
@@ -135,9 +139,9 @@ async def preview(message: Message, services: Services) -> None:
     await answer_digest(message, digest, services.settings.button_key)
 
 
-async def send_digest(message: Message, services: Services) -> None:
+async def send_digest(message: Message, fanout: Fanout) -> None:
     await message.answer("Отправляю сегодняшний дайджест подписчикам…")
-    report = await services.fanout.run(utc_now(), manual=True)
+    report = await fanout.run(utc_now(), manual=True)
     await message.answer(f"Готово. {escape(report.describe())}")
 
 

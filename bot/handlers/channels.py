@@ -96,10 +96,13 @@ async def listing(services: Services) -> list[str]:
 
 
 async def channel_command(message: Message, command: CommandObject, services: Services, bot: Bot) -> None:
+    user = message.from_user
+    if user is None:  # never: only a bot admin's message gets here
+        return
     words = (command.args or "").split(maxsplit=2)
     forwarded = message.reply_to_message.forward_origin if message.reply_to_message else None
     if not words and isinstance(forwarded, MessageOriginChannel):  # a reply to a post forwarded from it
-        await message.answer(await connect(bot, services, forwarded.chat.id, message.from_user.id))
+        await message.answer(await connect(bot, services, forwarded.chat.id, user.id))
         return
     if not words:
         await answer_parts(message, await listing(services))
@@ -122,7 +125,7 @@ async def channel_command(message: Message, command: CommandObject, services: Se
         await message.answer(f"Не понимаю «{escape(words[0][:40])}». " + USAGE)
         return
     if len(words) == 1:
-        await message.answer(await connect(bot, services, ref, message.from_user.id))
+        await message.answer(await connect(bot, services, ref, user.id))
         return
     channel = await _find(services, ref)
     if channel is None:

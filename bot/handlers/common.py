@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import re
 
-from aiogram.types import InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot.keyboards import MAX_ID, digest_more
 from storage.digests import StoredDigest
 from summarizer.digest import continuation
 
 _NUMBER_RE = re.compile(r"#?([0-9]{1,18})")  # ASCII digits only: str.isdigit() accepts "²"
+
+
+def button_chat(callback: CallbackQuery) -> int:
+    """The chat of a pressed button's message: ChatAuthorityMiddleware let the press through, so it has one."""
+    if callback.message is None:
+        raise LookupError("a button without its message passed the chat's authority check")
+    return callback.message.chat.id
 
 
 def admin_only(_: object, is_admin: bool) -> bool:

@@ -9,7 +9,7 @@ from bot import texts
 
 
 async def unknown_command(message: Message, bot: Bot) -> None:
-    command = message.text.split()[0]
+    command = (message.text or "").split()[0]
     if message.chat.type != "private":  # in groups, answer only commands addressed to us
         me = await bot.me()
         if not command.lower().endswith(f"@{(me.username or '').lower()}"):

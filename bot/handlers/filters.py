@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import digest_settings
 from bot.authority import CHANGES_CHAT
+from bot.handlers.common import button_chat
 from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
 from bot.services import Services
 from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
@@ -94,7 +95,7 @@ async def _refresh(callback: CallbackQuery, services: Services) -> None:
 
 
 async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, services: Services) -> None:
-    chat = callback.message.chat.id  # the message exists: the authority check found its chat
+    chat = button_chat(callback)
     removed = await services.preferences.remove_filter(chat, callback_data.filter_id)
     if removed is None:  # already removed, or a button of another chat's list
         await callback.answer("Этого фильтра уже нет.", show_alert=True)
@@ -104,7 +105,7 @@ async def remove_filter(callback: CallbackQuery, callback_data: FilterRemoveCb, 
 
 
 async def only_followed(callback: CallbackQuery, callback_data: OnlyFollowedCb, services: Services) -> None:
-    chat = callback.message.chat.id  # the message exists: the authority check found its chat
+    chat = button_chat(callback)
     if await services.subscribers.get(chat) is None:
         await callback.answer("Сначала подпишитесь: /subscribe", show_alert=True)
         return

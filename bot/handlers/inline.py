@@ -9,7 +9,13 @@ import re
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import InlineQuery, InlineQueryResultArticle, InputTextMessageContent, LinkPreviewOptions
+from aiogram.types import (
+    InlineQuery,
+    InlineQueryResultArticle,
+    InlineQueryResultUnion,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+)
 
 from bot.keyboards import MAX_OFFSET
 from bot.render import inline_article
@@ -24,10 +30,10 @@ CACHE_SECONDS = 60  # Telegram keeps an answer this long; the same for everyone 
 _ITEM_RE = re.compile(r"/item(\d+)")
 
 
-async def _articles(services: Services, ids: list[int]) -> list[InlineQueryResultArticle]:
+async def _articles(services: Services, ids: list[int]) -> list[InlineQueryResultUnion]:
     items = await services.items.get_many(ids)
     summaries = await services.summaries.get_many([i for i in ids if i in items])
-    results = []
+    results: list[InlineQueryResultUnion] = []
     for item_id in ids:
         if item_id not in items:
             continue

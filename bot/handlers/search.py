@@ -7,7 +7,7 @@ import contextlib
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.keyboards import SearchPageCb, search_pager
 from bot.render import PAGE_SIZE, nothing_found, search_results
@@ -20,7 +20,7 @@ USAGE = ("Что искать? Например: /search визит презид
 
 
 async def _page(services: Services, chat_id: int, raw: str, offset: int,
-                search_id: int | None = None) -> tuple[str, object]:
+                search_id: int | None = None) -> tuple[str, InlineKeyboardMarkup | None]:
     """The text and buttons of one page of results for what the user typed."""
     raw = raw[:MAX_QUERY_CHARS]  # search reads no more; the same text is saved for the paging buttons
     query, date_from, date_to, problems = split_date_filters(raw)
@@ -42,7 +42,7 @@ async def search_command(message: Message, command: CommandObject, services: Ser
 
 
 async def plain_text_search(message: Message, services: Services) -> None:
-    text, markup = await _page(services, message.chat.id, message.text, 0)
+    text, markup = await _page(services, message.chat.id, message.text or "", 0)
     await message.answer(text, reply_markup=markup)
 
 

@@ -66,7 +66,7 @@ async def add_source(message: Message, command: CommandObject, services: Service
 
 
 async def list_sources(message: Message, services: Services) -> None:
-    found = await services.sources.sources.list()
+    found = await services.sources.sources.all()
     if not found:
         await message.answer("Источников пока нет. Добавить: /addsource https://example.ru/rss или @channel_name")
         return

@@ -18,7 +18,14 @@ from bot import digest_settings, texts
 from bot.authority import CHANGES_CHAT
 from bot.config import parse_hhmm
 from bot.digest_settings import defaults, describe_rhythm
-from bot.handlers.common import DIGEST_GONE, answer_continuation, answer_digest, answer_parts, item_number
+from bot.handlers.common import (
+    DIGEST_GONE,
+    answer_continuation,
+    answer_digest,
+    answer_parts,
+    button_chat,
+    item_number,
+)
 from bot.handlers.filters import describe
 from bot.keyboards import (
     MAX_ID,
@@ -98,7 +105,7 @@ def _shifted(hhmm: str, minutes: int) -> str:
 
 async def settings_pressed(callback: CallbackQuery, callback_data: SettingsCb, services: Services) -> None:
     """One /settings message, edited in place; each change confirmed in words."""
-    chat = callback.message.chat.id  # the message exists: the authority check found its chat
+    chat = button_chat(callback)
     sub = await services.subscribers.get(chat)
     if sub is None:
         await callback.answer("Сначала подпишитесь: /subscribe", show_alert=True)
@@ -174,7 +181,7 @@ async def more_stories(callback: CallbackQuery, callback_data: DigestMoreCb, ser
 async def more_from_a_channel(message: Message, command: CommandObject, services: Services) -> None:
     """`/start more<id>`: the link under a channel's digest, opened by a reader: the stories after its first
     page, here in the private chat (with the usual button for the next ones)."""
-    digest_id = int(command.args.removeprefix("more"))
+    digest_id = int((command.args or "").removeprefix("more"))
     digest = await services.digest_maker.digests.get(digest_id) if digest_id <= MAX_ID else None
     if digest is None or not await services.deliveries.published_in_a_channel(digest.id):
         await message.answer(DIGEST_GONE)
@@ -184,7 +191,8 @@ async def more_from_a_channel(message: Message, command: CommandObject, services
 
 
 async def item_inline(message: Message, command: CommandObject, services: Services) -> None:
-    await _show_item(message, command.regexp_match.group(1), services)
+    if command.regexp_match:  # always: the handler's filter matched it
+        await _show_item(message, command.regexp_match.group(1), services)
 
 
 async def item(message: Message, command: CommandObject, services: Services) -> None:

@@ -7,7 +7,7 @@ import math
 from storage.morphology import index_stems
 from summarizer.text import MAX_SUMMARY_CHARS, clean_summary, model_input, sentences
 
-DAMPING = 0.7  # lower than TextRank's 0.85: more weight on the lead prior (see README)
+DAMPING = 0.7  # lower than TextRank's 0.85: more weight on the lead prior (docs/benchmarks.md)
 ITERATIONS = 30
 LEAD_BIAS = 3.0  # teleport weight 1/(1+i)^3 favours early sentences: news puts the point first
 
