@@ -27,8 +27,7 @@ from bot.delivery import Fanout
 from bot.services import Services
 from storage.statements import parse_statement
 from summarizer.markup import MAX_MESSAGE_CHARS, message_length
-from tests.test_delivery import NOW, FakeBot, instant
-from tests.test_handlers import ADMIN, USER, Harness, RecordingSession
+from tests.helpers import ADMIN, NOW, USER, FakeBot, Harness, RecordingSession, instant
 
 CHANNEL = -1001234567890
 _ids = itertools.count(9000)

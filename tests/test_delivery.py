@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import SendMessage
-from aiogram.types import User
 
 from bot.config import load_settings
 from bot.delivery import Fanout, RateLimiter
@@ -19,40 +18,14 @@ from bot.keyboards import DigestMoreCb
 from bot.services import Services
 from bot.slots import due_slot
 from storage.digests import DigestsRepo
-from storage.items import iso_utc
 from storage.leases import Lease, LeasesRepo
 from storage.statements import parse_statement
 from storage.subscribers import Subscriber
 from tests import postgres_server
+from tests.helpers import NOW, FakeBot, instant, subscribe
 
 pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 
-NOW = datetime(2025, 8, 9, 6, 30, tzinfo=UTC)  # 09:30 in Moscow
-
-
-class FakeBot:
-    """send_message that records, or raises what the test scripted for a chat."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, str]] = []
-        self.markups: list = []
-        self.script: dict[int, list[Exception]] = {}
-        self.latency = 0.0
-
-    async def me(self):
-        return User(id=4242, is_bot=True, first_name="Бот", username="digest_test_bot")
-
-    async def send_message(self, chat_id: int, text: str, reply_markup=None, **_):
-        await asyncio.sleep(self.latency)  # a real send lets other tasks run
-        errors = self.script.get(chat_id)
-        if errors:
-            raise errors.pop(0)
-        self.sent.append((chat_id, text))
-        self.markups.append(reply_markup)
-
-
-async def instant(_seconds: float) -> None:
-    """Backoff and pacing without waiting: the order of events is what these tests check."""
 
 
 @pytest.fixture
@@ -63,13 +36,6 @@ async def env(db):
     fanout = Fanout(bot, services, sleep=instant)
     await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
     return services, bot, fanout
-
-
-async def subscribe(services: Services, chat_id: int, at: str = "09:00", tz: str = "Europe/Moscow",
-                    joined: datetime = NOW - timedelta(days=3)) -> None:
-    await services.subscribers.subscribe(chat_id, at, tz)
-    async with services.db.transaction() as conn:
-        await conn.execute("UPDATE subscribers SET created_at = ? WHERE chat_id = ?", (iso_utc(joined), chat_id))
 
 
 def sub(at="09:00", tz="Europe/Moscow", joined=NOW - timedelta(days=3)) -> Subscriber:

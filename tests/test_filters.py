@@ -18,8 +18,7 @@ from storage.statements import parse_statement
 from summarizer.digest_maker import DigestMaker
 from summarizer.filters import matches
 from summarizer.markup import MAX_MESSAGE_CHARS, message_length
-from tests.test_delivery import NOW, FakeBot, instant, subscribe
-from tests.test_handlers import USER, Harness
+from tests.helpers import NOW, USER, FakeBot, Harness, instant, subscribe
 
 DAY = date(2025, 8, 9)
 TEXTS = ["Курс рубля укрепился на торгах Московской биржи.",

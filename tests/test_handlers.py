@@ -2,100 +2,26 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime
 
 import pytest
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.base import BaseSession
-from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramServerError
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
-    GetChatMember,
     GetFile,
-    GetMe,
     SendMessage,
 )
-from aiogram.types import CallbackQuery, Chat, ChatMemberMember, ChatMemberOwner, Document, File, Message, Update, User
+from aiogram.types import Chat, Document
 
-from bot.app import build_dispatcher
 from bot.config import load_settings
-from bot.delivery import Fanout
 from bot.keyboards import DigestMoreCb
 from bot.services import Services
 from bot.texts import NOT_ADMIN
 from storage.statements import parse_statement
 from summarizer.markup import MAX_MESSAGE_CHARS, message_length
-
-ADMIN, USER = 1, 2
-_ids = itertools.count(1)
-
-
-class RecordingSession(BaseSession):
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list = []
-        self.files: dict[str, bytes] = {}
-        self.failures: list[Exception] = []  # raised by the next requests, in order
-        self.group_admins: set[int] = set()  # users getChatMember calls a group's administrators
-
-    async def make_request(self, bot, method, timeout=None):
-        if self.failures:
-            raise self.failures.pop(0)
-        self.requests.append(method)
-        if isinstance(method, SendMessage | EditMessageText):
-            return Message(message_id=next(_ids), date=datetime.now(), text=method.text,
-                           chat=Chat(id=method.chat_id, type="private"))
-        if isinstance(method, GetFile):
-            return File(file_id=method.file_id, file_unique_id=method.file_id, file_path=method.file_id)
-        if isinstance(method, GetChatMember):
-            user = User(id=method.user_id, is_bot=False, first_name="Тест")
-            if method.user_id in self.group_admins:
-                return ChatMemberOwner(user=user, is_anonymous=False)
-            return ChatMemberMember(user=user)
-        if isinstance(method, GetMe):
-            return User(id=4242, is_bot=True, first_name="Бот", username="digest_test_bot")
-        return True
-
-    async def stream_content(self, url, headers=None, timeout=30, chunk_size=65536, raise_for_status=True):
-        yield self.files[url.rsplit("/", 1)[-1]]
-
-    async def close(self) -> None:
-        pass
-
-
-class Harness:
-    def __init__(self, services: Services) -> None:
-        self.session = RecordingSession()
-        self.bot = Bot("42:TEST", session=self.session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-        services.fanout = Fanout(self.bot, services)
-        self.services = services
-        self.dp = build_dispatcher(services)
-
-    async def send(self, user_id: int, text: str | None = None, chat_type: str = "private", **fields) -> list[str]:
-        """Feed one message; the texts the bot answered with."""
-        start = len(self.session.requests)
-        chat_id = user_id if chat_type == "private" else -1000
-        message = Message(message_id=next(_ids), date=datetime.now(), text=text,
-                          chat=Chat(id=chat_id, type=chat_type),
-                          from_user=User(id=user_id, is_bot=False, first_name="Тест"), **fields)
-        await self.dp.feed_update(self.bot, Update(update_id=next(_ids), message=message))
-        return [r.text for r in self.session.requests[start:] if isinstance(r, SendMessage)]
-
-    async def press(self, user_id: int, data: str, chat_id: int | None = None) -> list:
-        """Press a button with this callback data (forged or not) under a bot message; the requests made."""
-        start = len(self.session.requests)
-        chat = Chat(id=chat_id or user_id, type="private" if (chat_id or user_id) > 0 else "group")
-        shown = Message(message_id=next(_ids), date=datetime.now(), text="…", chat=chat,
-                        from_user=User(id=4242, is_bot=True, first_name="Бот"))
-        callback = CallbackQuery(id=str(next(_ids)), from_user=User(id=user_id, is_bot=False, first_name="Тест"),
-                                 chat_instance="ci", data=data, message=shown)
-        await self.dp.feed_update(self.bot, Update(update_id=next(_ids), callback_query=callback))
-        return self.session.requests[start:]
+from tests.helpers import ADMIN, USER, Harness
 
 
 @pytest.fixture
@@ -421,10 +347,10 @@ async def test_far_future_date_is_refused(h):
 async def test_a_post_that_cannot_be_stored_is_answered_with_why(tmp_path, monkeypatch):
     import sqlite3
 
-    from storage.db import Database
+    from storage.sqlite import SqliteDatabase
 
-    monkeypatch.setattr("storage.db.WRITE_WAIT_MS", 200)  # the bot's writes wait 0.2 s for the lock, not 15
-    db = await Database.open(tmp_path / "busy.sqlite3")
+    monkeypatch.setattr("storage.sqlite.WRITE_WAIT_MS", 200)  # the bot's writes wait 0.2 s for the lock, not 15
+    db = await SqliteDatabase.open(tmp_path / "busy.sqlite3")
     h = Harness(Services.build(load_settings(admin_ids=frozenset({ADMIN}), summarizer_backend="extractive"), db))
     other = sqlite3.connect(tmp_path / "busy.sqlite3", timeout=0)  # another process, writing
     other.execute("BEGIN IMMEDIATE")

@@ -11,7 +11,7 @@ from bot.metrics_server import metrics_app
 from bot.middlewares import ReplyRetryMiddleware, TelegramMetricsMiddleware
 from bot.services import Services
 from storage.statements import parse_statement
-from tests.test_handlers import ADMIN, USER, Harness
+from tests.helpers import ADMIN, USER, Harness
 
 
 def sample(services: Services, name: str, labels: dict | None = None) -> float:
@@ -61,7 +61,7 @@ async def test_digest_deliveries_are_counted_by_how_they_ended(db):
     from aiogram.exceptions import TelegramForbiddenError
 
     from bot.delivery import Fanout
-    from tests.test_delivery import NOW, FakeBot, instant, subscribe
+    from tests.helpers import NOW, FakeBot, instant, subscribe
     services = Services.build(load_settings(summarizer_backend="extractive", digest_skip_empty=True), db)
     bot = FakeBot()
     fanout = Fanout(bot, services, sleep=instant)

@@ -14,8 +14,7 @@ from bot.services import Services
 from bot.slots import due_slot, manual_slot
 from storage.statements import parse_statement
 from storage.subscribers import Subscriber
-from tests.test_delivery import NOW, FakeBot, instant, subscribe
-from tests.test_handlers import USER, Harness
+from tests.helpers import NOW, USER, FakeBot, Harness, instant, subscribe
 
 CATCH_UP = timedelta(hours=12)
 

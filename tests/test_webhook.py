@@ -16,7 +16,7 @@ from bot.services import Services
 from bot.webhook import SECRET_HEADER, WebhookHandler
 from storage.items import utc_now
 from storage.updates import STALE, UpdatesRepo
-from tests.test_handlers import ADMIN, USER, Harness
+from tests.helpers import ADMIN, USER, Harness
 
 pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 
