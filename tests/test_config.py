@@ -77,3 +77,10 @@ def test_channel_base_must_be_a_url(monkeypatch):
         load_settings()
     monkeypatch.setenv("SOURCES_CHANNEL_BASE", "http://127.0.0.1:8080/s")
     assert load_settings().sources_channel_base == "http://127.0.0.1:8080/s/"
+
+
+def test_the_settings_documentation_lists_every_setting_and_no_other():
+    table = Path(__file__).parents[1].joinpath("docs", "settings.md").read_text()
+    rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    documented = {name.lower() for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row)}
+    assert documented == set(Settings.model_fields)
