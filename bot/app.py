@@ -168,7 +168,6 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
             log.warning("some updates were still being handled after %d s", SHUTDOWN_GRACE_S)
         await services.worker.stop()
         await services.close()
-        await services.sources.close()
         if metrics_runner:
             await metrics_runner.cleanup()
         await bot.session.close()

@@ -14,13 +14,18 @@ import logging
 import re
 import signal
 import sys
+from collections.abc import AsyncIterator
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, SettingsError, SetupError, load_settings
 from bot.logs import setup_logging
-from storage.base import DatabaseUnavailable
+from storage.base import Database, DatabaseUnavailable
 from storage.db import open_database
+
+if TYPE_CHECKING:
+    from bot.services import Services  # loaded by the commands that use it: --help stays quick
 
 log = logging.getLogger("newsbot")
 
@@ -34,6 +39,34 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from None
 
 
+
+@contextlib.asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[Database]:
+    """The configured store, closed however the command ends."""
+    db = await open_database(settings.database)
+    try:
+        yield db
+    except BaseException:
+        with contextlib.suppress(Exception):  # a store that failed may fail to close too: the first error tells
+            await db.close()
+        raise
+    await db.close()
+
+
+@contextlib.asynccontextmanager
+async def services_of(settings: Settings) -> AsyncIterator[Services]:
+    """A command's services over the configured store; closed, and the store with them, however the command
+    ends (a failing Services.build included)."""
+    from bot.services import Services
+
+    async with opened(settings) as db:
+        services = Services.build(settings, db)
+        try:
+            yield services
+        finally:
+            await services.close()
+
+
 async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -41,26 +74,25 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from storage.items import ItemsRepo
     from storage.statements import NewItem
 
-    db = await open_database(settings.database)
-    items = ItemsRepo(db, settings.zone)
     added = duplicate = rejected = 0
     batch: list[NewItem] = []
+    async with opened(settings) as db:
+        items = ItemsRepo(db, settings.zone)
 
-    async def flush() -> None:
-        nonlocal added, duplicate
-        try:
-            results = await items.add_many(batch)
-        except Exception as exc:  # the store went away mid-way: what is stored stays, and a rerun skips it
-            raise SetupError(
-                f"ingest stopped: the database failed ({type(exc).__name__}: {exc}) after {added} added and "
-                f"{duplicate} duplicates. Those are stored; run the same command again when the database is "
-                "back: statements already stored are counted as duplicates, none is stored twice") from None
-        for result in results:
-            duplicate += result.duplicate
-            added += not result.duplicate
-        batch.clear()
+        async def flush() -> None:
+            nonlocal added, duplicate
+            try:
+                results = await items.add_many(batch)
+            except Exception as exc:  # the store went away mid-way: what is stored stays, and a rerun skips it
+                raise SetupError(
+                    f"ingest stopped: the database failed ({type(exc).__name__}: {exc}) after {added} added and "
+                    f"{duplicate} duplicates. Those are stored; run the same command again when the database is "
+                    "back: statements already stored are counted as duplicates, none is stored twice") from None
+            for result in results:
+                duplicate += result.duplicate
+                added += not result.duplicate
+            batch.clear()
 
-    try:
         with tqdm(unit=" items", disable=None, file=sys.stderr, mininterval=0.5) as bar:
             for path in args.paths:
                 for entry in read_path(path):
@@ -73,27 +105,15 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
                     if len(batch) >= INGEST_BATCH:
                         await flush()
             await flush()
-    finally:
-        with contextlib.suppress(Exception):  # a database that went away cannot be closed cleanly either
-            await db.close()
     print(f"added {added}, duplicates {duplicate}, rejected {rejected}")
     return 0 if added or duplicate or not rejected else 1
 
 
 async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services import Services
-
-    db = await open_database(settings.database)
-    try:
-        services = Services.build(settings, db)
-        try:
-            await services.prepare_search()
-            page = await services.find(args.query, limit=args.limit, offset=args.offset, date_from=args.date_from,
-                                       date_to=args.date_to)
-        finally:  # the graph built for this search is kept whatever became of it
-            await services.close()
-    finally:
-        await db.close()
+    async with services_of(settings) as services:  # the graph built for this search is kept however it ends
+        await services.prepare_search()
+        page = await services.find(args.query, limit=args.limit, offset=args.offset, date_from=args.date_from,
+                                   date_to=args.date_to)
     if args.json:
         print(json.dumps([{"id": h.item_id, "date": h.statement_date.isoformat(), "title": h.title,
                            "snippet": h.snippet, "marks": h.marks, "by_meaning": h.by_meaning} for h in page.hits],
@@ -118,8 +138,7 @@ async def cmd_copy(settings: Settings, args: argparse.Namespace) -> int:
 
     from storage.copy import TargetNotEmpty, copy_store
 
-    source = await open_database(settings.database)
-    try:
+    async with opened(settings) as source:
         target = await open_database(args.to)
         try:
             with tqdm(unit=" rows", disable=None, file=sys.stderr, mininterval=0.5) as bar:
@@ -132,8 +151,6 @@ async def cmd_copy(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         finally:
             await target.close()
-    finally:
-        await source.close()
     print(", ".join(f"{table} {n}" for table, n in counts.items()))
     return 0
 
@@ -143,13 +160,10 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     from storage.items import ItemsRepo
     from storage.summaries import SummariesRepo
 
-    db = await open_database(settings.database)
-    try:
+    async with opened(settings) as db:
         stats = await ItemsRepo(db).stats()
         stats["summaries"] = await SummariesRepo(db).count_by_method()
         stats["embeddings"] = await EmbeddingsRepo(db).count_by_model()
-    finally:
-        await db.close()
     stats["database"] = settings.database_name
     print(json.dumps(stats, ensure_ascii=False, indent=1))
     return 0
@@ -162,8 +176,7 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from summarizer.digest_maker import DigestMaker
     from summarizer.encoder import LazyEncoder
 
-    db = await open_database(settings.database)
-    try:
+    async with opened(settings) as db:
         if args.date:
             first = last = args.date
         elif args.date_from or args.date_to:
@@ -183,8 +196,6 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
         if args.all and digest.more:
             rest = await maker.entries(digest.id, digest.shown, digest.more)
             messages += continuation(digest.title, rest, digest.shown, digest.story_count)
-    finally:
-        await db.close()
     for message in messages:
         print(message if args.print else html_to_text(message), end="\n\n")
     return 0
@@ -223,11 +234,7 @@ async def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
     """Work the whole backlog: every missing summary and embedding, with a progress bar."""
     from tqdm import tqdm
 
-    from bot.services import Services
-
-    db = await open_database(settings.database)
-    try:
-        services = Services.build(settings, db)
+    async with services_of(settings) as services:
         worker = services.worker
         if args.command == "reindex":
             print(f"dropped {await worker.embeddings.forget(None)} embeddings", file=sys.stderr)
@@ -240,8 +247,6 @@ async def cmd_process(settings: Settings, args: argparse.Namespace) -> int:
             done = await worker.drain(bar.update)
         summaries = await worker.summaries.count_by_method()
         embeddings = await worker.embeddings.count_by_model()
-    finally:
-        await db.close()
     print(f"processed {done}; summaries {summaries}; embeddings {embeddings or 'none (no encoder)'}")
     return 0
 
@@ -262,44 +267,36 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Summaries and embeddings in a process of its own, beside `newsbot run --no-worker`, until SIGTERM or
     SIGINT. Any number of them may share the database: each batch is claimed first. With METRICS_LISTEN,
     it serves /metrics and /healthz too (the image's health check reads /healthz)."""
-    from bot.services import Services
-
-    db = await open_database(settings.database)
-    services = Services.build(settings, db)
-    worker = services.worker
-    worker.poll_seconds = args.poll
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    metrics_runner = None
-    worker.start()
-    log.info("worker %s on %s: looking for new statements every %.1f s", worker.holder, settings.database_name,
-             args.poll)
-    try:
-        if settings.metrics_listen:
-            from bot.metrics_server import serve_metrics
-            metrics_runner = await serve_metrics(services, settings.metrics_listen)
-        await stop.wait()
-    finally:
-        await worker.stop()  # a batch cut short is released (or its claim expires) and made again
-        if metrics_runner:
-            await metrics_runner.cleanup()
-        await services.sources.close()
-        await db.close()
+    async with services_of(settings) as services:
+        worker = services.worker
+        worker.poll_seconds = args.poll
+        metrics_runner = None
+        worker.start()
+        log.info("worker %s on %s: looking for new statements every %.1f s", worker.holder, settings.database_name,
+                 args.poll)
+        try:
+            if settings.metrics_listen:
+                from bot.metrics_server import serve_metrics
+                metrics_runner = await serve_metrics(services, settings.metrics_listen)
+            await stop.wait()
+        finally:
+            await worker.stop()  # a batch cut short is released (or its claim expires) and made again
+            if metrics_runner:
+                await metrics_runner.cleanup()
     log.info("worker %s stopped", worker.holder)
     return 0
 
 
 async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
     """Feeds and channels: add (checked at once), list, remove, pause, resume, or poll the due ones now."""
-    from bot.services import Services
     from sources.poller import SourceError
 
-    db = await open_database(settings.database)
-    services = Services.build(settings, db)
-    poller = services.sources
-    try:
+    async with services_of(settings) as services:
+        poller = services.sources
         if args.action == "add":
             try:
                 added = await poller.add(args.target, added_by=None)
@@ -338,9 +335,6 @@ async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"no source #{number}", file=sys.stderr)
                 return 1
             print(f"#{number} {args.action}d")
-    finally:
-        await poller.close()
-        await db.close()
     return 0
 
 

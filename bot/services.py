@@ -107,9 +107,13 @@ class Services:
                            (await self.subscribers.counts())["active"])
 
     async def close(self) -> None:
-        """Save what is worth keeping for the next start (the search graph)."""
-        if self.search.index is not None:
-            await self.search.index.close()
+        """Save what is worth keeping for the next start (the search graph); close the sources' HTTP client and
+        reader process. The database is its opener's to close."""
+        try:
+            if self.search.index is not None:
+                await self.search.index.close()
+        finally:
+            await self.sources.close()
 
     async def _meaning_of(self, encoder: Any, text: str) -> Any:
         """The query's vector with the index up to date, or None when the encoder fails."""

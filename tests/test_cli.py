@@ -305,3 +305,32 @@ def test_ingest_cut_short_by_the_database_says_how_far_it_got_and_that_a_rerun_i
     monkeypatch.setattr(ItemsRepo, "add_many", real)
     assert main(["ingest", str(EXAMPLES)]) == 0
     assert "added 5, duplicates 4, rejected 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["search", "рубль"], ["process"], ["sources", "list"], ["stats"]])
+def test_a_command_that_fails_half_way_still_closes_its_database(monkeypatch, argv):
+    import bot.cli
+    import bot.services
+    from storage.db import open_database
+
+    opened, closed = [], []
+
+    async def tracked(location):
+        db = await open_database(location)
+        real_close = db.close
+
+        async def close():
+            closed.append(db)
+            await real_close()
+        db.close = close
+        opened.append(db)
+        return db
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the summarizer's settings cannot be read")
+
+    monkeypatch.setattr(bot.cli, "open_database", tracked)
+    monkeypatch.setattr(bot.services.Services, "build", broken)
+    monkeypatch.setattr("storage.items.ItemsRepo.stats", broken)
+    assert main(argv) == 1  # logged through the redacting log, exit 1
+    assert opened and closed == opened
