@@ -72,23 +72,28 @@ class ExactVectors:
         self.ids, self.matrix = ids, matrix
         self.penalty = (hubness or Hubness()).penalty(ids)
 
-    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def nearest(self, query: np.ndarray, k: int, floor: float = -1.0) -> list[tuple[int, float]]:
         if not len(self.ids) or k <= 0:
             return []
-        scores = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1) - self.penalty
-        k = min(k, len(scores))
+        cosines = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+        scores = np.where(cosines >= floor, cosines - self.penalty, -np.inf)  # under the floor: never among them
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k <= 0:
+            return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [(int(self.ids[i]), float(scores[i])) for i in top]
 
-    def similarities(self, query: np.ndarray, item_ids: list[int]) -> dict[int, float]:
+    def similarities(self, query: np.ndarray, item_ids: list[int], floor: float = -1.0) -> dict[int, float]:
         wanted = np.asarray(item_ids, dtype=np.int64)
         if not len(self.ids) or not len(wanted):
             return {}
         rows = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)  # ids are in ascending order
         held = self.ids[rows] == wanted
-        scores = self.matrix[rows[held]] @ np.asarray(query, dtype=np.float32).reshape(-1) - self.penalty[rows[held]]
-        return dict(zip(wanted[held].tolist(), scores.tolist(), strict=True))
+        cosines = self.matrix[rows[held]] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        scores = cosines - self.penalty[rows[held]]
+        return {i: s for i, c, s in zip(wanted[held].tolist(), cosines.tolist(), scores.tolist(), strict=True)
+                if c >= floor}
 
 
 def store_counts(texts: Iterable[str]) -> StoreCounts:

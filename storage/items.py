@@ -21,7 +21,7 @@ class Item:
     content_hash: str
     created_at: datetime
     link: str | None = None  # the original on the web (statements from sources)
-    also: int = 0  # sources that carried the same text after it was stored (read for digests only)
+    reposts: int = 0  # sources that carried the same text after it was stored (read for digests only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def _row_to_item(row) -> Item:
         id=row["id"], text=row["text"], title=row["title"],
         statement_date=date.fromisoformat(row["statement_date"]), source=row["source"],
         content_hash=row["content_hash"], created_at=datetime.fromisoformat(row["created_at"]), link=row["link"],
-        also=row["also"] if "also" in row.keys() else 0,  # noqa: SIM118 (`in row` looks at the values)
+        reposts=row["also"] if "also" in row.keys() else 0,  # noqa: SIM118 (`in row` looks at the values)
     )
 
 

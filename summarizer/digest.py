@@ -16,11 +16,11 @@ from storage.items import Item
 from storage.preferences import Preferences
 from storage.summaries import Summary
 from summarizer.cleaning import clean
-from summarizer.filters import StatementStems
 from summarizer.headline import headline
 from summarizer.markup import escape, link, pack
 from summarizer.not_news import NotNewsClassifier, by_rules
 from summarizer.stories import StoreCounts, Story, group_stories, join_bursting_events, known_source, merge_events
+from summarizer.subscriber_terms import StatementStems
 
 DEFAULT_MAX_STORIES = 30
 BULLET, FOLLOWED = "•", "⭐"  # a story's line starts with one: ⭐ for a story the subscriber follows

@@ -21,10 +21,10 @@ from storage.summaries import SummariesRepo, Summary
 from storage.words import word_index
 from summarizer.digest import DEFAULT_MAX_STORIES, Reading, events_of, followed_line, rank, render_digest
 from summarizer.encoder import LazyEncoder
-from summarizer.filters import StatementStems
 from summarizer.footers import SourceFooters
 from summarizer.not_news import NotNewsClassifier
 from summarizer.stories import StoreCounts, Story, burst_stems, join_bursting_events
+from summarizer.subscriber_terms import StatementStems
 
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
 READ_CHARS = 1000  # of each statement, cleaned: its headline, lead and stems are in them (a big day: 3 s less)
@@ -39,7 +39,7 @@ def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, 
     for item in items:
         summary = summaries.get(item.id)
         embedded = "v" if vectors and item.id in vectors else ""
-        h.update(f"|{item.id}{embedded}+{item.also}:{summary.summary if summary else ''}".encode())
+        h.update(f"|{item.id}{embedded}+{item.reposts}:{summary.summary if summary else ''}".encode())
     return h.hexdigest()
 
 
@@ -47,7 +47,7 @@ def grouping_key(items: list[Item], story_model: str = "", vectors: Mapping[int,
     """What a period's stories and their order depend on: its items, which of them are embedded and how many
     sources carried each (not their summaries)."""
     h = hashlib.sha256(story_model.encode())
-    h.update(",".join(f"{i.id}{'v' if vectors and i.id in vectors else ''}+{i.also}" for i in items).encode())
+    h.update(",".join(f"{i.id}{'v' if vectors and i.id in vectors else ''}+{i.reposts}" for i in items).encode())
     return h.hexdigest()
 
 

@@ -109,7 +109,7 @@ class Story:
     @property
     def outlets(self) -> int:
         """Distinct sources that told the story, and the sources that carried one of its very texts."""
-        return len(self.sources) + sum(item.also for item in self.items)
+        return len(self.sources) + sum(item.reposts for item in self.items)
 
     @property
     def sources(self) -> list[Item]:

@@ -23,7 +23,7 @@ def item(i: int, text: str, day: date = DAY) -> Item:
 
 
 def test_a_statement_that_several_sources_carried_counts_them_all():
-    wire = replace(item(1, "Центробанк сохранил ключевую ставку."), also=4)  # five outlets, one text
+    wire = replace(item(1, "Центробанк сохранил ключевую ставку."), reposts=4)  # five outlets, one text
     told_twice = [item(2, "Курс рубля укрепился на торгах биржи."),
                   item(3, "Рубль укрепился на торгах биржи в пятницу.")]
     digest = build_digest([*told_twice, wire], {}, DAY, DAY)

@@ -2,7 +2,7 @@
 
 from aiogram import Router
 
-from bot.handlers import admin, channels, fallback, filters, inline, search, sources, subscriber
+from bot.handlers import admin, channels, fallback, inline, personal, search, sources, subscriber
 
 
 def routers() -> list[Router]:
@@ -10,4 +10,4 @@ def routers() -> list[Router]:
 
     admin first: an admin's plain text is a statement, not a search; fallback last."""
     return [admin.build_router(), sources.build_router(), channels.build_router(), subscriber.build_router(),
-            filters.build_router(), search.build_router(), inline.build_router(), fallback.build_router()]
+            personal.build_router(), search.build_router(), inline.build_router(), fallback.build_router()]

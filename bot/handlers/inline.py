@@ -21,7 +21,7 @@ from bot.keyboards import MAX_OFFSET
 from bot.render import inline_article
 from bot.services import Services
 from storage.search import MAX_QUERY_CHARS
-from summarizer.filters import usable
+from summarizer.subscriber_terms import usable
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from bot.handlers.common import (
     button_chat,
     item_number,
 )
-from bot.handlers.filters import describe
+from bot.handlers.personal import describe
 from bot.keyboards import (
     MAX_ID,
     SETTINGS_SIZES,

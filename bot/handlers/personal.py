@@ -16,8 +16,8 @@ from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
 from bot.services import Services
 from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
 from summarizer.digest import stories_word
-from summarizer.filters import usable
 from summarizer.markup import MAX_MESSAGE_CHARS, escape, longest_fitting
+from summarizer.subscriber_terms import usable
 
 USAGE = {
     "follow": "Напишите слово или фразу: <code>/follow санкции</code>, <code>/follow \"центральный банк\"</code>. "

@@ -16,8 +16,8 @@ from storage.morphology import index_stems as stems_of
 from storage.preferences import MAX_TERMS, Preferences, PreferencesRepo
 from storage.statements import parse_statement
 from summarizer.digest_maker import DigestMaker
-from summarizer.filters import matches
 from summarizer.markup import MAX_MESSAGE_CHARS, message_length
+from summarizer.subscriber_terms import matches
 from tests.helpers import NOW, USER, FakeBot, Harness, instant, subscribe
 
 DAY = date(2025, 8, 9)
