@@ -332,21 +332,24 @@ async def test_a_search_waiting_for_the_graph_leaves_the_event_loop_free(db):
             held.set()
             outcome.append(loop_ran.wait(10))  # let go at once if the event loop still runs
 
-    def nearest_then_graph_busy(query, k):
-        found = nearest(query, k)
+    def nearest_then_graph_busy(*args):
+        found = nearest(*args)
         threading.Thread(target=hold_the_graph).start()
         held.wait()
         return found
 
-    def similarities_asked(query, item_ids):
+    def similarities_asked(*args):
         asked.set()
-        return similarities(query, item_ids)
+        return similarities(*args)
 
     index.nearest, index.similarities = nearest_then_graph_busy, similarities_asked
     query = "что с валютой"
     searching = asyncio.ensure_future(search.search(query, query_vector=e5.queries([query])[0]))
-    while not asked.is_set():  # the search waits for the graph now
+    for _ in range(1000):  # the search waits for the graph now (10 s at most: a broken search fails, not hangs)
+        if asked.is_set() or searching.done():
+            break
         await asyncio.sleep(0.01)
+    assert asked.is_set(), searching.exception() if searching.done() else "the search never asked the graph"
     loop_ran.set()  # reached only while the event loop is free
     page = await searching
     assert outcome == [True] and page.hits[0].item_id == 1
