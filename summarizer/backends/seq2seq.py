@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from summarizer.text import clean_summary, model_input, sentences
 
@@ -93,8 +94,9 @@ class CTranslate2Backend:
             tokens, beam_size=self.gen.num_beams, max_decoding_length=self.gen.max_new_tokens,
             no_repeat_ngram_size=self.gen.no_repeat_ngram_size, max_batch_size=0,
         )
-        return [clean_summary(self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]),
-                                                    skip_special_tokens=True)) for r in results]
+        # A list of tokens gives a list of ids (the tokenizer's signature also allows one token, one id).
+        ids = [cast("list[int]", self.tokenizer.convert_tokens_to_ids(r.hypotheses[0])) for r in results]
+        return [clean_summary(text) for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
 def convert_to_ctranslate2(model: str, out_dir: str, quantization: str = "int8") -> str:
