@@ -40,6 +40,7 @@ from summarizer.stories import (
     Story,
     burst_stems,
     cluster_by_meaning,
+    event_words,
     fingerprint,
     group_fingerprints,
     jaccard,
@@ -217,11 +218,12 @@ def by_meaning(args: argparse.Namespace, gold_rows, near_rows, threads, unrelate
     rare = merge_events(stories, by_id, encoder.same_event, texts)
     rare_s = time.perf_counter() - started
     started = time.perf_counter()
-    stems = burst_stems(rare, texts)
+    read = event_words(rare, texts)
+    stems = burst_stems(read)
     stems_s = time.perf_counter() - started
     store = store_counts(r["text"] for r in read_jsonl_gz("search_corpus_ru.jsonl.gz"))
     started = time.perf_counter()
-    joined = join_bursting_events(rare, by_id, encoder.same_event, texts, store)
+    joined = join_bursting_events(rare, by_id, encoder.same_event, read, store)
     joined_s = time.perf_counter() - started
     print(f"  its events: by a rare name {rare_s:.1f} s ({len(rare)}); the burst's words {stems_s:.1f} s "
           f"({len(stems)} stems to count), joined {joined_s:.1f} s ({len(joined)})")
@@ -261,7 +263,7 @@ def events(encoder, vectors: np.ndarray, days: np.ndarray, stories: list[list[in
     store = store_counts([r["text"] for r in read_jsonl_gz("search_corpus_ru.jsonl.gz") if r.get("date", "")[:10] < str(
         date.fromordinal(int(second)))] + [i.text for i in day_items])
     rare = merge_events(day_stories, by_id, in_use, texts)
-    joined = join_bursting_events(rare, by_id, in_use, texts, store)
+    joined = join_bursting_events(rare, by_id, in_use, event_words(rare, texts), store)
     on_day = set(last.tolist())
     day_labels = [label if n in on_day else f"not that day {n}" for n, label in enumerate(labels)]
     print(f"  the second day alone ({len(last)} articles), cut {in_use:.3f}:\n"

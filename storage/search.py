@@ -14,6 +14,7 @@ import numpy as np
 
 from storage.base import Database, julian_day, placeholders
 from storage.fts5 import Fts5Syntax
+from storage.items import ItemsRepo
 from storage.morphology import STOPWORDS, WORD_RE, normalize_word, query_stems, stem_words, word_spans
 from storage.vectors import VectorIndex
 from storage.words import word_index
@@ -258,7 +259,7 @@ class SearchRepo:
         words = [t for t in query.optional if t.forms and not t.prefix]
         if len(words) <= MIN_FINDING_TERMS:
             return query.optional
-        statements = await self.db.value("SELECT coalesce(max(id), 0) FROM items")
+        statements = await ItemsRepo(self.db).newest_id()
         counts = await self.words.doc_counts(sorted({s for t in words for s in t.forms}), statements)
         # A word's forms are ORed: it is in at most the sum of their statements.
         frequency = {t: sum(counts.get(s, 0) for s in t.forms) for t in words}

@@ -115,7 +115,8 @@ class VectorIndex:
             keys = np.asarray(found.keys, dtype=np.int64)
             cosines = 1.0 - np.asarray(found.distances, dtype=np.float32)
             scores = cosines - self._hubness.penalty(keys)
-        order = [i for i in np.argsort(-scores, kind="stable") if cosines[i] >= floor][:k]
+        held = np.flatnonzero(cosines >= floor)
+        order = held[np.argsort(-scores[held], kind="stable")][:k]
         return [(int(keys[i]), float(scores[i])) for i in order]
 
     def similarities(self, query: np.ndarray, item_ids: list[int], floor: float = -1.0) -> dict[int, float]:

@@ -19,7 +19,15 @@ from summarizer.cleaning import clean
 from summarizer.headline import headline
 from summarizer.markup import escape, link, pack
 from summarizer.not_news import NotNewsClassifier, by_rules
-from summarizer.stories import StoreCounts, Story, group_stories, join_bursting_events, known_source, merge_events
+from summarizer.stories import (
+    StoreCounts,
+    Story,
+    event_words,
+    group_stories,
+    join_bursting_events,
+    known_source,
+    merge_events,
+)
 from summarizer.subscriber_terms import StatementStems
 
 DEFAULT_MAX_STORIES = 30
@@ -131,7 +139,7 @@ def stories_of(items: list[Item], reading: Reading, vectors: Mapping[int, np.nda
     counts, `store`), ranked."""
     stories = events_of(items, reading, vectors, same_story, same_event)
     if store is not None and vectors and same_event is not None:
-        stories = join_bursting_events(stories, vectors, same_event, reading.cleaned, store)
+        stories = join_bursting_events(stories, vectors, same_event, event_words(stories, reading.cleaned), store)
     return rank(stories, reading)
 
 

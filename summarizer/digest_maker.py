@@ -23,7 +23,7 @@ from summarizer.digest import DEFAULT_MAX_STORIES, Reading, events_of, followed_
 from summarizer.encoder import LazyEncoder
 from summarizer.footers import SourceFooters
 from summarizer.not_news import NotNewsClassifier
-from summarizer.stories import StoreCounts, Story, burst_stems, join_bursting_events
+from summarizer.stories import StoreCounts, Story, burst_stems, event_words, join_bursting_events
 from summarizer.subscriber_terms import StatementStems
 
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
@@ -49,6 +49,12 @@ def grouping_key(items: list[Item], story_model: str = "", vectors: Mapping[int,
     h = hashlib.sha256(story_model.encode())
     h.update(",".join(f"{i.id}{'v' if vectors and i.id in vectors else ''}+{i.reposts}" for i in items).encode())
     return h.hexdigest()
+
+
+def _burst_reading(stories: list[Story], texts: Mapping[int, str]) -> tuple[list[list[frozenset[str]]], list[str]]:
+    """The stories' event words and the stems whose store counts the burst needs (pymorphy3: off the loop)."""
+    read = event_words(stories, texts)
+    return read, burst_stems(read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +170,9 @@ class DigestMaker:
         reading = await asyncio.to_thread(Reading.of, items, cleaned, vectors, self.not_news, model)
         stories = await asyncio.to_thread(events_of, items, reading, vectors, cuts.story, cuts.event)
         if vectors and cuts.event is not None:
-            store = await self._store_counts(await asyncio.to_thread(burst_stems, stories, reading.cleaned))
-            stories = await asyncio.to_thread(join_bursting_events, stories, vectors, cuts.event, reading.cleaned,
-                                              store)
+            read, counted = await asyncio.to_thread(_burst_reading, stories, reading.cleaned)
+            store = await self._store_counts(counted)
+            stories = await asyncio.to_thread(join_bursting_events, stories, vectors, cuts.event, read, store)
         by_id = {i.id: i for i in items}
         stems = StatementStems(lambda item_id: f"{by_id[item_id].title or ''} {by_id[item_id].text}")
         return rank(stories, reading), stems, reading

@@ -351,8 +351,9 @@ def naming_words(text: str) -> frozenset[str]:
     return frozenset(w for w in found if w and len(w) > 2) - _CALENDAR_WORDS
 
 
-def _read_words(stories: list[Story], texts: Mapping[int, str]) -> list[list[frozenset[str]]]:
-    """The naming words of each story's first EVENT_ITEMS_READ statements, statement by statement."""
+def event_words(stories: list[Story], texts: Mapping[int, str]) -> list[list[frozenset[str]]]:
+    """The naming words of each story's first EVENT_ITEMS_READ statements, statement by statement: read once
+    (pymorphy3 is most of a burst's cost), for burst_stems and join_bursting_events both."""
     return [[naming_words(f"{i.title or ''} {texts.get(i.id, i.text)}") for i in s.items[:EVENT_ITEMS_READ]]
             for s in stories]
 
@@ -368,22 +369,22 @@ class StoreCounts:
         return sum(self.counts.get(stem, 0) for stem in query_stems(word))
 
 
-def burst_stems(stories: list[Story], texts: Mapping[int, str]) -> list[str]:
+def burst_stems(read: list[list[frozenset[str]]]) -> list[str]:
     """The stems whose store counts join_bursting_events needs: those of the words EVENT_BURST_STORIES of the
-    stories hold."""
-    held = Counter(word for own in _read_words(stories, texts) for word in frozenset().union(*own))
+    stories hold (`read`: event_words())."""
+    held = Counter(word for own in read for word in frozenset().union(*own))
     return sorted({stem for word, n in held.items() if n >= EVENT_BURST_STORIES for stem in query_stems(word)})
 
 
-def bursting_words(stories: list[Story], texts: Mapping[int, str], store: StoreCounts
+def bursting_words(stories: list[Story], read: list[list[frozenset[str]]], store: StoreCounts
                    ) -> tuple[list[frozenset[str]], frozenset[str]]:
     """Of each story's naming words (read from its first EVENT_ITEMS_READ statements), those bursting in the
     period: held by at least EVENT_BURST_STORIES of its stories, in a share of them EVENT_BURST times the share
     of the store's statements before the period that hold them. "Корея" in a twentieth of a day's stories is
     no rare name that day, yet it is the day's burst; "Москва" in as many is not. A young store knows few
     words' usual share, and few of its words burst. And those of the bursting words that tell an event: a
-    place or a person, or a word EVENT_BURST_TELLING times its usual share ("орешник", "асфальтоукладчик")."""
-    read = _read_words(stories, texts)
+    place or a person, or a word EVENT_BURST_TELLING times its usual share ("орешник", "асфальтоукладчик").
+    `read`: the stories' event_words()."""
     words = [frozenset().union(*own) for own in read]
     stories_with = Counter(word for own in words for word in own)
     statements_with = Counter(word for own in read for item in own for word in item)  # the period's, as read
@@ -396,23 +397,24 @@ def bursting_words(stories: list[Story], texts: Mapping[int, str], store: StoreC
 
 
 def join_bursting_events(stories: list[Story], vectors: Mapping[int, np.ndarray], threshold: float,
-                         texts: Mapping[int, str], store: StoreCounts) -> list[Story]:
+                         read: list[list[frozenset[str]]], store: StoreCounts) -> list[Story]:
     """The angles of a period's big event joined where merge_events left them apart: each close to the event as
     a whole (its mean vector) though not to each of its parts on average, and "Южная Корея" too common that day
     to be a rare name. Centroid linkage within each component of the graph at the event `threshold` plus
     EVENT_BURST_MARGIN: the two closest events whose mean vectors reach that, within the window, naming no
     different days, that share EVENT_BURST_SHARED bursting words one of which tells an event, join; then
     again, with the joined event's mean vector, until no pair does. A joined event's words are its lead
-    part's: a growing union of words would let it join anything."""
+    part's: a growing union of words would let it join anything. `read`: the stories' event_words()."""
     threshold += EVENT_BURST_MARGIN
-    embedded = [s for s in stories if any(i.id in vectors for i in s.items)]
+    rows = [n for n, s in enumerate(stories) if any(i.id in vectors for i in s.items)]
+    embedded = [stories[n] for n in rows]
     if len(embedded) < 2:
         return stories
     days = np.array([s.lead.statement_date.toordinal() for s in embedded])
     components = _components(_centroids(embedded, vectors), days, threshold)
     if not components:
         return stories
-    words, telling = bursting_words(embedded, texts, store)
+    words, telling = bursting_words(embedded, [read[n] for n in rows], store)
     out = [joined([embedded[r] for r in group])
            for rows in components
            for group in _centroid_linkage(rows, embedded, vectors, days, words, telling, threshold)]
@@ -460,8 +462,9 @@ def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[i
         span[a] = (min(span[a][0], span[b][0]), max(span[a][1], span[b][1]))
         named[a] += named[b]
         version[a] += 1
-        now = unit(a)
-        for c in range(n):
-            if c != a and groups[c] and (cos := float(now @ unit(c))) >= threshold:
-                heapq.heappush(heap, (-cos, min(a, c), max(a, c), version[min(a, c)], version[max(a, c)]))
+        units[a] = unit(a)
+        cosines = units @ units[a]
+        for c in np.flatnonzero(cosines >= threshold).tolist():
+            if c != a and groups[c]:
+                heapq.heappush(heap, (-float(cosines[c]), min(a, c), max(a, c), version[min(a, c)], version[max(a, c)]))
     return [g for g in groups if g]
