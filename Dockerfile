@@ -13,6 +13,9 @@ COPY bot bot
 COPY sources sources
 COPY storage storage
 COPY summarizer summarizer
+COPY search search
+COPY digest digest
+COPY meaning meaning
 RUN /venv/bin/pip install --no-cache-dir --no-deps .
 
 FROM python:3.11-slim

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from storage.hubness import Hubness
+from digest.stories import StoreCounts
+from search.hubness import Hubness
 from storage.morphology import index_stems
-from summarizer.stories import StoreCounts
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -66,7 +66,7 @@ def embedded_passages(encoder, texts: list[str], cache_dir: Path | None, chunk: 
 
 class ExactVectors:
     """The exact nearest neighbours, a product over every vector: the baseline the search graph
-    (storage/vectors.py) is measured against. Answers as the graph does, with the graph's `hubness`."""
+    (search/vectors.py) is measured against. Answers as the graph does, with the graph's `hubness`."""
 
     def __init__(self, ids: np.ndarray, matrix: np.ndarray, hubness: Hubness | None = None) -> None:
         self.ids, self.matrix = ids, matrix

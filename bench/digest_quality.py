@@ -29,15 +29,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bench.common import embedded_passages, read_jsonl_gz, store_counts
+from digest.ranking import Reading, rank, stories_of
+from digest.render import render_digest
+from digest.stories import StoreCounts, Story, group_stories
+from meaning.encoder import EncoderConfig, load_encoder, passage_text
 from storage.items import Item
 from storage.statements import clean_text, content_hash
 from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.cleaning import _EMOJI_RE, RECENT_POSTS, clean, learn_footers
-from summarizer.digest import Reading, rank, render_digest, stories_of
-from summarizer.encoder import EncoderConfig, load_encoder, passage_text
 from summarizer.headline import MAX_CHARS, headline
 from summarizer.not_news import NotNewsClassifier, by_rules
-from summarizer.stories import StoreCounts, Story, group_stories
 
 DAYS = "2024-11-04,2024-11-15,2024-11-21,2024-12-03"
 PAGE = 30

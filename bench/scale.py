@@ -34,9 +34,9 @@ import asyncpg
 from bench.common import median, percentile
 from bench.fanout import Received, max_in_one_second, prepare
 from bench.search import QUERIES, load_corpus
+from search.searcher import Searcher
 from storage.db import open_database
 from storage.items import ItemsRepo
-from storage.search import SearchRepo
 from storage.statements import parse_statement
 from tests import postgres_server
 from tests.e2e import BotApiServer, BotProcess
@@ -77,7 +77,7 @@ async def ingest_and_search(location: str, corpus: list) -> dict:
             t = time.perf_counter()
             await items.add(parse_statement(f"Срочное заявление {n}: пресс-служба сообщила о новом решении."))
             singles.append((time.perf_counter() - t) * 1000)
-        search = SearchRepo(db)
+        search = Searcher(db)
         times = []
         for _ in range(3):
             for q in QUERIES:

@@ -30,13 +30,14 @@ import numpy as np
 
 from bench.common import ExactVectors, median, percentile, read_jsonl_gz
 from bot.ingest import parse_date_field
+from meaning.encoder import EncoderConfig, load_encoder
+from search.query import parse_query
+from search.searcher import Searcher
+from search.vectors import VectorIndex
 from storage.base import Database
 from storage.items import ItemsRepo
-from storage.search import SearchRepo, parse_query
 from storage.sqlite import SqliteDatabase
 from storage.statements import StatementError, parse_statement
-from storage.vectors import VectorIndex
-from summarizer.encoder import EncoderConfig, load_encoder
 
 QUERIES = [
     "санкции", "визит президента", "курс рубля", "выборы губернатора", "нефть цены",
@@ -93,7 +94,7 @@ async def main() -> None:
         async with db.transaction() as conn:
             await conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
 
-        search = SearchRepo(db)
+        search = Searcher(db)
         fts_times, found, worst = [], {}, {}
         for _ in range(args.runs):
             for q in QUERIES:
@@ -155,7 +156,7 @@ async def fused_times(db: Database, queries: list[str], runs: int) -> dict[str, 
     print(f"the graph finds {sum(found) / (10 * len(vectors)):.1%} of the exact 10 nearest (random vectors)")
     out: dict[str, list[float]] = {}
     for reach, index in (("search graph", graph), ("exact product over every row (baseline)", exact)):
-        search = SearchRepo(db, index)  # type: ignore[arg-type]
+        search = Searcher(db, index)  # type: ignore[arg-type]
         for _ in range(runs):
             for n, (q, v) in enumerate(zip(queries, vectors, strict=True)):
                 t = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Calibration of the digest's same-story grouping (summarizer.stories), and its cost.
+"""Calibration of the digest's same-story grouping (digest.stories), and its cost.
 
     python -m bench.stories [--near 600] [--big-day 20000] [--cache DIR]
 
@@ -31,9 +31,7 @@ from unittest.mock import patch
 import numpy as np
 
 from bench.common import embedded_passages, read_jsonl_gz, store_counts
-from storage.items import Item
-from summarizer.encoder import EncoderConfig, load_encoder, passage_text
-from summarizer.stories import (
+from digest.stories import (
     EVENT_RARE_SHARE,
     SAME_STORY_JACCARD,
     STORY_WINDOW_DAYS,
@@ -50,6 +48,8 @@ from summarizer.stories import (
     names,
     other_days,
 )
+from meaning.encoder import EncoderConfig, load_encoder, passage_text
+from storage.items import Item
 
 
 def exhaustive(prints: list[frozenset[str]]) -> list[int]:
@@ -150,7 +150,7 @@ def pairwise(stories: list[list[int]], labels: list[str]) -> str:
 
 
 def parted(pair: dict) -> bool:
-    """Would the titles' named days keep this pair apart (summarizer.stories.other_days)?"""
+    """Would the titles' named days keep this pair apart (digest.stories.other_days)?"""
     return other_days(named_days(pair["title_1"]), named_days(pair["title_2"]))
 
 
@@ -231,7 +231,7 @@ def by_meaning(args: argparse.Namespace, gold_rows, near_rows, threads, unrelate
 
 def events(encoder, vectors: np.ndarray, days: np.ndarray, stories: list[list[int]], labels: list[str],
            threads: list[dict], gold, near, far) -> None:
-    """Stories of one event merged into one digest line (summarizer.stories.merge_events) at each event cut:
+    """Stories of one event merged into one digest line (digest.stories.merge_events) at each event cut:
     the events against the silver threads (broader than one piece of news: closer to events than stories
     are), by meaning alone and with the shared rare words the digest requires; and the gold pairs at each cut
     by meaning alone (a pair of two one-item stories merges when its cosine reaches it, before the words)."""
@@ -246,12 +246,12 @@ def events(encoder, vectors: np.ndarray, days: np.ndarray, stories: list[list[in
         mark = "  <- in use" if cut == in_use else ""
         for words, share in (("meaning alone", 1.0), ("and a rare name", EVENT_RARE_SHARE)):
             alone = share == 1.0  # every story "names" one word, rare enough: the gate always passes
-            with patch("summarizer.stories.names", (lambda text: frozenset({"-"})) if alone else names), \
-                    patch("summarizer.stories.EVENT_RARE_SHARE", share):
+            with patch("digest.stories.names", (lambda text: frozenset({"-"})) if alone else names), \
+                    patch("digest.stories.EVENT_RARE_SHARE", share):
                 merged = merge_events(told, by_id, cut)
             print(f"  cut {cut:.3f}, {words:>14}: {pairwise([[i.id for i in s.items] for s in merged], labels)}"
                   f"{mark}")
-    # Then a day's burst joins what the rare names left apart (summarizer.digest.stories_of): the second day's
+    # Then a day's burst joins what the rare names left apart (digest.ranking.stories_of): the second day's
     # articles against a store of the first and of the search corpus, as a digest of that day would see it.
     second = np.unique(days)[1]  # 3 May (a single article is dated the 4th)
     last = np.flatnonzero(days == second)

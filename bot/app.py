@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher
@@ -27,9 +29,9 @@ from bot.metrics_server import serve_metrics
 from bot.middlewares import AdminFlagMiddleware, InFlightMiddleware, ReplyRetryMiddleware, TelegramMetricsMiddleware
 from bot.services import Services
 from bot.webhook import serve_webhook
+from digest.markup import escape
 from storage.db import open_database
 from storage.updates import UpdatesRepo
-from summarizer.markup import escape
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,16 @@ async def poll_sources(services: Services) -> None:
         log.info("%d sources polled: %d new statements", len(polled), stored)
 
 
+def counted(job: str, run: Callable[..., Awaitable[None]], metrics: Metrics) -> Callable[..., Awaitable[None]]:
+    """A scheduled job whose finished runs are counted, by name: a run that raised too."""
+    async def counted_run(*args: Any) -> None:
+        try:
+            await run(*args)
+        finally:
+            metrics.job_runs.labels(job).inc()
+    return counted_run
+
+
 async def bot_identity(bot: Bot, settings: Settings) -> User:
     """The bot, as the Bot API knows it: the first call, so a wrong token or an unreachable server is said in
     one line naming the setting (network errors were retried for about 15 s first)."""
@@ -130,6 +142,14 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
     # A job due while the event loop is busy runs late rather than not at all (APScheduler's default grace is
     # 1 s: a busy second skipped a digest tick, and the next came 30 s later); late runs coalesce into one.
     scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True})
+
+    def every(job: str, run: Callable[..., Awaitable[None]], *args: Any, at_start: bool = False,
+              **interval: float) -> None:
+        """A job of one instance at a time, its late runs coalesced, its finished runs counted."""
+        start = {"next_run_time": datetime.now(UTC)} if at_start else {}
+        scheduler.add_job(counted(job, run, services.metrics), "interval", args=args, max_instances=1,
+                          coalesce=True, id=job, **interval, **start)
+
     metrics_runner = None
     try:
         if settings.metrics_listen:
@@ -141,16 +161,12 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
             services.worker.start()
         # One job every 30 s finds who is due; the delivery log makes overlapping or repeated ticks harmless,
         # and the first tick at start catches up digests missed while the bot was down.
-        scheduler.add_job(fanout.tick, "interval", seconds=TICK_SECONDS, next_run_time=datetime.now(UTC),
-                          max_instances=1, coalesce=True, id="digest-tick")
+        every("digest-tick", fanout.tick, seconds=TICK_SECONDS, at_start=True)
         # Summaries another process made are announced too, within seconds.
-        scheduler.add_job(send_summary_notices, "interval", seconds=NOTICE_SECONDS, args=[bot, services],
-                          max_instances=1, coalesce=True, id="summary-notices")
+        every("summary-notices", send_summary_notices, bot, services, seconds=NOTICE_SECONDS)
         # Each source has its own next poll (backoff included); this job only looks for the due ones.
-        scheduler.add_job(poll_sources, "interval", seconds=SOURCES_TICK_SECONDS, args=[services],
-                          next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id="sources-poll")
-        scheduler.add_job(housekeeping, "interval", hours=1, args=[services], next_run_time=datetime.now(UTC),
-                          max_instances=1, coalesce=True, id="housekeeping")
+        every("sources-poll", poll_sources, services, seconds=SOURCES_TICK_SECONDS, at_start=True)
+        every("housekeeping", housekeeping, services, hours=1, at_start=True)
         scheduler.start()
         if webhook:
             await serve_webhook(dp, bot, settings, UpdatesRepo(db))

@@ -10,7 +10,7 @@ import logging
 from aiogram import Bot
 
 from bot.services import Services
-from summarizer.markup import escape
+from digest.markup import escape
 
 log = logging.getLogger(__name__)
 

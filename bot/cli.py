@@ -111,8 +111,8 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     async with services_of(settings) as services:  # the graph built for this search is kept however it ends
-        await services.prepare_search()
-        page = await services.find(args.query, limit=args.limit, offset=args.offset, date_from=args.date_from,
+        await services.search.prepare()
+        page = await services.search.find(args.query, limit=args.limit, offset=args.offset, date_from=args.date_from,
                                    date_to=args.date_to)
     if args.json:
         print(json.dumps([{"id": h.item_id, "date": h.statement_date.isoformat(), "title": h.title,
@@ -171,10 +171,10 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services import statement_worker
+    from digest.maker import DigestMaker
+    from digest.render import continuation
+    from meaning.encoder import LazyEncoder
     from storage.items import ItemsRepo
-    from summarizer.digest import continuation
-    from summarizer.digest_maker import DigestMaker
-    from summarizer.encoder import LazyEncoder
 
     async with opened(settings) as db:
         if args.date:

@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:  # the model modules load numpy and the dictionaries: imported when a config is made
-    from summarizer.encoder import EncoderConfig
+    from meaning.encoder import EncoderConfig
     from summarizer.loader import SummarizerConfig
 
 TELEGRAM_API = "https://api.telegram.org"
@@ -205,7 +205,7 @@ class Settings(BaseSettings):
         return None if self.database_url.get_secret_value() else f"{self.database_path}.vectors"
 
     def encoder_config(self) -> EncoderConfig:
-        from summarizer.encoder import EncoderConfig
+        from meaning.encoder import EncoderConfig
         return EncoderConfig(backend=self.embedding_backend, model=self.embedding_model)
 
     @property

@@ -9,8 +9,8 @@ from __future__ import annotations
 from bot.config import parse_hhmm
 from bot.services import Services
 from bot.timezones import describe_timezone, parse_timezone
-from summarizer.digest import stories_word
-from summarizer.markup import escape
+from digest.markup import escape
+from digest.render import stories_word
 
 MAX_SIZE = 200
 WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")

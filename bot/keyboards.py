@@ -15,7 +15,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from summarizer.digest import stories_word
+from digest.render import stories_word
 
 MAX_ID = 2**62  # SQLite integers are 64-bit
 MAX_OFFSET = 100_000

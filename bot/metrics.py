@@ -26,6 +26,8 @@ class Metrics:
                                        registry=r)
         self.handler_errors = Counter("newsdigest_handler_errors", "Updates whose handling failed, by update type",
                                       ["update"], registry=r)
+        self.job_runs = Counter("newsdigest_job_runs", "Scheduled job runs finished, by job (a flat line: a stuck "
+                                "scheduler)", ["job"], registry=r)
         self.search_seconds = Histogram("newsdigest_search_seconds", "Search time, query embedding included",
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
                                         registry=r)
@@ -41,7 +43,7 @@ class Metrics:
         self.telegram_errors.labels(kind(exc)).inc()
 
     def store(self, statements: int, summarized: int, embedded: int, subscribers: int) -> None:
-        """The gauges of what the store holds (Services.refresh_metrics reads it)."""
+        """The gauges of what the store holds (bot/metrics_server.py reads it)."""
         self.statements.set(statements)
         self.summary_backlog.set(max(0, statements - summarized))
         self.embedding_backlog.set(max(0, statements - embedded))

@@ -17,10 +17,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+async def read_store_gauges(services: Services) -> None:
+    """The store's gauges, read from the database now."""
+    statements = await services.items.count()
+    vectors = await services.worker.embeddings.count_by_model()
+    model = services.search.encoder.loaded_name
+    # Before the encoder is loaded here, the model with the most vectors stands for it.
+    embedded = vectors.get(model, 0) if model else max(vectors.values(), default=0)
+    services.metrics.store(statements, sum((await services.summaries.count_by_method()).values()), embedded,
+                           (await services.subscribers.counts())["active"])
+
+
 def metrics_app(services: Services) -> web.Application:
     async def metrics(_request: web.Request) -> web.Response:
         try:
-            await services.refresh_metrics()
+            await read_store_gauges(services)
         except Exception:  # the counters are still worth reading when the database is not
             log.exception("reading the backlogs for /metrics failed")
         return web.Response(body=services.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})

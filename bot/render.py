@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from digest.markup import MAX_MESSAGE_CHARS, escape, fits, link, longest_fitting, message_length, split_escaped
+from digest.render import plural, russian_date, source_name
+from search.results import Hit, SearchPage
 from storage.items import Item
-from storage.search import Hit, SearchPage
 from storage.statements import shorten
 from storage.summaries import Summary
 from summarizer.cleaning import clean
-from summarizer.digest import plural, russian_date, source_name
 from summarizer.headline import headline
-from summarizer.markup import MAX_MESSAGE_CHARS, escape, fits, link, longest_fitting, message_length, split_escaped
 
 PAGE_SIZE = 5
 SHOWN_QUERY_CHARS = 100

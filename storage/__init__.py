@@ -1,1 +1,1 @@
-"""SQLite storage: items, summaries, subscribers, deliveries and Russian full-text search."""
+"""The store: SQLite or PostgreSQL, repositories over one connection, migrations, the word index."""

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from storage.base import Database
 from storage.items import iso_utc, utc_now
-from storage.search import MAX_QUERY_CHARS
 
 RETENTION = timedelta(days=7)  # raw queries are personal: kept only as long as their buttons are useful
 
@@ -14,8 +13,9 @@ RETENTION = timedelta(days=7)  # raw queries are personal: kept only as long as 
 class SearchesRepo:
     """Queries behind paging buttons (callback data holds 64 bytes, a query may not fit)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_chars: int) -> None:
         self.db = db
+        self.max_chars = max_chars  # no more than search reads of a query
 
     async def save(self, chat_id: int, query: str, *, now: datetime | None = None) -> int:
         now = now or utc_now()
@@ -23,7 +23,7 @@ class SearchesRepo:
             await conn.execute("DELETE FROM searches WHERE created_at < ?", (iso_utc(now - RETENTION),))
             ((search_id,),) = await conn.execute_fetchall(
                 "INSERT INTO searches(chat_id, query, created_at) VALUES (?, ?, ?) RETURNING id",
-                (chat_id, query[:MAX_QUERY_CHARS], iso_utc(now)))
+                (chat_id, query[:self.max_chars], iso_utc(now)))
             return search_id
 
     async def get(self, search_id: int, chat_id: int, *, now: datetime | None = None) -> str | None:

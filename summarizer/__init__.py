@@ -1,1 +1,1 @@
-"""Summaries of Russian statements (seq2seq model or extractive fallback) and digests."""
+"""Statements summarized: cleaned text, a seq2seq model or the extractive fallback, headlines, not-news rules."""

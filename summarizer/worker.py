@@ -19,12 +19,12 @@ from datetime import datetime
 
 import numpy as np
 
+from meaning.encoder import LazyEncoder, passage_text
 from storage.base import Database
 from storage.claims import holding
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo, utc_now
 from storage.summaries import SummariesRepo, Summary
-from summarizer.encoder import LazyEncoder, passage_text
 from summarizer.footers import SourceFooters
 from summarizer.loader import LazySummarizer
 

@@ -25,8 +25,8 @@ from aiogram.types import (
 from bot.config import load_settings
 from bot.delivery import Fanout
 from bot.services import Services
+from digest.markup import MAX_MESSAGE_CHARS, message_length
 from storage.statements import parse_statement
-from summarizer.markup import MAX_MESSAGE_CHARS, message_length
 from tests.helpers import ADMIN, NOW, USER, FakeBot, Harness, RecordingSession, instant
 
 CHANNEL = -1001234567890

@@ -3,10 +3,10 @@ gone, lines kept; and a statement's headline made from it."""
 
 from datetime import date
 
+from digest.maker import DigestMaker
 from storage.items import ItemsRepo
 from storage.statements import NewItem
 from summarizer.cleaning import clean, is_call_to_action, learn_footers
-from summarizer.digest_maker import DigestMaker
 from summarizer.footers import SourceFooters
 from summarizer.headline import MAX_CHARS, cut, headline
 from summarizer.not_news import by_rules

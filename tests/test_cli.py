@@ -1,3 +1,4 @@
+import functools
 import json
 import logging
 import socket
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.middlewares import ReplyRetryMiddleware
 from tests.feed_server import feed_server_thread
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -152,7 +154,7 @@ def test_the_search_graph_is_kept_when_the_search_fails(capsys, monkeypatch):
 
     async def broken(*args, **kwargs):
         raise RuntimeError("the database went away")
-    monkeypatch.setattr("bot.services.Services.find", broken)
+    monkeypatch.setattr("search.service.SearchService.find", broken)
     assert main(["search", "рубль"]) == 1
     assert list(Path("data").glob("newsbot.sqlite3.vectors-*"))  # built for the search, not thrown away
 
@@ -280,7 +282,14 @@ def test_an_unreachable_bot_api_is_named_in_one_line(caplog, monkeypatch):
     monkeypatch.setenv("BOT_TOKEN", "123:abc")
     monkeypatch.setenv("TELEGRAM_API_BASE", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("SUMMARIZER_BACKEND", "extractive")
+    waits: list[float] = []
+
+    async def waited(seconds: float) -> None:  # the retries' 15 s, on a clock of their own
+        waits.append(seconds)
+
+    monkeypatch.setattr("bot.app.ReplyRetryMiddleware", functools.partial(ReplyRetryMiddleware, sleep=waited))
     assert main(["run"]) == 3  # after retrying for about 15 s
+    assert len(waits) == 5 and 10 < sum(waits) < 20
     line = one_error(caplog)
     assert "TELEGRAM_API_BASE" in line and "cannot reach" in line
 

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from search.searcher import Searcher
 from storage.copy import TargetNotEmpty, copy_store
 from storage.deliveries import DeliveriesRepo
 from storage.digests import DigestsRepo
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
-from storage.search import SearchRepo
 from storage.sources import SourcesRepo
 from storage.sqlite import SqliteDatabase
 from storage.statements import parse_statement
@@ -53,7 +53,7 @@ async def test_everything_is_copied_with_its_ids_and_found_in_the_new_database(s
     (feed,) = await SourcesRepo(db).all()  # a source keeps its entries: a re-poll after the move adds nothing
     assert (feed.url, feed.statements) == ("https://news.example.ru/rss", 1)
     assert await SourcesRepo(db).known_keys(feed.id, ["entry-3", "entry-4"]) == {"entry-3"}
-    page = await SearchRepo(db).search("санкций")  # the word index is rebuilt in the target's own kind
+    page = await Searcher(db).search("санкций")  # the word index is rebuilt in the target's own kind
     assert [h.item_id for h in page.hits] == [3]
     assert (await SummariesRepo(db).get_many([1]))[1].summary == "Рубль укрепился."
     assert set(await EmbeddingsRepo(db).of_items("e5", [1, 3])) == {1, 3}

@@ -4,14 +4,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-import summarizer.digest_maker as digest_maker_module
+import digest.maker as digest_maker_module
+from digest.maker import DigestMaker
+from digest.markup import MAX_MESSAGE_CHARS, message_length
+from digest.render import build_digest, continuation, plural, russian_date, russian_period
+from digest.stories import group_stories
 from storage.items import Item, ItemsRepo
 from storage.statements import content_hash, parse_statement
 from storage.summaries import SummariesRepo, Summary
-from summarizer.digest import build_digest, continuation, plural, russian_date, russian_period
-from summarizer.digest_maker import DigestMaker
-from summarizer.markup import MAX_MESSAGE_CHARS, message_length
-from summarizer.stories import group_stories
 
 pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 

@@ -19,8 +19,8 @@ from bot.config import load_settings
 from bot.keyboards import DigestMoreCb
 from bot.services import Services
 from bot.texts import NOT_ADMIN
+from digest.markup import MAX_MESSAGE_CHARS, message_length
 from storage.statements import parse_statement
-from summarizer.markup import MAX_MESSAGE_CHARS, message_length
 from tests.helpers import ADMIN, USER, Harness
 
 
@@ -287,7 +287,7 @@ async def test_saved_searches_expire_and_are_capped(db):
     from datetime import timedelta
 
     from storage.searches import SearchesRepo
-    searches = SearchesRepo(db)
+    searches = SearchesRepo(db, max_chars=1000)
     old = datetime(2025, 8, 1, tzinfo=UTC)
     first = await searches.save(USER, "погода", now=old)
     assert await searches.get(first, USER, now=old + timedelta(days=6)) == "погода"

@@ -41,14 +41,14 @@ async def test_duplicates_inside_one_batch(db):
 
 
 async def test_delete_removes_item_summary_and_search_row(db):
-    from storage.search import SearchRepo
+    from search.searcher import Searcher
     items = ItemsRepo(db)
     item_id = (await items.add(parse_statement("Уникальное заявление о мостах."))).item_id
     await SummariesRepo(db).put_many([Summary(item_id, "Кратко.", "extractive")])
     assert await items.delete(item_id)
     assert await items.get(item_id) is None
     assert await SummariesRepo(db).get(item_id) is None
-    assert (await SearchRepo(db).search("мосты")).hits == []
+    assert (await Searcher(db).search("мосты")).hits == []
     assert not await items.delete(item_id)
 
 

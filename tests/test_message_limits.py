@@ -9,12 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.render import item_messages, nothing_found, search_results
+from digest.markup import MAX_MESSAGE_CHARS, message_length, split_escaped
+from digest.render import build_digest, continuation
+from search.query import parse_query
+from search.results import SearchPage, make_snippet
 from storage.items import Item
-from storage.search import SearchPage, make_snippet, parse_query
 from storage.statements import content_hash
 from storage.summaries import Summary
-from summarizer.digest import build_digest, continuation
-from summarizer.markup import MAX_MESSAGE_CHARS, message_length, split_escaped
 
 DAY = date(2025, 8, 9)
 # What hostile statements are made of: characters that escape long (&, <, >), characters that count
@@ -39,7 +40,7 @@ def item(i: int, text: str, title: str | None = None) -> Item:
 def test_search_pages_fit(text, title, query):
     parsed = parse_query(query + " визит")
     snippet, marks = make_snippet(text + " визит", parsed)
-    from storage.search import Hit
+    from search.results import Hit
     hits = [Hit(i, DAY, title, snippet, marks) for i in range(1, 6)]
     assert fits([search_results(query, SearchPage(hits=hits, offset=10**6, has_more=True))])
     assert fits([nothing_found(query)])

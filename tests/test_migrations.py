@@ -6,9 +6,9 @@ import json
 import sqlite3
 from datetime import date
 
+from search.searcher import Searcher
 from storage.deliveries import DeliveriesRepo
 from storage.items import ItemsRepo
-from storage.search import SearchRepo
 from storage.searches import SearchesRepo
 from storage.sqlite import MIGRATIONS, SqliteDatabase
 from storage.statements import parse_statement
@@ -32,7 +32,7 @@ async def test_version_2_database_upgrades_with_pending_deliveries_kept(tmp_path
         (pending,) = await DeliveriesRepo(db).pending()
         assert (pending.chat_id, pending.messages, pending.parts_sent) == (10, ["часть 1", "часть 2"], 1)
         assert await DeliveriesRepo(db).count_by_status() == {"pending": 1, "empty": 1}
-        assert await SearchesRepo(db).get(1, 0) is None  # ownerless searches are not kept
+        assert await SearchesRepo(db, max_chars=1000).get(1, 0) is None  # ownerless searches are not kept
         (version,) = await db.fetchone("PRAGMA user_version")
         assert version == len(MIGRATIONS)
     finally:
@@ -54,7 +54,7 @@ async def test_statements_indexed_before_the_day_table_are_found_by_date_and_ran
 
     db = await SqliteDatabase.open(path)
     try:
-        search = SearchRepo(db)
+        search = Searcher(db)
         assert [h.statement_date.day for h in (await search.search("санкции")).hits] == [9, 1]  # newer first
         page = await search.search("санкции", date_to=date(2025, 8, 5))
         assert [h.statement_date.day for h in page.hits] == [1]

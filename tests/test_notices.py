@@ -19,7 +19,7 @@ def services_on(db: Database) -> Services:
 
 async def test_the_summary_made_by_another_process_after_a_restart_is_announced_once(db, reopen):
     poster = services_on(db)
-    result = await poster.add_statement(parse_statement("Курс рубля укрепился на открытии торгов."), 100, 7)
+    result = await poster.intake.add(parse_statement("Курс рубля укрепился на открытии торгов."), 100, 7)
     assert await poster.notices.take_ready() == []  # no summary yet
     await db.close()  # the posting process stops before the summary is made
 
@@ -34,7 +34,7 @@ async def test_the_summary_made_by_another_process_after_a_restart_is_announced_
 
 async def test_a_deleted_post_is_not_announced(db):
     services = services_on(db)
-    result = await services.add_statement(parse_statement("Жара в Москве продлится до выходных."), 100, 8)
+    result = await services.intake.add(parse_statement("Жара в Москве продлится до выходных."), 100, 8)
     await services.items.delete(result.item_id)
     await services.worker.drain()
     assert await services.notices.take_ready() == []

@@ -11,13 +11,13 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 from bot.config import load_settings
 from bot.delivery import Fanout
 from bot.services import Services
+from digest.maker import DigestMaker
+from digest.markup import MAX_MESSAGE_CHARS, message_length
+from digest.subscriber_terms import matches
 from storage.items import ItemsRepo
 from storage.morphology import index_stems as stems_of
 from storage.preferences import MAX_TERMS, Preferences, PreferencesRepo
 from storage.statements import parse_statement
-from summarizer.digest_maker import DigestMaker
-from summarizer.markup import MAX_MESSAGE_CHARS, message_length
-from summarizer.subscriber_terms import matches
 from tests.helpers import NOW, USER, FakeBot, Harness, instant, subscribe
 
 DAY = date(2025, 8, 9)

@@ -15,9 +15,9 @@ import asyncpg
 import pytest
 
 from bot.cli import main
+from search.searcher import Searcher
 from storage.items import ItemsRepo, utc_now
 from storage.postgres import MIGRATIONS, PostgresDatabase
-from storage.search import SearchRepo
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo
 from tests.conftest import new_postgres_database
@@ -74,7 +74,7 @@ async def test_reads_and_new_transactions_survive_a_lost_connection(postgres_url
             await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                 " WHERE datname = $1 AND pid <> pg_backend_pid()", url.rsplit("/", 1)[1])
             await admin.close()
-            page = await SearchRepo(db).search("рубль")
+            page = await Searcher(db).search("рубль")
             assert [h.item_id for h in page.hits] == [1]
             added = await items.add(parse_statement("Биржа закрылась ростом индексов."))
             assert added.item_id == 2 and (await items.get(2)) is not None

@@ -4,10 +4,10 @@ import pytest
 
 from bot.render import item_messages
 from bot.timezones import describe_timezone, parse_timezone
+from digest.markup import MAX_MESSAGE_CHARS, split_escaped
 from storage.items import Item
 from storage.statements import content_hash
 from storage.summaries import Summary
-from summarizer.markup import MAX_MESSAGE_CHARS, split_escaped
 
 
 @pytest.mark.parametrize(("typed", "zone"), [

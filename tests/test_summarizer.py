@@ -3,14 +3,14 @@ from datetime import date
 
 import pytest
 
+from digest.maker import DigestMaker
+from digest.markup import escape
 from storage.items import ItemsRepo
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo
 from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.backends.seq2seq import CTranslate2Backend, TransformersBackend, convert_to_ctranslate2, fit_to_window
-from summarizer.digest_maker import DigestMaker
 from summarizer.loader import LazySummarizer, SummarizerConfig, load_backend
-from summarizer.markup import escape
 from summarizer.text import MAX_SUMMARY_CHARS, clean_summary, sentences
 from summarizer.worker import StatementWorker
 

@@ -15,11 +15,11 @@ from bot.delivery import Fanout
 from bot.handlers.common import admin_only, answer_digest, item_number
 from bot.ingest import Rejected, read_text
 from bot.services import Services
+from digest.markup import escape
+from digest.render import stories_word
 from storage.base import DatabaseBusy
 from storage.items import utc_now
 from storage.statements import NewItem, StatementError, parse_statement
-from summarizer.digest import stories_word
-from summarizer.markup import escape
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def _store(message: Message, services: Services, entry) -> None:
         await message.reply(f"Не сохранено: {escape(entry.reason)}.")
         return
     try:
-        result = await services.add_statement(entry, message.chat.id, message.message_id)
+        result = await services.intake.add(entry, message.chat.id, message.message_id)
     except Exception as exc:
         log.exception("statement from chat %s not stored", message.chat.id)
         reason = "база данных занята другим процессом" if isinstance(exc, DatabaseBusy) else "ошибка базы данных"

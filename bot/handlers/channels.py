@@ -16,8 +16,8 @@ from bot.handlers.admin import refuse
 from bot.handlers.common import admin_only, answer_parts
 from bot.services import Services
 from bot.timezones import describe_timezone
+from digest.markup import escape, pack
 from storage.channels import Channel
-from summarizer.markup import escape, pack
 
 USAGE = ("<b>Дайджест в канале</b>\n"
          "<code>/channel @имя</code> (или ссылка t.me/имя, или ответ этой командой на пересланный пост канала) — "

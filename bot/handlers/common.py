@@ -7,8 +7,8 @@ import re
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot.keyboards import MAX_ID, digest_more
+from digest.render import continuation
 from storage.digests import StoredDigest
-from summarizer.digest import continuation
 
 _NUMBER_RE = re.compile(r"#?([0-9]{1,18})")  # ASCII digits only: str.isdigit() accepts "²"
 

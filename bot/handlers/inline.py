@@ -20,8 +20,8 @@ from aiogram.types import (
 from bot.keyboards import MAX_OFFSET
 from bot.render import inline_article
 from bot.services import Services
-from storage.search import MAX_QUERY_CHARS
-from summarizer.subscriber_terms import usable
+from digest.subscriber_terms import usable
+from search.query import MAX_QUERY_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ async def _articles(services: Services, ids: list[int]) -> list[InlineQueryResul
 
 
 async def _found(services: Services, text: str, offset: int) -> tuple[list[int], bool]:
-    page = await services.find(text, limit=PAGE, offset=offset)
+    page = await services.search.find(text, limit=PAGE, offset=offset)
     return [hit.item_id for hit in page.hits], page.has_more
 
 

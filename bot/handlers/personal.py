@@ -14,10 +14,10 @@ from bot.authority import CHANGES_CHAT
 from bot.handlers.common import button_chat
 from bot.keyboards import FilterRemoveCb, OnlyFollowedCb, filters_keyboard
 from bot.services import Services
+from digest.markup import MAX_MESSAGE_CHARS, escape, longest_fitting
+from digest.render import stories_word
+from digest.subscriber_terms import usable
 from storage.preferences import MAX_TERM_CHARS, MAX_TERMS, Preferences
-from summarizer.digest import stories_word
-from summarizer.markup import MAX_MESSAGE_CHARS, escape, longest_fitting
-from summarizer.subscriber_terms import usable
 
 USAGE = {
     "follow": "Напишите слово или фразу: <code>/follow санкции</code>, <code>/follow \"центральный банк\"</code>. "

@@ -12,8 +12,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.keyboards import SearchPageCb, search_pager
 from bot.render import PAGE_SIZE, nothing_found, search_results
 from bot.services import Services
-from storage.search import MAX_QUERY_CHARS, split_date_filters
-from summarizer.markup import escape
+from digest.markup import escape
+from search.query import MAX_QUERY_CHARS, split_date_filters
 
 USAGE = ("Что искать? Например: /search визит президента\n"
          "Фильтр по датам: /search газ с:2025-08-01 по:2025-08-31")
@@ -28,7 +28,7 @@ async def _page(services: Services, chat_id: int, raw: str, offset: int,
         return (f"Не понимаю дату «{escape(problems[0][:20])}». Формат: с:2025-08-01 по:2025-08-31", None)
     if not query:
         return USAGE, None
-    page = await services.find(query, limit=PAGE_SIZE, offset=offset, date_from=date_from, date_to=date_to)
+    page = await services.search.find(query, limit=PAGE_SIZE, offset=offset, date_from=date_from, date_to=date_to)
     if not page.hits:
         return (nothing_found(query) if offset == 0 else "Больше результатов нет."), None
     if search_id is None:

@@ -10,11 +10,11 @@ from aiogram.types import Message
 
 from bot.handlers.common import admin_only, answer_parts, item_number
 from bot.services import Services
+from digest.markup import escape, pack
+from digest.render import plural, russian_date
 from sources.poller import SourceError
 from storage.sources import Source
 from storage.statements import shorten
-from summarizer.digest import plural, russian_date
-from summarizer.markup import escape, pack
 
 KIND_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed", "channel": "канал Telegram"}
 SHOWN_URL_CHARS = 200

@@ -41,8 +41,8 @@ from bot.render import item_messages
 from bot.services import Services
 from bot.slots import RHYTHMS
 from bot.timezones import describe_timezone
-from summarizer.digest import stories_word
-from summarizer.markup import escape
+from digest.markup import escape
+from digest.render import stories_word
 
 
 async def _settings_text(services: Services, chat_id: int) -> str:

