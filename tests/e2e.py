@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -121,6 +122,24 @@ class BotApiServer:
                     return record
             time.sleep(0.05)
         raise AssertionError(f"no such message within {timeout} s; sent: {self.sent()[after:][-5:]}")
+
+
+def job_runs(metrics_port: int, job: str) -> int:
+    """How many runs of a scheduled job the process serving /metrics on this port has finished."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    found = re.search(rf'^newsdigest_job_runs_total{{job="{job}"}} (\S+)$', text, re.M)
+    return int(float(found.group(1))) if found else 0
+
+
+def wait_for_job_runs(metrics_ports: list[int], job: str, runs: int, timeout: float = 30.0) -> None:
+    """Until each process has finished `runs` more runs of `job` than now: the last of them began after this
+    call (a run in progress now is at most the first), so whatever it would do again, it has done."""
+    targets = {port: job_runs(port, job) + runs for port in metrics_ports}
+    deadline = time.monotonic() + timeout
+    while any(job_runs(port, job) < target for port, target in targets.items()):
+        assert time.monotonic() < deadline, f"{job} did not run {runs} more times within {timeout} s"
+        time.sleep(0.1)
 
 
 class BotProcess:

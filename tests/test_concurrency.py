@@ -40,7 +40,11 @@ async def test_a_transaction_cancelled_while_it_waits_to_begin_leaves_the_connec
             await conn.execute("INSERT INTO leases(name, holder, expires_at) VALUES ('x', 'y', 'z')")
 
     waiting = asyncio.create_task(write())
-    await asyncio.sleep(0.3)
+    for _ in range(1000):  # the write lock taken: its BEGIN is in the connection's thread, waiting
+        if db._write_lock.locked():
+            break
+        await asyncio.sleep(0.001)
+    assert db._write_lock.locked() and not waiting.done()
     waiting.cancel()  # a shutdown
     await holding.__aexit__(None, None, None)  # the lock is free: the queued BEGIN now succeeds
     await other.close()

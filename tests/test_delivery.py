@@ -427,20 +427,20 @@ async def test_a_slow_lease_renewal_causes_no_burst_above_the_rate(env):
 
 
 class Outage:
-    """The store goes away for `seconds` once Telegram has taken `after` messages: the unlucky moment, with
-    parts taken and not yet recorded."""
+    """The store goes away for `seconds` of `clock` once Telegram has taken `after` messages: the unlucky
+    moment, with parts taken and not yet recorded."""
 
-    def __init__(self, db, bot: FakeBot, after: int, seconds: float) -> None:
+    def __init__(self, db, bot: FakeBot, after: int, seconds: float, clock=time.monotonic) -> None:
         self.starts_after, self.seconds, self.until = after, seconds, None
-        self.bot = bot
+        self.bot, self.clock = bot, clock
         for name in ("fetchone", "fetchall"):
             setattr(db, name, self._guarded(getattr(db, name)))
         db.transaction = self._guarded_transaction(db.transaction)
 
     def down(self) -> bool:
         if self.until is None and len(self.bot.sent) >= self.starts_after:
-            self.until = time.monotonic() + self.seconds
-        return self.until is not None and time.monotonic() < self.until
+            self.until = self.clock() + self.seconds
+        return self.until is not None and self.clock() < self.until
 
     def _guarded(self, method):
         async def guarded(*args, **kwargs):
@@ -460,7 +460,8 @@ class Outage:
 
 
 async def test_a_database_outage_mid_fanout_sends_no_digest_twice_and_misses_none(db):
-    # Real time: 400 subscribers at 200 messages/s (100 senders), the store away for 6 s after the 150th.
+    # 400 subscribers at 200 messages/s (100 senders), the store away after the 150th for 6 s of the fan-out's
+    # clock, which moves as its senders wait for the store (their retries' sleeps): no real waiting.
     settings = load_settings(summarizer_backend="extractive", digest_skip_empty=True)
     services = Services.build(settings, db)
     await services.items.add(parse_statement("Курс рубля укрепился на торгах."), now=NOW - timedelta(hours=2))
@@ -468,13 +469,19 @@ async def test_a_database_outage_mid_fanout_sends_no_digest_twice_and_misses_non
         await subscribe(services, chat)
     bot = FakeBot()
     bot.latency = 0.002
-    outage = Outage(db, bot, after=150, seconds=6.0)
-    fanout = Fanout(bot, services, concurrency=100)
+    clock = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        await asyncio.sleep(0)
+
+    outage = Outage(db, bot, after=150, seconds=6.0, clock=lambda: clock[0])
+    fanout = Fanout(bot, services, concurrency=100, sleep=sleep)
     fanout.limiter = RateLimiter(200.0)
     with contextlib.suppress(ConnectionError):  # the tick logs it: claiming stopped with the store away
         await fanout.run(NOW)
     assert outage.until is not None
-    await asyncio.sleep(max(0.0, outage.until - time.monotonic()))  # the store is back; the next ticks
+    clock[0] = max(clock[0], outage.until)  # the store is back; the next ticks
     await fanout.run(NOW + timedelta(seconds=30))
     await fanout.run(NOW + timedelta(seconds=60))
     got = Counter(chat for chat, _ in bot.sent)

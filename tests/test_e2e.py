@@ -204,8 +204,9 @@ def test_webhook_mode_takes_posted_updates_and_refuses_a_wrong_secret(api, tmp_p
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_two_webhook_replicas_and_two_workers_do_everything_once(api, tmp_path, backend, request):
-    from tests.e2e import free_port
+    from tests.e2e import free_port, wait_for_job_runs
     ports = [free_port(), free_port()]
+    metrics_ports = [free_port(), free_port()]
     store = {"DATABASE_PATH": str(tmp_path / "shared.sqlite3")}
     if backend == "postgres":
         store = {"DATABASE_URL": asyncio.run(create_postgres_database(request.getfixturevalue("postgres_url")))}
@@ -213,7 +214,8 @@ def test_two_webhook_replicas_and_two_workers_do_everything_once(api, tmp_path, 
               "WEBHOOK_SECRET": "replicas-secret", **store}
     api.balance(*(f"http://127.0.0.1:{p}/hook" for p in ports))
     processes = [BotProcess(api, tmp_path, "run", "--webhook", "--no-worker", name=f"replica{n}",
-                            WEBHOOK_LISTEN=f"127.0.0.1:{p}", **shared) for n, p in enumerate(ports)]
+                            WEBHOOK_LISTEN=f"127.0.0.1:{p}", METRICS_LISTEN=f"127.0.0.1:{m}", **shared)
+                 for n, (p, m) in enumerate(zip(ports, metrics_ports, strict=True))]
     processes += [BotProcess(api, tmp_path, "worker", "--poll", "0.2", name=f"worker{n}", **shared)
                   for n in range(2)]
     users = [USER, USER + 1, USER + 2]
@@ -228,7 +230,8 @@ def test_two_webhook_replicas_and_two_workers_do_everything_once(api, tmp_path, 
         api.send_text(ADMIN, "/senddigest")
         for user in users:  # sent by the lease holder at its next tick: "within a minute", the bot says
             api.wait_for(to(user, r"^<b>Дайджест"), timeout=70)
-        time.sleep(6)  # longer than the notice job's period: anything sent twice would be here by now
+        # Each replica's notice job has run once more from start to end: a notice taken twice would be sent now.
+        wait_for_job_runs(metrics_ports, "summary-notices", runs=2)
         texts = [(r["chat_id"], r["text"]) for r in api.sent()]
         for n in range(1, 7):
             assert sum(1 for c, t in texts if c == ADMIN and t.startswith(f"✅ Сохранено: #{n}.")) == 1
@@ -320,8 +323,7 @@ def test_a_channels_digest_goes_out_once_across_a_restart_and_inline_search_answ
         before = len(api.sent())
         api.send_text(ADMIN, "/senddigest")  # after the start's own tick: today's slot is taken
         done = api.wait_for(to(ADMIN, r"^Готово\."), timeout=40, after=before)
-        assert "уже получили сегодня: 1" in done["text"]
-        time.sleep(2)
+        assert "уже получили сегодня: 1" in done["text"]  # that tick found the channel served: no second post
     finally:
         code = restarted.stop()
     assert code == 0, restarted.output()[-3000:]

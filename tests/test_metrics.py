@@ -73,3 +73,24 @@ async def test_digest_deliveries_are_counted_by_how_they_ended(db):
     await fanout.run(NOW + timedelta(days=1))  # nothing new: two empty days, the blocked chat is gone
     counted = {s: sample(services, "newsdigest_digests_total", {"status": s}) for s in ("sent", "blocked", "empty")}
     assert counted == {"sent": 2, "blocked": 1, "empty": 2}
+
+
+async def test_scheduled_job_runs_are_counted_by_name_failed_ones_too():
+    import pytest
+
+    from bot.app import counted
+    from bot.metrics import Metrics
+    metrics = Metrics()
+
+    async def fine() -> None:
+        pass
+
+    async def broken() -> None:
+        raise RuntimeError("the database went away")
+
+    await counted("summary-notices", fine, metrics)()
+    with pytest.raises(RuntimeError):
+        await counted("digest-tick", broken, metrics)()
+    runs = {job: metrics.registry.get_sample_value("newsdigest_job_runs_total", {"job": job})
+            for job in ("summary-notices", "digest-tick")}
+    assert runs == {"summary-notices": 1.0, "digest-tick": 1.0}

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -28,13 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [f"Заявление номер {n}: в городе отремонтируют {n} улиц до конца года." for n in range(1, 25)]
 
 
-def worker_on(db: Database, made: list[str], **kw) -> StatementWorker:
+def worker_on(db: Database, made: list[str], meet: threading.Barrier | None = None, **kw) -> StatementWorker:
+    """A worker whose model records what it was given; with `meet`, its first batch waits there for the other
+    worker's first batch (both have claimed a share before either finishes one)."""
     summarizer = LazySummarizer(SummarizerConfig(model="x", backend="extractive"))
     real = summarizer.summarize
 
     def counting(texts: list[str]):
+        if meet is not None and not made:
+            meet.wait(10)
         made.extend(texts)
-        time.sleep(0.02)  # a model takes a while: the other worker claims meanwhile
         return real(texts)
 
     summarizer.summarize = counting  # type: ignore[method-assign]
@@ -46,7 +50,9 @@ async def test_two_workers_on_one_database_make_each_summary_once(db, reopen):
     other = await reopen()
     made_here: list[str] = []
     made_there: list[str] = []
-    await asyncio.gather(worker_on(db, made_here).drain(embed=False), worker_on(other, made_there).drain(embed=False))
+    meet = threading.Barrier(2)
+    await asyncio.gather(worker_on(db, made_here, meet).drain(embed=False),
+                         worker_on(other, made_there, meet).drain(embed=False))
     assert sorted(made_here + made_there) == sorted(TEXTS)  # every statement once, none twice
     assert made_here and made_there  # and both took a share
     assert await SummariesRepo(db).missing() == []
@@ -63,24 +69,39 @@ async def test_a_dead_workers_claims_pass_on_within_a_minute(db):
 
 
 async def test_a_live_worker_keeps_its_claims_through_a_long_batch(db, monkeypatch):
+    from storage.claims import CLAIM_TTL
+    from storage.items import iso_utc
     monkeypatch.setattr("storage.claims.RENEW_EVERY", timedelta(seconds=0.05))
     await ItemsRepo(db).add_many([parse_statement(t) for t in TEXTS[:4]])
     clock = [utc_now()]
     summarizer = LazySummarizer(SummarizerConfig(model="x", backend="extractive"))
     real = summarizer.summarize
+    in_model, may_finish = threading.Event(), threading.Event()
 
     def slow(texts: list[str]):
         clock[0] += timedelta(minutes=3)  # three minutes of model time: past the claims' first expiry
-        time.sleep(0.3)  # while the renewals run
+        in_model.set()
+        assert may_finish.wait(10)  # the model runs until the test has seen the claims renewed and kept
         return real(texts)
 
     summarizer.summarize = slow  # type: ignore[method-assign]
     slow_worker = StatementWorker(db, summarizer, batch_size=4, wall_clock=lambda: clock[0])
     busy = asyncio.create_task(slow_worker.summarize_batch())
-    await asyncio.sleep(0.2)
-    made: list[str] = []
-    assert await worker_on(db, made, wall_clock=lambda: clock[0]).drain(embed=False) == 0  # nothing to take
-    assert await busy == 4 and made == []
+    try:
+        assert await asyncio.to_thread(in_model.wait, 10)
+        renewed = iso_utc(clock[0] + CLAIM_TTL)  # what a renewal during the model's three minutes writes
+        for _ in range(500):  # a renewal every 0.05 s: the first comes within a few steps
+            if await db.fetchone("SELECT 1 FROM claims WHERE expires_at < ?", (renewed,)) is None:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the claims were never renewed")
+        made: list[str] = []
+        assert await worker_on(db, made, wall_clock=lambda: clock[0]).drain(embed=False) == 0  # nothing to take
+        assert made == []
+    finally:
+        may_finish.set()
+    assert await busy == 4
 
 
 def test_newsbot_worker_runs_on_its_own_until_stopped(tmp_path):
