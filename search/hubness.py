@@ -4,8 +4,8 @@ Some statements sit near everything on their broad topic: "Кадры с мес�
 bare headline, a weather line. Such "hubs" are among the nearest of almost any query on the topic and crowd
 out the statement the user means. Local scaling (the CSLS of cross-lingual retrieval) takes a share of
 that mean, over the store's median, off the statement's cosine to a query: a statement must be closer to
-the query than to its own neighbours to rank high. bench/relevance: teasers found in the first 10 from
-0.91 to 0.93, vectors alone from 0.71 to 0.81, other-outlet headlines unchanged.
+the query than to its own neighbours to rank high (bench/relevance: more teasers found, by vectors alone
+most of all, other outlets' headlines unchanged; figures in docs/benchmarks.md).
 
 Kept beside the search graph, and updated as it grows: a new statement's nearest give its own mean, and
 it enters their lists of best cosines (otherwise the first statements stored would count as specific

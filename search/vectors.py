@@ -1,10 +1,8 @@
 """Nearest neighbours over the stored statement vectors: an HNSW graph (usearch) in memory.
 
-Not an exact product over every vector: that costs per row (a million float32 rows, ~150 ms a query
-here) and competes with the word ranking for the same cores. The graph answers in ~2 ms at 28k
-statements (~13 ms at 1M). Of the exact ten nearest of real queries it finds 99.8 % by cosine, 97.8 %
-once each statement's hubness is taken off (with the same recall when fused with the words;
-bench/relevance; bench/search times both).
+Not an exact product over every vector: that costs per row and competes with the word ranking for the
+same cores. The graph answers in milliseconds and finds nearly all of the exact nearest, and the same
+recall once fused with the words (docs/benchmarks.md: bench/search times both, bench/relevance counts).
 The vectors live in the database; the graph is made from them. Beside a SQLite database it is saved
 to a file, so that a restart reads it back instead of building it again, then takes in the vectors
 stored since. A new encoder starts a new graph (the file's name carries the encoder's).

@@ -228,20 +228,18 @@ async def test_rate_limiter_holds_the_rate_through_repeated_stalls():
 
 
 async def test_rate_limiter_spaces_starts_and_pauses():
-    import time
+    clock = [100.0]  # a clock that stands still: every wait is the limiter's own spacing
     starts = []
 
     async def record(seconds):  # when each send would start
-        starts.append(time.monotonic() + seconds)
+        starts.append(clock[0] + seconds)
 
-    limiter = RateLimiter(50, sleep=record)
+    limiter = RateLimiter(50, sleep=record, clock=lambda: clock[0])
     await asyncio.gather(*(limiter.wait() for _ in range(10)))
-    paused_at = time.monotonic()
     limiter.pause(5)
     await limiter.wait()
-    gaps = sorted(b - a for a, b in zip(starts, starts[1:], strict=False))
-    assert gaps[0] >= 0.02 - 1e-4  # never two starts closer than 1/rate (µs of clock reads aside)
-    assert starts[-1] >= paused_at + 5 - 1e-3  # a 429 holds everyone back
+    assert [round(b - a, 9) for a, b in zip(starts, starts[1:-1], strict=False)] == [0.02] * 9  # 1/rate apart
+    assert starts[-1] == 105.0  # a 429 holds everyone back
 
 
 async def test_a_big_digest_ends_with_a_button_for_the_rest(env):
