@@ -111,7 +111,7 @@ async def all_words(search: Searcher, query: str, limit: int = K) -> list[int]:
     parsed = parse_query(query)
     if parsed.empty:
         return []
-    return list(await search._ranked(parsed.fts(search.words.syntax), list(parsed.include), (None, None), limit))
+    return list(await search._ranked(parsed.match(search.words.syntax), list(parsed.include), (None, None), limit))
 
 
 async def ranked(search: Searcher, query: str) -> list[int]:

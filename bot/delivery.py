@@ -176,8 +176,8 @@ class Fanout:
             return report
 
     async def _claim_due(self, now: datetime, manual: bool, report: FanoutReport,
-                         send: Callable[[Delivery], None] | None = None) -> None:
-        """Claim each due subscriber's digest in the delivery log; `send` gets each one to send."""
+                         enqueue: Callable[[Delivery], None] | None = None) -> None:
+        """Claim each due subscriber's digest in the delivery log; `enqueue` queues each one for the senders."""
         settings = self.services.settings
         catch_up = timedelta(hours=settings.digest_catch_up_hours)
         due: dict[int, tuple[Subscriber, Slot]] = {}
@@ -209,8 +209,8 @@ class Fanout:
             if claimed and claimed.status == "empty":
                 report.add("empty")
                 self.services.metrics.digests.labels("empty").inc()
-            elif claimed and send:
-                send(claimed)
+            elif claimed and enqueue:
+                enqueue(claimed)
 
     async def _pace_chat(self, chat_id: int) -> None:
         interval = GROUP_INTERVAL_S if chat_id < 0 else CHAT_INTERVAL_S

@@ -25,7 +25,7 @@ class Term:
     forms: tuple[str, ...] = ()  # one word: the stems of all its forms, any of which matches
     quoted: bool = False    # user typed `"a phrase"`: required in every tier
 
-    def fts(self, syntax=Fts5Syntax) -> str:
+    def match(self, syntax=Fts5Syntax) -> str:
         """This term in the index's query language (FTS5's unless another `syntax` is given)."""
         if len(self.forms) > 1:
             return "(" + syntax.any([syntax.phrase([s]) for s in self.forms]) + ")"
@@ -40,16 +40,16 @@ class ParsedQuery:
     def empty(self) -> bool:
         return not self.include
 
-    def fts(self, syntax=Fts5Syntax) -> str:
-        """Documents with every word."""
-        return self._without_excluded(syntax.all([t.fts(syntax) for t in self.include]), syntax)
+    def match(self, syntax=Fts5Syntax) -> str:
+        """Documents with every word, in the index's query language (FTS5's, or tsquery's with its `syntax`)."""
+        return self._without_excluded(syntax.all([t.match(syntax) for t in self.include]), syntax)
 
     @property
     def optional(self) -> list[Term]:
         """The terms a partial match may lack: all but the quoted phrases."""
         return [t for t in self.include if not t.quoted]
 
-    def fts_partial(self, finding: list[Term] | None = None, syntax=Fts5Syntax) -> str | None:
+    def partial_match(self, finding: list[Term] | None = None, syntax=Fts5Syntax) -> str | None:
         """Documents with some of the words: the second tier of results (those with every word among them are
         the first tier's, and the caller drops them: `NOT (every word)` here made the index evaluate every word,
         the common ones too, and cost a teaser at 1M statements ~15 ms). Quoted phrases stay required (a user
@@ -57,19 +57,19 @@ class ParsedQuery:
         of the `finding` terms (default: any optional one). None when there is no second tier (a single term)."""
         if not self.optional or len(self.include) < 2:
             return None
-        some = self.required_fts(syntax) or syntax.any([t.fts(syntax) for t in (finding or self.optional)])
+        some = self.required_match(syntax) or syntax.any([t.match(syntax) for t in (finding or self.optional)])
         return self._without_excluded(some, syntax)
 
-    def required_fts(self, syntax=Fts5Syntax) -> str | None:
+    def required_match(self, syntax=Fts5Syntax) -> str | None:
         """The quoted phrases, which every result must hold."""
-        return syntax.all([t.fts(syntax) for t in self.include if t.quoted]) or None
+        return syntax.all([t.match(syntax) for t in self.include if t.quoted]) or None
 
-    def excluded_fts(self, syntax=Fts5Syntax) -> str | None:
+    def excluded_match(self, syntax=Fts5Syntax) -> str | None:
         """The `-word` terms, any of which rules a result out."""
-        return syntax.any([t.fts(syntax) for t in self.exclude]) or None
+        return syntax.any([t.match(syntax) for t in self.exclude]) or None
 
     def _without_excluded(self, expr: str, syntax) -> str:
-        excluded = self.excluded_fts(syntax)
+        excluded = self.excluded_match(syntax)
         return syntax.but_not(expr, excluded) if excluded else expr
 
     def matcher(self) -> Callable[[str], bool]:

@@ -58,7 +58,7 @@ class Searcher:
     async def _allowed(self, query: ParsedQuery, days: tuple[int | None, int | None], ids: list[int]) -> list[int]:
         """Those of `ids` (in their order) within the dates, with every quoted phrase and no excluded word."""
         syntax = self.words.syntax
-        required, excluded = query.required_fts(syntax), query.excluded_fts(syntax)
+        required, excluded = query.required_match(syntax), query.excluded_match(syntax)
         if not ids or not (any(d is not None for d in days) or required or excluded):
             return ids  # nothing to hold them to
         keep = await self.words.allowed(ids, days, required, excluded)
@@ -93,13 +93,13 @@ class Searcher:
         # words (the two costs overlap instead of adding up).
         nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth, min_similarity)) if fusing else None
         try:
-            complete = list(await self._ranked(query.fts(syntax), list(query.include), days, depth))
+            complete = list(await self._ranked(query.match(syntax), list(query.include), days, depth))
             seen = set(complete)
             # This page and the sign of a next one within the statements with every word: the rest (partial
             # matches, meaning) would rank after them, and is not needed now.
             enough = len(complete) > offset + limit
             by_words: dict[int, float] = {}
-            if not enough and (partial := query.fts_partial(await self._finding_terms(query), syntax)):
+            if not enough and (partial := query.partial_match(await self._finding_terms(query), syntax)):
                 # Fewer than a page: `complete` holds every statement with all the words, and they are not partial.
                 partial_matches = await self._ranked(partial, list(query.include), days, depth + len(complete))
                 by_words = {i: s for i, s in partial_matches.items() if i not in seen}
