@@ -21,6 +21,7 @@ RECENCY_DAYS = 30.0
 K1, B = 1.2, 0.75  # bm25's, as FTS5's
 AVERAGE_LENGTH_TTL = 600.0  # seconds the average statement length (distinct stems) is reused
 PREFIX_IDF = 1.0  # a `word*` term: its statements are not counted (a prefix is many stems)
+SPAN_MARGIN = 2.0  # the newest ids searched first: twice those where a window of matches is expected
 
 
 def lexeme(stem: str, label: str = "") -> str:
@@ -88,9 +89,25 @@ class TsvectorIndex:
         """The best `limit` documents matching `match` with their scores (higher is better), best first, among
         the newest `window` matches. The score: bm25 with each term counted once (its IDF, twice in the title),
         times recency."""
+        newest, held = await self._statements_holding(terms)
+        idf = {t: PREFIX_IDF if t.prefix else math.log(1 + (newest - n + 0.5) / (n + 0.5)) for t, n in held.items()}
+        # The newest matches of a broad word are found among the newest statements, not all of them: a share
+        # of the ids where `window` matches are expected (from its rarest word's count) is searched first.
+        # A query whose words are seldom together may find fewer there: then every statement is searched.
+        rarest = min((n for t, n in held.items() if not t.prefix), default=0)
+        span = int(SPAN_MARGIN * window * newest / rarest) if rarest else newest
+        if span < newest:
+            found, total = await self._ranked_since(match, terms, days, window, limit, idf, newest - span)
+            if total >= window:
+                return found
+        found, _total = await self._ranked_since(match, terms, days, window, limit, idf, 0)
+        return found
+
+    async def _ranked_since(self, match: str, terms: Sequence, days: tuple[int | None, int | None], window: int,
+                            limit: int, idf: dict, after: int) -> tuple[dict[int, float], int]:
+        """ranked() among the statements with ids above `after`; and how many of the window it found."""
         where, params = day_range(days)
-        where, params = ["tsv @@ CAST(? AS tsquery)", *where], [match, *params]
-        idf = await self._idf(terms)
+        where, params = ["tsv @@ CAST(? AS tsquery)", "item_id > ?", *where], [match, after, *params]
         # Each term: its IDF if in the statement, twice that if in the title (FTS5: title weight 2, body 1).
         parts, term_params = [], []
         for term in terms:
@@ -102,16 +119,22 @@ class TsvectorIndex:
         length = f"(1 - {B} + {B} * length(v) / {await self._average_length_now():.3f}::float8)"
         score = (f"({' + '.join(parts) or '1.0'}) * {K1 + 1} / (1 + {K1} * {length})"
                  f" * (1.0 + 1.0 / (1.0 + greatest(? - day, 0) / {RECENCY_DAYS}::float8))")
-        # The window: the newest matches, found by sorting them (`+ 0`), not by walking the key from the end
-        # (which reads every row when the matches are few). Each vector is read, and decompressed, once (`v`),
-        # not once per term.
+        # The window: the newest matches, from the word index's bitmap of them (and of the ids above `after`,
+        # intersected), sorted. Each window statement's vector is then read by its id, and decompressed once
+        # (`v`), not once per term.
         sql = (f"WITH w AS MATERIALIZED (SELECT item_id FROM items_words WHERE {' AND '.join(where)}"
                f" ORDER BY item_id + 0 DESC LIMIT {int(window)}),"
-               " m AS MATERIALIZED (SELECT item_id, day, tsv || ''::tsvector AS v"
-               " FROM items_words JOIN w USING (item_id))"
-               f" SELECT item_id, CAST({score} AS float8) AS s FROM m ORDER BY s DESC, item_id DESC LIMIT ?")
-        rows = await self.db.fetchall(sql, (*params, *term_params, julian_day(date.today()), limit))
-        return {r[0]: r[1] for r in rows}
+               " m AS MATERIALIZED (SELECT item_id, day, tsv || ''::tsvector AS v FROM items_words"
+               " WHERE item_id = ANY(ARRAY(SELECT item_id FROM w)))"
+               f" SELECT item_id, CAST({score} AS float8) AS s, (SELECT count(*) FROM w) AS n FROM m"
+               " ORDER BY s DESC, item_id DESC LIMIT ?")
+        async with self.db.transaction() as conn:
+            # The planner's own choice for a broad word was a scan of every statement (or of the id key,
+            # testing each vector): the index's bitmaps cost a fraction of either (bench/scale).
+            await conn.execute("SELECT set_config('enable_seqscan', 'off', true),"
+                               " set_config('enable_indexscan', 'off', true)")  # SET LOCAL, in one call
+            rows = await conn.execute_fetchall(sql, (*params, *term_params, julian_day(date.today()), limit))
+        return {r[0]: r[1] for r in rows}, (rows[0][2] if rows else 0)
 
     async def _average_length_now(self) -> float:
         """Distinct stems in a statement, on average (every statement counts each of its stems once)."""
@@ -122,20 +145,15 @@ class TsvectorIndex:
             self._average_length = (max(float(stems) / max(statements, 1), 1.0), now)
         return self._average_length[0]
 
-    async def _idf(self, terms: Sequence) -> dict[object, float]:
-        stems = sorted({s for t in terms for s in (t.forms or t.stems)})
-        total = await self.db.value("SELECT coalesce(max(id), 0) FROM items")  # ids are never reused
-        counts = await self.doc_counts(stems, total) if stems else {}
-        idf = {}
-        for term in terms:
-            if term.prefix:
-                idf[term] = PREFIX_IDF
-                continue
-            # A word matches any of its forms (their statements, summed); a phrase no more than its rarest stem.
-            n = (sum(counts.get(s, 0) for s in term.forms) if term.forms
-                 else min(counts.get(s, 0) for s in term.stems))
-            idf[term] = math.log(1 + (total - n + 0.5) / (n + 0.5))
-        return idf
+    async def _statements_holding(self, terms: Sequence) -> tuple[int, dict]:
+        """The newest statement's id (ids are never reused: the store's size, near enough), and how many
+        statements hold each term: a word any of its forms (their counts summed), a phrase no more than its
+        rarest stem (a `word*` prefix is not counted: 0)."""
+        stems = sorted({s for t in terms if not t.prefix for s in (t.forms or t.stems)})
+        newest = await self.db.value("SELECT coalesce(max(id), 0) FROM items")
+        counts = await self.doc_counts(stems, newest) if stems else {}
+        return newest, {t: 0 if t.prefix else sum(counts.get(s, 0) for s in t.forms) if t.forms
+                        else min(counts.get(s, 0) for s in t.stems) for t in terms}
 
     async def doc_counts(self, stems: list[str], newest: int) -> dict[str, int]:
         """How many statements hold each stem (exact: kept in a table as statements come and go, so `newest`,

@@ -128,6 +128,18 @@ async def test_broad_queries_rank_the_newest_window(db, monkeypatch):
     assert sorted(h.item_id for h in page.hits) == list(range(21, 31))
 
 
+async def test_words_that_meet_only_in_old_statements_are_found_beyond_the_newest(db, monkeypatch):
+    # Each word is common, so the newest statements are searched first for the window of matches; the two
+    # meet only in the oldest statements, and those are found all the same.
+    import search.searcher as search_module
+    texts = ([f"Погода и жара, сводка {i}." for i in range(4)] + [f"Погода номер {i}." for i in range(13)]
+             + [f"Жара номер {i}." for i in range(13)])
+    await ItemsRepo(db).add_many([parse_statement(t) for t in texts])
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 3)
+    page = await Searcher(db).search("погода жара", limit=3)
+    assert sorted(h.item_id for h in page.hits) == [2, 3, 4]
+
+
 async def test_a_sentence_finds_the_documents_with_most_of_its_words(search):
     # No statement has every word: the best partial matches come, most words first.
     assert await texts(search, "визит президента в Москву") == [1, 4]
