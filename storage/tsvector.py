@@ -21,6 +21,7 @@ RECENCY_DAYS = 30.0
 K1, B = 1.2, 0.75  # bm25's, as FTS5's
 AVERAGE_LENGTH_TTL = 600.0  # seconds the average statement length (distinct stems) is reused
 PREFIX_IDF = 1.0  # a `word*` term: its statements are not counted (a prefix is many stems)
+WINDOW_WORK_MEM = "64MB"  # the window's vectors are sorted in memory, not in a file
 SPAN_MARGIN = 2.0  # the newest ids searched first: twice those where a window of matches is expected
 
 
@@ -120,19 +121,19 @@ class TsvectorIndex:
         score = (f"({' + '.join(parts) or '1.0'}) * {K1 + 1} / (1 + {K1} * {length})"
                  f" * (1.0 + 1.0 / (1.0 + greatest(? - day, 0) / {RECENCY_DAYS}::float8))")
         # The window: the newest matches, from the word index's bitmap of them (and of the ids above `after`,
-        # intersected), sorted. Each window statement's vector is then read by its id, and decompressed once
-        # (`v`), not once per term.
-        sql = (f"WITH w AS MATERIALIZED (SELECT item_id FROM items_words WHERE {' AND '.join(where)}"
+        # intersected), sorted with their vectors (read once: not again by id), each decompressed once (`v`),
+        # not once per term.
+        sql = (f"WITH w AS MATERIALIZED (SELECT item_id, day, tsv FROM items_words WHERE {' AND '.join(where)}"
                f" ORDER BY item_id + 0 DESC LIMIT {int(window)}),"
-               " m AS MATERIALIZED (SELECT item_id, day, tsv || ''::tsvector AS v FROM items_words"
-               " WHERE item_id = ANY(ARRAY(SELECT item_id FROM w)))"
+               " m AS MATERIALIZED (SELECT item_id, day, tsv || ''::tsvector AS v FROM w)"
                f" SELECT item_id, CAST({score} AS float8) AS s, (SELECT count(*) FROM w) AS n FROM m"
                " ORDER BY s DESC, item_id DESC LIMIT ?")
         async with self.db.transaction() as conn:
             # The planner's own choice for a broad word was a scan of every statement (or of the id key,
             # testing each vector): the index's bitmaps cost a fraction of either (bench/scale).
             await conn.execute("SELECT set_config('enable_seqscan', 'off', true),"
-                               " set_config('enable_indexscan', 'off', true)")  # SET LOCAL, in one call
+                               " set_config('enable_indexscan', 'off', true),"
+                               f" set_config('work_mem', '{WINDOW_WORK_MEM}', true)")  # SET LOCAL, in one call
             rows = await conn.execute_fetchall(sql, (*params, *term_params, julian_day(date.today()), limit))
         return {r[0]: r[1] for r in rows}, (rows[0][2] if rows else 0)
 
