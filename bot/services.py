@@ -20,6 +20,7 @@ from storage.base import Database
 from storage.channels import ChannelsRepo
 from storage.deliveries import DeliveriesRepo
 from storage.embeddings import EmbeddingsRepo
+from storage.graphs import GraphsRepo
 from storage.items import ItemsRepo
 from storage.notices import NoticesRepo
 from storage.preferences import PreferencesRepo
@@ -68,7 +69,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
-        index = VectorIndex(EmbeddingsRepo(db), settings.vector_graph_path)
+        index = VectorIndex(EmbeddingsRepo(db), settings.vector_graph_path, shared=GraphsRepo(db))
         encoder = LazyEncoder(settings.encoder_config())  # queries, and the same-story cut of digests: its own
         # instance, so that a query never waits behind the worker's batch
         items = ItemsRepo(db, settings.zone)

@@ -13,6 +13,7 @@ forever, having had few neighbours when they came)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -68,17 +69,29 @@ class Hubness:
         return np.nan_to_num(WEIGHT * (mean - self._centre()), nan=0.0).astype(np.float32)
 
     def save(self, path: Path) -> None:
-        with open(path, "wb") as f:  # an open file: np.save would add ".npy" to a name
-            np.savez(f, keys=self.keys, best=self.best)
+        path.write_bytes(self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        out = io.BytesIO()
+        np.savez(out, keys=self.keys, best=self.best)
+        return out.getvalue()
 
     @classmethod
     def load(cls, path: Path) -> Hubness:
         """The lists saved at `path` (empty if there is none or it cannot be read: they are made again)."""
+        try:
+            return cls.from_bytes(path.read_bytes())
+        except OSError:
+            return cls()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Hubness:
+        """The lists saved as `data` (empty if they cannot be read: they are made again)."""
         hubness = cls()
         try:
-            with np.load(path) as saved:
+            with np.load(io.BytesIO(data)) as saved:
                 keys, best = saved["keys"].astype(np.int64), saved["best"].astype(np.float16)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError):
             return hubness
         if best.shape == (len(keys), NEIGHBOURS):
             hubness._put(keys, best)

@@ -25,6 +25,7 @@ from usearch.index import Index
 
 from search.hubness import NEIGHBOURS, Hubness
 from storage.embeddings import EmbeddingsRepo
+from storage.graphs import GraphsRepo
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,11 @@ SAVE_AFTER = 10_000  # vectors taken in since the last save that make the graph 
 
 
 class VectorIndex:
-    def __init__(self, repo: EmbeddingsRepo, path: str | Path | None = None) -> None:
+    def __init__(self, repo: EmbeddingsRepo, path: str | Path | None = None, shared: GraphsRepo | None = None
+                 ) -> None:
         self.repo = repo
-        self.path = Path(path) if path else None  # where the graph is saved (None: memory only)
+        self.path = Path(path) if path else None  # where the graph is saved (None: memory only, or `shared`)
+        self.shared = shared if self.path is None else None  # the graph saved in the database instead
         self.model: str | None = None
         self._graph: Index | None = None
         self._hubness = Hubness()
@@ -98,7 +101,7 @@ class VectorIndex:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._building
         if self._unsaved:
-            await asyncio.to_thread(self._save)
+            await self._save()
 
     def nearest(self, query: np.ndarray, k: int, floor: float = -1.0) -> list[tuple[int, float]]:
         """The k stored items nearest a unit query vector: (item id, score), best first. The score is the cosine
@@ -137,7 +140,8 @@ class VectorIndex:
         (statements deleted since are dropped; vectors stored out of order are taken in)."""
         self.model, self._graph, self._newest, self._unsaved = model, None, 0, 0
         self._hubness, self._lacking = Hubness(), np.zeros(0, dtype=np.int64)
-        graph, hubness = await asyncio.to_thread(self._restore, model)
+        saved = await self.shared.load(model) if self.shared else {}
+        graph, hubness = await asyncio.to_thread(self._restore, model, saved)
         if graph is None or not len(graph):
             return
         self._graph, self._hubness = graph, hubness
@@ -175,8 +179,21 @@ class VectorIndex:
             await self._save_if_due()
 
     async def _save_if_due(self) -> None:
-        if self.path and self._unsaved >= SAVE_AFTER:
-            await asyncio.to_thread(self._save)
+        if self._unsaved >= SAVE_AFTER:
+            await self._save()
+
+    async def _save(self) -> None:
+        """The graph saved where the next start (or another replica) finds it: a file, or the database."""
+        if self.path:
+            await asyncio.to_thread(self._save_file)
+        elif self.shared and self._graph is not None and self.model is not None:
+            model, newest = self.model, self._newest
+            if (await self.shared.newest(model) or 0) >= newest:  # another process saved as much or more
+                self._unsaved = 0
+                return
+            saved = await asyncio.to_thread(self._saved_bytes)
+            await self.shared.save(model, newest, saved)
+            await self.shared.drop_others(model)
 
     async def _fill_hubness(self) -> None:
         """Find the hubness of the items the graph holds without it, a chunk at a time."""
@@ -241,20 +258,36 @@ class VectorIndex:
     def _hubness_file(graph_file: Path) -> Path:
         return graph_file.with_name(graph_file.name + ".hubness")
 
-    def _restore(self, model: str) -> tuple[Index | None, Hubness]:
-        if self.path is None or not self._file(model).exists():
+    def _restore(self, model: str, saved: dict[str, bytes]) -> tuple[Index | None, Hubness]:
+        """The graph saved in its file, or in `saved` (the database's bytes), with its hubness."""
+        source: str | bytes
+        if self.path is not None and self._file(model).exists():
+            source, where = str(self._file(model)), str(self._file(model))
+        elif saved.get("graph"):
+            source, where = saved["graph"], "in the database"
+        else:
             return None, Hubness()
         try:
-            graph = Index.restore(str(self._file(model)))
-        except Exception:  # a broken file costs a rebuild, never the search
-            log.exception("the saved search graph %s could not be read; building it again", self._file(model))
+            graph = Index.restore(source)
+        except Exception:  # a broken save costs a rebuild, never the search
+            log.exception("the saved search graph (%s) could not be read; building it again", where)
             return None, Hubness()
         if graph is None:
             return None, Hubness()
         _searching_with(graph, EXPANSION_SEARCH)
-        return graph, Hubness.load(self._hubness_file(self._file(model)))
+        if isinstance(source, str):
+            return graph, Hubness.load(self._hubness_file(self._file(model)))
+        return graph, Hubness.from_bytes(saved.get("hubness", b""))
 
-    def _save(self) -> None:
+    def _saved_bytes(self) -> dict[str, bytes | bytearray]:
+        with self._usearch:
+            assert self._graph is not None
+            graph: Any = self._graph.save()  # no path: its bytes
+            saved = {"graph": graph, "hubness": self._hubness.to_bytes()}
+            self._unsaved = 0
+        return saved
+
+    def _save_file(self) -> None:
         """Write the graph whole to a new file, then put it in place: a crash never leaves half a graph."""
         if self.path is None or self._graph is None or self.model is None:
             return

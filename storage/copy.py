@@ -21,8 +21,9 @@ TABLES: list[tuple[str, str | None]] = [
     ("channels", "chat_id"),
 ]
 # Left behind, each short-lived and owned by the processes of the old store: work claims and leases, the
-# queries behind search buttons (7 days), webhook updates already handled (2 days).
-NOT_COPIED = ("claims", "leases", "searches", "updates_seen")
+# queries behind search buttons (7 days), webhook updates already handled (2 days); and the saved search graph,
+# which the target's processes build from the copied vectors.
+NOT_COPIED = ("claims", "leases", "searches", "updates_seen", "search_graphs")
 PAGE = 1000
 
 

@@ -203,6 +203,16 @@ MIGRATIONS: list[str] = [
         problem TEXT
     );
     CREATE UNIQUE INDEX channels_username ON channels(username);
+    """,    # the search graph, saved where every replica can load it
+    """
+    CREATE TABLE search_graphs (
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        data BYTEA NOT NULL,
+        newest BIGINT NOT NULL,
+        PRIMARY KEY (model, kind, part)
+    );
     """,
 ]
 

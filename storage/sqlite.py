@@ -263,6 +263,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX channels_username ON channels(username);
     """,
+    # 16: the search graph, saved where every process on the store can read it (PostgreSQL's replicas; SQLite's
+    # processes share the file beside the database), in parts
+    """
+    CREATE TABLE search_graphs (
+        model TEXT NOT NULL,                   -- the encoder whose vectors it holds
+        kind TEXT NOT NULL,                    -- graph | hubness
+        part INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        newest INTEGER NOT NULL,               -- the newest item id it holds
+        PRIMARY KEY (model, kind, part)
+    );
+    """,
 ]
 
 WRITE_WAIT_MS = 15_000  # how long a write waits for another process's write lock before it fails

@@ -23,6 +23,7 @@ from search.hubness import NEIGHBOURS, Hubness
 from search.searcher import Searcher
 from search.vectors import VectorIndex
 from storage.embeddings import EmbeddingsRepo
+from storage.graphs import PART_BYTES, GraphsRepo
 from storage.items import ItemsRepo
 from storage.statements import parse_statement
 from summarizer.loader import LazySummarizer, SummarizerConfig
@@ -180,6 +181,34 @@ async def test_a_saved_graph_is_brought_in_line_with_the_database(db, tmp_path):
     assert list(restarted.ids) == ids[1:]
     assert restarted.nearest(vectors[2], 1)[0][0] == ids[2]
     assert restarted.nearest(vectors[0], 6)[-1][1] == pytest.approx(0.0, abs=1e-3)  # nothing points along 0 now
+
+
+async def test_a_replica_loads_the_graph_another_saved_in_the_database_instead_of_building_it(db, reopen):
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(8)])]
+    vectors = np.eye(8, dtype=np.float32)  # statement n points along axis n
+    await embeddings.put_many("m", ids[:6], vectors[:6])
+    builder = VectorIndex(embeddings, shared=GraphsRepo(db))  # no file: the graph is saved in the database
+    await builder.sync("m")
+    await builder.close()  # a replica stops: what it built is saved for the others
+    await embeddings.put_many("m", ids[6:], vectors[6:])  # two more since
+    other = await reopen()  # another replica, on the same store
+    replica = VectorIndex(CountingEmbeddings(other), shared=GraphsRepo(other))
+    await replica.sync("m")
+    assert replica.repo.read == 2  # the saved six loaded, only the two since read from the vectors
+    assert list(replica.ids) == ids
+    assert replica.nearest(vectors[3], 1)[0][0] == ids[3] and replica.nearest(vectors[7], 1)[0][0] == ids[7]
+    assert len(replica.hubness.lacking(np.asarray(ids[:6]))) == 0  # the hubness came with the graph
+
+
+async def test_an_older_graph_is_not_saved_over_a_newer_one(db):
+    graphs = GraphsRepo(db)
+    await graphs.save("m", 10, {"graph": b"newer", "hubness": b""})
+    await graphs.save("m", 7, {"graph": b"older", "hubness": b""})
+    assert (await graphs.load("m"))["graph"] == b"newer" and await graphs.newest("m") == 10
+    await graphs.save("e5", 3, {"graph": b"x" * (3 * PART_BYTES // 2), "hubness": b"h"})  # in two parts
+    await graphs.drop_others("e5")
+    assert await graphs.load("m") == {} and len((await graphs.load("e5"))["graph"]) == 3 * PART_BYTES // 2
 
 
 def graph_files(directory: Path) -> list[Path]:

@@ -48,8 +48,8 @@ async def test_statements_indexed_before_the_day_table_are_found_by_date_and_ran
     conn = sqlite3.connect(path)  # as a version-10 database left it: no item_days
     conn.executescript("DROP TABLE item_days; DROP INDEX items_source; ALTER TABLE summaries DROP COLUMN headline;"
                        " DROP TABLE updates_seen; ALTER TABLE source_entries DROP COLUMN taken_at;"
-                       " DROP TABLE channels;"
-                       " PRAGMA user_version = 10;")  # what versions 11 to 15 added gone
+                       " DROP TABLE channels; DROP TABLE search_graphs;"
+                       " PRAGMA user_version = 10;")  # what versions 11 to 16 added gone
     conn.close()
 
     db = await SqliteDatabase.open(path)
