@@ -1,12 +1,15 @@
 """SQLite and PostgreSQL side by side, in one run: ingest, search, workers, a contended fan-out with kill -9.
 
     python -m bench.scale [--items 100000] [--workers-items 5000] [--batch 8] [--subscribers 2000] [--rate 25]
-                          [--skip-fanout]
+                          [--skip-fanout] [--graph-vectors 0]
 
 For each backend, on a new database (PostgreSQL: a throwaway server started here, durable settings):
 - ingest: the real corpus grown to --items, stored 500 a transaction (statements/s), and 200 statements
   added one at a time, as admins post them (ms each);
 - search: the queries of bench.search, words only, three runs (p50 / p99 ms) at --items statements;
+- with --graph-vectors N: N statements given vectors; the search graph built by one process and saved where
+  the store keeps it (SQLite: a file; PostgreSQL: the database), then a replica's start to a graph of all N
+  (seconds), against the build a replica without a saved graph would do, and the replica's memory for it;
 - workers: --workers-items statements summarized by 1, then 2 `newsbot worker` processes (statements/s;
   the extractive summarizer unless --summarizer says otherwise, so the figure is the pipeline's overhead:
   claims, reads, writes);
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import tempfile
@@ -30,18 +34,23 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import asyncpg
+import numpy as np
 
 from bench.common import median, percentile
 from bench.fanout import Received, max_in_one_second, prepare
 from bench.search import QUERIES, load_corpus
 from search.searcher import Searcher
+from search.vectors import VectorIndex
 from storage.db import open_database
+from storage.embeddings import EmbeddingsRepo
+from storage.graphs import GraphsRepo
 from storage.items import ItemsRepo
 from storage.statements import parse_statement
 from tests import postgres_server
 from tests.e2e import BotApiServer, BotProcess
 
 BATCH = 500
+GRAPH_MODEL, GRAPH_DIMENSIONS = "bench-random", 384  # multilingual-e5-small's size
 NO_API = SimpleNamespace(url="http://127.0.0.1:9")  # workers never call the Bot API
 
 
@@ -64,7 +73,7 @@ class Stores:
         return {"DATABASE_URL": location} if self.kind == "PostgreSQL" else {"DATABASE_PATH": location}
 
 
-async def ingest_and_search(location: str, corpus: list) -> dict:
+async def ingest_and_search(location: str, corpus: list, graph_vectors: int, tmp: Path) -> dict:
     db = await open_database(location)
     try:
         items = ItemsRepo(db)
@@ -84,9 +93,50 @@ async def ingest_and_search(location: str, corpus: list) -> dict:
                 t = time.perf_counter()
                 await search.search(q)
                 times.append((time.perf_counter() - t) * 1000)
-        return {"bulk": bulk, "single": median(singles), "p50": median(times), "p99": percentile(times, 99)}
+        out = {"bulk": bulk, "single": median(singles), "p50": median(times), "p99": percentile(times, 99)}
+        if graph_vectors:
+            out["graph"] = await replica_start(db, location, graph_vectors, tmp)
+        return out
     finally:
         await db.close()
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+async def replica_start(db, location: str, count: int, tmp: Path) -> dict:
+    """The search graph of `count` statements' vectors (random unit vectors: timing and memory only) built
+    by one process and saved where the store keeps it (SQLite: the file beside it; PostgreSQL: the database);
+    then a replica's start on the same store: its own connection, the graph loaded, every vector searchable."""
+    rng = np.random.default_rng(7)
+    ids = [r[0] for r in await db.fetchall("SELECT id FROM items ORDER BY id LIMIT ?", (count,))]
+    embeddings = EmbeddingsRepo(db)
+    for start in range(0, len(ids), 5000):
+        part = rng.standard_normal((len(ids[start:start + 5000]), GRAPH_DIMENSIONS)).astype(np.float32)
+        await embeddings.put_many(GRAPH_MODEL, ids[start:start + 5000],
+                                  part / np.linalg.norm(part, axis=1, keepdims=True))
+    path = tmp / "graph" if not location.startswith("postgres") else None  # as Settings.vector_graph_path
+    builder = VectorIndex(embeddings, path, shared=GraphsRepo(db))
+    started = time.perf_counter()
+    await builder.sync(GRAPH_MODEL, wait=True)
+    built = time.perf_counter() - started
+    await builder.close()  # saved as it grew, and what it took in last
+    del builder
+    gc.collect()
+    replica_db = await open_database(location)
+    try:
+        before = rss_mb()
+        replica = VectorIndex(EmbeddingsRepo(replica_db), path, shared=GraphsRepo(replica_db))
+        started = time.perf_counter()
+        await replica.sync(GRAPH_MODEL, wait=True)
+        loaded = time.perf_counter() - started
+        assert len(replica.ids) == len(ids), "the replica's graph misses statements"
+        memory = rss_mb() - before
+    finally:
+        await replica_db.close()
+    return {"vectors": len(ids), "built": built, "loaded": loaded, "memory": memory}
 
 
 async def worker_rate(stores: Stores, workdir: Path, statements: list, processes: int, summarizer: str,
@@ -168,7 +218,7 @@ async def contended_fanout(stores: Stores, workdir: Path, subscribers: int, rate
 
 async def run_backend(kind: str, server: str | None, args, corpus: list, tmp: Path) -> dict:
     stores = Stores(kind, tmp, server)
-    out = await ingest_and_search(await stores.new(), corpus)
+    out = await ingest_and_search(await stores.new(), corpus, args.graph_vectors, tmp / f"{kind}-graph")
     statements = [parse_statement(f"Заявление {n}. Власти региона {n % 50} объявили о ремонте {n} дорог и "
                                   f"строительстве школы. Работы завершат до конца года, сообщили в мэрии.")
                   for n in range(args.workers_items)]
@@ -189,6 +239,12 @@ def report(results: dict, args) -> None:
             ("search p99 ms", lambda r: f"{r['p99']:.1f}"),
             ("summaries/s, 1 worker", lambda r: f"{r['workers'][1]:.0f}"),
             ("summaries/s, 2 workers", lambda r: f"{r['workers'][2]:.0f}")]
+    if args.graph_vectors:
+        rows += [("search graph: vectors", lambda r: str(r["graph"]["vectors"])),
+                 ("  built (and saved) once, s", lambda r: f"{r['graph']['built']:.1f}"),
+                 ("  a replica's start, s", lambda r: f"{r['graph']['loaded']:.1f}"),
+                 ("  start / build", lambda r: f"{r['graph']['loaded'] / r['graph']['built']:.2f}x"),
+                 ("  replica memory +MB", lambda r: f"{r['graph']['memory']:.0f}")]
     if not args.skip_fanout:
         rows += [("fan-out: kill -9 after", lambda r: str(r["fanout"]["killed_at"])),
                  ("  digests twice / none", lambda r: f"{r['fanout']['twice']} / {r['fanout']['missing']}"),
@@ -214,6 +270,8 @@ async def main() -> None:
     parser.add_argument("--subscribers", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=25.0)
     parser.add_argument("--skip-fanout", action="store_true")
+    parser.add_argument("--graph-vectors", type=int, default=0,
+                        help="statements given vectors for the search graph's build, save and a replica's start")
     args = parser.parse_args()
     corpus = load_corpus(args.items)
     print(f"{len(corpus):,} statements; {os.cpu_count()} cores")

