@@ -219,6 +219,10 @@ async def contended_fanout(stores: Stores, workdir: Path, subscribers: int, rate
 async def run_backend(kind: str, server: str | None, args, corpus: list, tmp: Path) -> dict:
     stores = Stores(kind, tmp, server)
     out = await ingest_and_search(await stores.new(), corpus, args.graph_vectors, tmp / f"{kind}-graph")
+    # Each stage said as it ends: a large run takes half an hour before the table.
+    print(f"{kind}: ingest {out['bulk']:.0f}/s, search p50 {out['p50']:.1f} / p99 {out['p99']:.1f} ms"
+          + (f", a replica's graph in {out['graph']['loaded']:.1f} s (built in {out['graph']['built']:.0f} s)"
+             if "graph" in out else ""), flush=True)
     statements = [parse_statement(f"Заявление {n}. Власти региона {n % 50} объявили о ремонте {n} дорог и "
                                   f"строительстве школы. Работы завершат до конца года, сообщили в мэрии.")
                   for n in range(args.workers_items)]
@@ -226,6 +230,7 @@ async def run_backend(kind: str, server: str | None, args, corpus: list, tmp: Pa
     workdir.mkdir()
     out["workers"] = {n: await worker_rate(stores, workdir, statements, n, args.summarizer, args.batch)
                       for n in (1, 2)}
+    print(f"{kind}: summaries/s with 1 and 2 workers {out['workers'][1]:.0f}, {out['workers'][2]:.0f}", flush=True)
     if not args.skip_fanout:
         out["fanout"] = await contended_fanout(stores, workdir, args.subscribers, args.rate)
     return out
