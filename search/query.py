@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -30,6 +30,16 @@ class Term:
         if len(self.forms) > 1:
             return "(" + syntax.any([syntax.phrase([s]) for s in self.forms]) + ")"
         return syntax.phrase(self.stems, self.prefix)
+
+    def statements_in(self, counts: Mapping[str, int]) -> int:
+        """How many statements hold this term, from each stem's count: a word at most the sum over its forms
+        (they are ORed), a phrase no more than its rarest stem; a `word*` prefix is not counted (0)."""
+        if self.prefix:
+            return 0
+        if self.forms:
+            return sum(counts.get(s, 0) for s in self.forms)
+        return min(counts.get(s, 0) for s in self.stems)
+
 
 @dataclass(frozen=True, slots=True)
 class ParsedQuery:

@@ -48,8 +48,7 @@ class Searcher:
             return query.optional
         statements = await ItemsRepo(self.db).newest_id()
         counts = await self.words.doc_counts(sorted({s for t in words for s in t.forms}), statements)
-        # A word's forms are ORed: it is in at most the sum of their statements.
-        frequency = {t: sum(counts.get(s, 0) for s in t.forms) for t in words}
+        frequency = {t: t.statements_in(counts) for t in words}
         rarest = sorted(words, key=lambda t: frequency[t])
         common = max(COMMON_WORD_SHARE * statements, COMMON_WORD_MIN)
         rare = {t for n, t in enumerate(rarest) if n < MIN_FINDING_TERMS or frequency[t] <= common}

@@ -148,13 +148,11 @@ class TsvectorIndex:
 
     async def _statements_holding(self, terms: Sequence) -> tuple[int, dict]:
         """The newest statement's id (ids are never reused: the store's size, near enough), and how many
-        statements hold each term: a word any of its forms (their counts summed), a phrase no more than its
-        rarest stem (a `word*` prefix is not counted: 0)."""
+        statements hold each term (search.query's Term.statements_in: a `word*` prefix 0)."""
         stems = sorted({s for t in terms if not t.prefix for s in (t.forms or t.stems)})
         newest = await self.db.value("SELECT coalesce(max(id), 0) FROM items")
         counts = await self.doc_counts(stems, newest) if stems else {}
-        return newest, {t: 0 if t.prefix else sum(counts.get(s, 0) for s in t.forms) if t.forms
-                        else min(counts.get(s, 0) for s in t.stems) for t in terms}
+        return newest, {t: t.statements_in(counts) for t in terms}
 
     async def doc_counts(self, stems: list[str], newest: int) -> dict[str, int]:
         """How many statements hold each stem (exact: kept in a table as statements come and go, so `newest`,
