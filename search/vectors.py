@@ -260,23 +260,24 @@ class VectorIndex:
 
     def _restore(self, model: str, saved: dict[str, bytes]) -> tuple[Index | None, Hubness]:
         """The graph saved in its file, or in `saved` (the database's bytes), with its hubness."""
-        source: str | bytes
-        if self.path is not None and self._file(model).exists():
-            source, where = str(self._file(model)), str(self._file(model))
+        file = self._file(model) if self.path is not None else None
+        if file is not None and file.exists():
+            source: str | bytes = str(file)
         elif saved.get("graph"):
-            source, where = saved["graph"], "in the database"
+            source = saved["graph"]
         else:
             return None, Hubness()
         try:
             graph = Index.restore(source)
         except Exception:  # a broken save costs a rebuild, never the search
-            log.exception("the saved search graph (%s) could not be read; building it again", where)
+            log.exception("the saved search graph (%s) could not be read; building it again",
+                          source if isinstance(source, str) else "in the database")
             return None, Hubness()
         if graph is None:
             return None, Hubness()
         _searching_with(graph, EXPANSION_SEARCH)
-        if isinstance(source, str):
-            return graph, Hubness.load(self._hubness_file(self._file(model)))
+        if isinstance(source, str):  # the file's hubness lies beside it
+            return graph, Hubness.load(self._hubness_file(Path(source)))
         return graph, Hubness.from_bytes(saved.get("hubness", b""))
 
     def _saved_bytes(self) -> dict[str, bytes | bytearray]:
