@@ -42,6 +42,13 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def random_unit_vectors(rng: np.random.Generator, rows: int, dimensions: int = 384) -> np.ndarray:
+    """Vectors of an encoder's size (multilingual-e5-small's by default) pointing anywhere: timing and memory
+    only (real ones cluster, which a graph's search follows faster)."""
+    vectors = rng.standard_normal((rows, dimensions), dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 def embedded_passages(encoder, texts: list[str], cache_dir: Path | None, chunk: int = 1024) -> np.ndarray:
     """The encoder's passage vectors of `texts`, in batches of 32. With `cache_dir`, each run of `chunk`
     texts is kept there under a hash of the model and its texts: a second run of a calibration costs

@@ -36,7 +36,7 @@ from types import SimpleNamespace
 import asyncpg
 import numpy as np
 
-from bench.common import median, percentile
+from bench.common import median, percentile, random_unit_vectors
 from bench.fanout import Received, max_in_one_second, prepare
 from bench.search import QUERIES, load_corpus
 from search.searcher import Searcher
@@ -50,7 +50,7 @@ from tests import postgres_server
 from tests.e2e import BotApiServer, BotProcess
 
 BATCH = 500
-GRAPH_MODEL, GRAPH_DIMENSIONS = "bench-random", 384  # multilingual-e5-small's size
+GRAPH_MODEL = "bench-random"
 NO_API = SimpleNamespace(url="http://127.0.0.1:9")  # workers never call the Bot API
 
 
@@ -114,9 +114,8 @@ async def replica_start(db, location: str, count: int, tmp: Path) -> dict:
     ids = [r[0] for r in await db.fetchall("SELECT id FROM items ORDER BY id LIMIT ?", (count,))]
     embeddings = EmbeddingsRepo(db)
     for start in range(0, len(ids), 5000):
-        part = rng.standard_normal((len(ids[start:start + 5000]), GRAPH_DIMENSIONS)).astype(np.float32)
-        await embeddings.put_many(GRAPH_MODEL, ids[start:start + 5000],
-                                  part / np.linalg.norm(part, axis=1, keepdims=True))
+        part = ids[start:start + 5000]
+        await embeddings.put_many(GRAPH_MODEL, part, random_unit_vectors(rng, len(part)))
     path = tmp / "graph" if not location.startswith("postgres") else None  # as Settings.vector_graph_path
     builder = VectorIndex(embeddings, path, shared=GraphsRepo(db))
     started = time.perf_counter()

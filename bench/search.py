@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import ExactVectors, median, percentile, read_jsonl_gz
+from bench.common import ExactVectors, median, percentile, random_unit_vectors, read_jsonl_gz
 from bot.ingest import parse_date_field
 from meaning.encoder import EncoderConfig, load_encoder
 from search.query import parse_query
@@ -141,10 +141,8 @@ async def fused_times(db: Database, queries: list[str], runs: int) -> dict[str, 
     query. Random vectors are the graph's hard case: real ones cluster, which its search follows faster."""
     ids = np.array([r[0] for r in await db.fetchall("SELECT id FROM items ORDER BY id")], dtype=np.int64)
     rng = np.random.default_rng(1)
-    matrix = rng.standard_normal((len(ids), 384), dtype=np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    vectors = rng.standard_normal((len(queries), 384), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    matrix = random_unit_vectors(rng, len(ids))
+    vectors = random_unit_vectors(rng, len(queries))
     graph = VectorIndex(None)  # type: ignore[arg-type]  # filled here, not read from the database
     threads = os.cpu_count() or 1
     started = time.perf_counter()
