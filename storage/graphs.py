@@ -25,18 +25,20 @@ class GraphsRepo:
             if rows and rows[0][0] is not None and rows[0][0] > newest:
                 return
             await conn.execute("DELETE FROM search_graphs WHERE model = ?", (model,))
+            # Views of the bytes, not copies: a graph of a million statements is over a gigabyte.
             await conn.executemany(
                 "INSERT INTO search_graphs(model, kind, part, data, newest) VALUES (?, ?, ?, ?, ?)",
-                [(model, kind, n, data[start:start + PART_BYTES], newest)
+                [(model, kind, n, memoryview(data)[start:start + PART_BYTES], newest)
                  for kind, data in saved.items() for n, start in enumerate(range(0, max(len(data), 1), PART_BYTES))])
 
-    async def load(self, model: str) -> dict[str, bytes]:
-        """Each kind's saved bytes (empty: nothing saved for this encoder)."""
+    async def load(self, model: str) -> dict[str, list[bytes]]:
+        """Each kind's saved parts, in order (empty: nothing saved for this encoder). Joined by the caller, in a
+        thread: a gigabyte copied holds whatever runs it."""
         parts: dict[str, list[bytes]] = {}
         for kind, data in await self.db.fetchall(
                 "SELECT kind, data FROM search_graphs WHERE model = ? ORDER BY kind, part", (model,)):
             parts.setdefault(kind, []).append(bytes(data))
-        return {kind: b"".join(chunks) for kind, chunks in parts.items()}
+        return parts
 
     async def drop_others(self, model: str) -> None:
         """Another encoder's graph is of no more use once this one is saved."""
