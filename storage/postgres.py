@@ -2,7 +2,9 @@
 
 The repositories write portable SQL with `?` placeholders; this module turns them into `$1, $2…`,
 runs write transactions on a pooled connection, and holds PostgreSQL's own schema (numbered apart
-from SQLite's). Timestamps stay ISO 8601 text, as on SQLite, so every query reads the same on both."""
+from SQLite's). Moments are `timestamptz` and days `date` here; the repositories write and read them as
+the ISO 8601 text SQLite holds (a codec on each connection turns one into the other), so every query reads
+the same on both and `newsbot copy` moves them unchanged."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -214,6 +217,31 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model, kind, part)
     );
     """,
+    # PostgreSQL's own types for moments and days (they were ISO 8601 text, as on SQLite): the text parses as is
+    """
+    SET LOCAL timezone = 'UTC';
+    ALTER TABLE items ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz;
+    ALTER TABLE items ALTER COLUMN statement_date TYPE DATE USING statement_date::date;
+    ALTER TABLE summaries ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz;
+    ALTER TABLE subscribers ALTER COLUMN last_digest_at TYPE TIMESTAMPTZ USING last_digest_at::timestamptz,
+        ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz;
+    ALTER TABLE digests ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz;
+    ALTER TABLE deliveries ALTER COLUMN period_start TYPE TIMESTAMPTZ USING period_start::timestamptz,
+        ALTER COLUMN period_end TYPE TIMESTAMPTZ USING period_end::timestamptz,
+        ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz,
+        ALTER COLUMN finished_at TYPE TIMESTAMPTZ USING finished_at::timestamptz;
+    ALTER TABLE searches ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz;
+    ALTER TABLE leases ALTER COLUMN expires_at TYPE TIMESTAMPTZ USING expires_at::timestamptz;
+    ALTER TABLE summary_notices ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz;
+    ALTER TABLE claims ALTER COLUMN expires_at TYPE TIMESTAMPTZ USING expires_at::timestamptz;
+    ALTER TABLE digest_filters ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz;
+    ALTER TABLE sources ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz,
+        ALTER COLUMN last_success_at TYPE TIMESTAMPTZ USING last_success_at::timestamptz,
+        ALTER COLUMN next_poll_at TYPE TIMESTAMPTZ USING next_poll_at::timestamptz;
+    ALTER TABLE source_entries ALTER COLUMN taken_at TYPE TIMESTAMPTZ USING taken_at::timestamptz;
+    ALTER TABLE updates_seen ALTER COLUMN claimed_at TYPE TIMESTAMPTZ USING claimed_at::timestamptz;
+    ALTER TABLE channels ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at::timestamptz;
+    """,
 ]
 
 CONNECT_ATTEMPTS = 5  # a query that finds its connection lost is retried on a new one this many times
@@ -248,6 +276,27 @@ def safe_url(url: str) -> str:
     """The server's address without the password, for logs and errors."""
     parts = urlsplit(url)
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
+def _moment_in(value: str | datetime) -> str:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _moment_out(text: str) -> str:
+    """The server's `2026-12-07 18:06:30.5+00` as the repositories write a moment (storage.items.iso_utc)."""
+    return datetime.fromisoformat(text).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _day_in(value: str | date) -> str:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+async def _as_iso_text(conn: asyncpg.Connection) -> None:
+    """Moments and days in and out as ISO 8601 text, as SQLite holds them (the server's output is ISO in UTC:
+    DateStyle's default, and the pool's time zone)."""
+    await conn.set_type_codec("timestamptz", schema="pg_catalog", encoder=_moment_in, decoder=_moment_out,
+                              format="text")
+    await conn.set_type_codec("date", schema="pg_catalog", encoder=_day_in, decoder=str, format="text")
 
 
 class Result:
@@ -292,7 +341,8 @@ class PostgresDatabase(RowReads):
     async def open(cls, url: str, *, pool_size: int = POOL_SIZE) -> PostgresDatabase:
         try:
             pool = await asyncpg.create_pool(url.replace("postgresql+asyncpg://", "postgresql://"),
-                                             min_size=1, max_size=pool_size, command_timeout=60)
+                                             min_size=1, max_size=pool_size, command_timeout=60,
+                                             server_settings={"timezone": "UTC"}, init=_as_iso_text)
         except (OSError, asyncpg.PostgresError, asyncpg.exceptions.InterfaceError) as exc:
             raise DatabaseUnavailable(f"cannot reach PostgreSQL at {safe_url(url)}: {exc}") from exc
         db = cls(pool, url)

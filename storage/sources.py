@@ -151,7 +151,7 @@ class SourcesRepo:
                 [(source_id, k, i, int(n), taken) for k, i, n in entries])
             await conn.execute(
                 "DELETE FROM source_entries WHERE source_id = ? AND entry_key NOT IN (SELECT entry_key FROM"
-                " source_entries WHERE source_id = ? ORDER BY coalesce(taken_at, '') DESC, item_id DESC LIMIT ?)",
+                " source_entries WHERE source_id = ? ORDER BY taken_at IS NULL, taken_at DESC, item_id DESC LIMIT ?)",
                 (source_id, source_id, ENTRIES_KEPT))
 
     async def also_carrying(self, item_id: int) -> list[str]:

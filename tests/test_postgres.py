@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import asyncpg
@@ -163,3 +164,33 @@ async def test_both_backends_have_the_same_schema_and_copy_knows_every_table(pos
     assert {t: sqlite_tables[t] for t in shared} == {t: postgres_tables[t] for t in shared}
     copied = [table for table, _key in TABLES]
     assert sorted(copied + list(NOT_COPIED)) == sorted(shared)
+
+
+async def test_moments_and_days_are_native_types_read_back_as_the_text_written(postgres_url, monkeypatch):
+    """A store made before the native types is migrated in place; every moment and day reads back exactly as it
+    was written (so `newsbot copy` moves them unchanged), and the server compares them as moments, not text."""
+    async with new_postgres_database(postgres_url) as url:
+        monkeypatch.setattr("storage.postgres.MIGRATIONS", MIGRATIONS[:-1])  # the text columns of before
+        old = await PostgresDatabase.open(url)
+        await ItemsRepo(old).add(parse_statement("Курс рубля укрепился.", statement_date=date(2024, 11, 4)))
+        written = [tuple(r) for r in await old.fetchall("SELECT created_at, statement_date FROM items")]
+        await old.close()
+        monkeypatch.setattr("storage.postgres.MIGRATIONS", MIGRATIONS)
+        db = await PostgresDatabase.open(url)
+        try:
+            types = {(t, c): kind for t, c, kind in await db.fetchall(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = 'public'")}
+            moments = {k for k in types if k[1].endswith("_at") or k[1].startswith("period_")}
+            assert {types[k] for k in moments} == {"timestamp with time zone"}
+            assert types["items", "statement_date"] == "date"
+            assert [tuple(r) for r in await db.fetchall("SELECT created_at, statement_date FROM items")] == written
+            created = written[0][0]  # e.g. 2026-12-07T18:06:30.123456+00:00
+            assert created.endswith("+00:00") and len(created) == len("2026-12-07T18:06:30.123456+00:00")
+            # The same moment written in another zone is the same moment (text would compare it as later).
+            moscow = datetime.fromisoformat(created).astimezone(timezone(timedelta(hours=3))).isoformat()
+            assert await db.value("SELECT count(*) FROM items WHERE created_at = ?", (moscow,)) == 1
+            item = await ItemsRepo(db).add(parse_statement("Новое заявление.", statement_date=date(2024, 11, 5)))
+            assert (await ItemsRepo(db).get(item.item_id)).statement_date == date(2024, 11, 5)
+        finally:
+            await db.close()
