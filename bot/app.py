@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 30
 NOTICE_SECONDS = 5
 SOURCES_TICK_SECONDS = 60
+GRAPH_SECONDS = 60
 SHUTDOWN_GRACE_S = 10
 
 
@@ -167,6 +168,8 @@ async def run_bot(settings: Settings, *, webhook: bool = False, worker: bool = T
         # Each source has its own next poll (backoff included); this job only looks for the due ones.
         every("sources-poll", poll_sources, services, seconds=SOURCES_TICK_SECONDS, at_start=True)
         every("housekeeping", housekeeping, services, hours=1, at_start=True)
+        # The search graph kept current between searches (a replica's first search need not build or load it).
+        every("search-graph", services.search.keep_current, seconds=GRAPH_SECONDS, at_start=True)
         scheduler.start()
         if webhook:
             await serve_webhook(dp, bot, settings, UpdatesRepo(db))

@@ -22,6 +22,7 @@ from storage.deliveries import DeliveriesRepo
 from storage.embeddings import EmbeddingsRepo
 from storage.graphs import GraphsRepo
 from storage.items import ItemsRepo
+from storage.leases import Lease, LeasesRepo
 from storage.notices import NoticesRepo
 from storage.preferences import PreferencesRepo
 from storage.searches import SearchesRepo
@@ -30,6 +31,8 @@ from storage.subscribers import SubscribersRepo
 from storage.summaries import SummariesRepo
 from summarizer.loader import LazySummarizer
 from summarizer.worker import StatementWorker
+
+GRAPH_BUILDER_LEASE = "search-graph-builder"  # held by the one process that builds a shared search graph
 
 
 def statement_worker(settings: Settings, db: Database, encoder: LazyEncoder | None = None) -> StatementWorker:
@@ -69,7 +72,9 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
-        index = VectorIndex(EmbeddingsRepo(db), settings.vector_graph_path, shared=GraphsRepo(db))
+        # Replicas sharing the store without a graph file: one builds the graph and saves it, the others load it.
+        index = VectorIndex(EmbeddingsRepo(db), settings.vector_graph_path, shared=GraphsRepo(db),
+                            builder=Lease(LeasesRepo(db), GRAPH_BUILDER_LEASE))
         encoder = LazyEncoder(settings.encoder_config())  # queries, and the same-story cut of digests: its own
         # instance, so that a query never waits behind the worker's batch
         items = ItemsRepo(db, settings.zone)

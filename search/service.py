@@ -56,6 +56,13 @@ class SearchService:
         if encoder is not None and self.searcher.index is not None:
             await self.searcher.index.sync(encoder.name, wait=True)
 
+    async def keep_current(self) -> None:
+        """Between searches: the search graph takes in new vectors, or starts its build (or, beside replicas,
+        loads the graph the builder saved), so that the first search after a start need not wait for it."""
+        encoder = await asyncio.to_thread(self.encoder.calibration)  # its name: the built-in one is not loaded
+        if encoder is not None and self.searcher.index is not None:
+            await self.searcher.index.sync(encoder.name)
+
     async def close(self) -> None:
         """Save what is worth keeping for the next start: the search graph."""
         if self.searcher.index is not None:

