@@ -6,7 +6,8 @@
 For each backend, on a new database (PostgreSQL: a throwaway server started here, durable settings):
 - ingest: the real corpus grown to --items, stored 500 a transaction (statements/s), and 200 statements
   added one at a time, as admins post them (ms each);
-- search: the queries of bench.search, words only, three runs (p50 / p99 ms) at --items statements;
+- search: the queries of bench.search, and 20 summaries' sentences as queries, words only, three runs each
+  (p50 / p99 ms) at --items statements;
 - with --graph-vectors N: N statements given vectors; the search graph built by one process and saved where
   the store keeps it (SQLite: a file; PostgreSQL: the database), then a replica's start to a graph of all N
   (seconds), against the build a replica without a saved graph would do, and the replica's memory for it;
@@ -36,7 +37,7 @@ from types import SimpleNamespace
 import asyncpg
 import numpy as np
 
-from bench.common import median, percentile, random_unit_vectors
+from bench.common import median, percentile, random_unit_vectors, read_jsonl_gz
 from bench.fanout import Received, max_in_one_second, prepare
 from bench.search import QUERIES, load_corpus
 from search.searcher import Searcher
@@ -87,13 +88,16 @@ async def ingest_and_search(location: str, corpus: list, graph_vectors: int, tmp
             await items.add(parse_statement(f"Срочное заявление {n}: пресс-служба сообщила о новом решении."))
             singles.append((time.perf_counter() - t) * 1000)
         search = Searcher(db)
-        times = []
-        for _ in range(3):
-            for q in QUERIES:
-                t = time.perf_counter()
-                await search.search(q)
-                times.append((time.perf_counter() - t) * 1000)
-        out = {"bulk": bulk, "single": median(singles), "p50": median(times), "p99": percentile(times, 99)}
+        sentences = [r["summary"] for r in read_jsonl_gz("eval_lead_summary_ru.jsonl.gz")][:20]
+        out = {"bulk": bulk, "single": median(singles)}
+        for kind, queries in (("", QUERIES), ("sentence ", sentences)):
+            times = []
+            for _ in range(3):
+                for q in queries:
+                    t = time.perf_counter()
+                    await search.search(q)
+                    times.append((time.perf_counter() - t) * 1000)
+            out[kind + "p50"], out[kind + "p99"] = median(times), percentile(times, 99)
         if graph_vectors:
             out["graph"] = await replica_start(db, location, graph_vectors, tmp)
         return out
@@ -219,7 +223,8 @@ async def run_backend(kind: str, server: str | None, args, corpus: list, tmp: Pa
     stores = Stores(kind, tmp, server)
     out = await ingest_and_search(await stores.new(), corpus, args.graph_vectors, tmp / f"{kind}-graph")
     # Each stage said as it ends: a large run takes half an hour before the table.
-    print(f"{kind}: ingest {out['bulk']:.0f}/s, search p50 {out['p50']:.1f} / p99 {out['p99']:.1f} ms"
+    print(f"{kind}: ingest {out['bulk']:.0f}/s, search p50 {out['p50']:.1f} / p99 {out['p99']:.1f} ms, sentences"
+          f" {out['sentence p50']:.1f} / {out['sentence p99']:.1f} ms"
           + (f", a replica's graph in {out['graph']['loaded']:.1f} s (built in {out['graph']['built']:.0f} s)"
              if "graph" in out else ""), flush=True)
     statements = [parse_statement(f"Заявление {n}. Власти региона {n % 50} объявили о ремонте {n} дорог и "
@@ -241,6 +246,8 @@ def report(results: dict, args) -> None:
             ("one post at a time, ms", lambda r: f"{r['single']:.1f}"),
             ("search p50 ms", lambda r: f"{r['p50']:.1f}"),
             ("search p99 ms", lambda r: f"{r['p99']:.1f}"),
+            ("sentence search p50 ms", lambda r: f"{r['sentence p50']:.1f}"),
+            ("sentence search p99 ms", lambda r: f"{r['sentence p99']:.1f}"),
             ("summaries/s, 1 worker", lambda r: f"{r['workers'][1]:.0f}"),
             ("summaries/s, 2 workers", lambda r: f"{r['workers'][2]:.0f}")]
     if args.graph_vectors:
@@ -260,7 +267,9 @@ def report(results: dict, args) -> None:
         print(f"{label:28}" + "".join(f"{cell(r):>14}" for r in results.values()))
     first, second = list(results.values())
     print(f"\nPostgreSQL / SQLite: ingest {second['bulk'] / first['bulk']:.2f}x, search p50 "
-          f"{second['p50'] / first['p50']:.2f}x, p99 {second['p99'] / first['p99']:.2f}x; "
+          f"{second['p50'] / first['p50']:.2f}x, p99 {second['p99'] / first['p99']:.2f}x, sentences p50 "
+          f"{second['sentence p50'] / first['sentence p50']:.2f}x, "
+          f"p99 {second['sentence p99'] / first['sentence p99']:.2f}x; "
           f"2 workers / 1 worker: SQLite {first['workers'][2] / first['workers'][1]:.2f}x, "
           f"PostgreSQL {second['workers'][2] / second['workers'][1]:.2f}x")
 
