@@ -36,9 +36,10 @@ class Searcher:
         self.words = word_index(db)
 
     async def _ranked(self, match: str, terms: list[Term], days: tuple[int | None, int | None],
-                      limit: int) -> dict[int, float]:
-        """The best `limit` documents matching `match` with their word scores (higher is better), best first."""
-        return await self.words.ranked(match, terms, days, RANK_WINDOW, limit)
+                      limit: int, every_term: bool = False, some_of: list[Term] | None = None) -> dict[int, float]:
+        """The best `limit` documents matching `match` with their word scores (higher is better), best first
+        (`every_term`: `match` holds each statement to every term; `some_of`: to one of these at least)."""
+        return await self.words.ranked(match, terms, days, RANK_WINDOW, limit, every_term, some_of or ())
 
     async def _finding_terms(self, query: ParsedQuery) -> list[Term]:
         """The optional terms that find partial matches: all but the words common in the statements (a
@@ -92,15 +93,20 @@ class Searcher:
         # words (the two costs overlap instead of adding up).
         nearby = asyncio.ensure_future(self._nearest(query_vector, 2 * depth, min_similarity)) if fusing else None
         try:
-            complete = list(await self._ranked(query.match(syntax), list(query.include), days, depth))
+            complete = list(await self._ranked(query.match(syntax), list(query.include), days, depth,
+                                               every_term=True))
             seen = set(complete)
             # This page and the sign of a next one within the statements with every word: the rest (partial
             # matches, meaning) would rank after them, and is not needed now.
             enough = len(complete) > offset + limit
             by_words: dict[int, float] = {}
-            if not enough and (partial := query.partial_match(await self._finding_terms(query), syntax)):
+            finding = await self._finding_terms(query) if not enough else []
+            if not enough and (partial := query.partial_match(finding, syntax)):
                 # Fewer than a page: `complete` holds every statement with all the words, and they are not partial.
-                partial_matches = await self._ranked(partial, list(query.include), days, depth + len(complete))
+                # (With a quoted phrase, the partial tier is the statements with the phrases: not some of `finding`.)
+                some_of = finding if query.required_match(syntax) is None else []
+                partial_matches = await self._ranked(partial, list(query.include), days, depth + len(complete),
+                                                     some_of=some_of)
                 by_words = {i: s for i, s in partial_matches.items() if i not in seen}
         except BaseException:
             if nearby:

@@ -65,9 +65,10 @@ class Fts5Index:
         await conn.execute("DELETE FROM item_days WHERE id = ?", (item_id,))
 
     async def ranked(self, match: str, terms: object, days: tuple[int | None, int | None], window: int,
-                     limit: int) -> dict[int, float]:
+                     limit: int, every_term: bool = False, some_of: object = ()) -> dict[int, float]:
         """The best `limit` documents matching `match` with their scores (higher is better), best first, among
-        the newest `window` matches."""
+        the newest `window` matches. (`every_term`, `some_of`: what a match holds, which FTS5 needs not be told:
+        its bm25 reads its own index, and it finds where the window starts from the matches themselves.)"""
         where, params = day_range(days, "d.day")
         where, params = ["items_fts MATCH ?", *where], [match, *params]
         # Walking a doclist by rowid is cheap; ranking it is not. Find where the window starts.

@@ -4,7 +4,9 @@ No parser touches the stems: the vector and the query are written as tsvector an
 a stem is matched exactly as on SQLite. Ranking is bm25's, as FTS5's, with a word counted once:
 ts_rank knows no document frequencies (a rare word weighs what a common one does, which ruins partial
 matches) and divides by the number of a word's forms. Here each query term found in a statement adds
-its IDF (from `stem_docs`, kept at ingest), twice if in the title, scaled by the statement's length."""
+its IDF (from `stem_docs`, kept at ingest), twice if in the title, scaled by the statement's length. Beside
+the vector, each statement's title stems and its count of distinct stems: a statement found with every query
+word is scored from these alone (its whole vector, read and decompressed, was most of a broad word's cost)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ AVERAGE_LENGTH_TTL = 600.0  # seconds the average statement length (distinct ste
 PREFIX_IDF = 1.0  # a `word*` term: its statements are not counted (a prefix is many stems)
 WINDOW_WORK_MEM = "64MB"  # the window's vectors are sorted in memory, not in a file
 SPAN_MARGIN = 2.0  # the newest ids searched first: twice those where a window of matches is expected
+SPAN_ATTEMPTS = 2  # shares of the newest ids searched before all of them
 
 
 def lexeme(stem: str, label: str = "") -> str:
@@ -72,8 +75,11 @@ class TsvectorIndex:
     async def add(conn, rows: list[tuple[int, list[str], list[str], int]]) -> None:
         """(item id, title stems, body stems, Julian day) rows, inside the caller's transaction (which holds
         the items lock: the stem counts are written by one process at a time)."""
-        await conn.executemany("INSERT INTO items_words(item_id, day, tsv) VALUES (?, ?, CAST(? AS tsvector))",
-                               [(i, day, tsvector_literal(title, body)) for i, title, body, day in rows])
+        await conn.executemany(
+            "INSERT INTO items_words(item_id, day, tsv, title, stems)"
+            " VALUES (?, ?, CAST(? AS tsvector), CAST(? AS tsvector), ?)",
+            [(i, day, tsvector_literal(title, body), tsvector_literal(title, ()),
+              len({s[:MAX_LEXEME_CHARS] for s in (*title, *body)})) for i, title, body, day in rows])
         counts = Counter(s[:MAX_LEXEME_CHARS] for _, title, body, _ in rows for s in {*title, *body})
         await _add_counts(conn, counts)
 
@@ -86,26 +92,35 @@ class TsvectorIndex:
         await conn.execute("DELETE FROM items_words WHERE item_id = ?", (item_id,))
 
     async def ranked(self, match: str, terms: Sequence, days: tuple[int | None, int | None], window: int,
-                     limit: int) -> dict[int, float]:
+                     limit: int, every_term: bool = False, some_of: Sequence = ()) -> dict[int, float]:
         """The best `limit` documents matching `match` with their scores (higher is better), best first, among
         the newest `window` matches. The score: bm25 with each term counted once (its IDF, twice in the title),
-        times recency."""
+        times recency. `every_term`: each match holds every term (the first tier), so only the title is read;
+        `some_of`: a match holds one of these terms at least (the second tier)."""
         newest, held = await self._statements_holding(terms)
         idf = {t: PREFIX_IDF if t.prefix else math.log(1 + (newest - n + 0.5) / (n + 0.5)) for t, n in held.items()}
-        # The newest matches of a broad word are found among the newest statements, not all of them: a share
-        # of the ids where `window` matches are expected (from its rarest word's count) is searched first.
-        # A query whose words are seldom together may find fewer there: then every statement is searched.
-        rarest = min((n for t, n in held.items() if not t.prefix), default=0)
-        span = int(SPAN_MARGIN * window * newest / rarest) if rarest else newest
-        if span < newest:
-            found, total = await self._ranked_since(match, terms, days, window, limit, idf, newest - span)
+        # The newest matches of a broad query are found among the newest statements, not all of them: a share
+        # of the ids where `window` matches are expected is searched first (from the count of its rarest word
+        # when it needs every word; of the words it needs one of, together, when it needs one). A query whose
+        # words are seldom together may find fewer there: the share is widened once by what it found, and
+        # then every statement is searched.
+        counted = [n for t, n in held.items() if not t.prefix]
+        expected = (min(counted, default=0) if every_term
+                    else sum(held[t] for t in some_of if t in held and not t.prefix))
+        span = int(SPAN_MARGIN * window * newest / expected) if expected else newest
+        for _attempt in range(SPAN_ATTEMPTS):
+            if span >= newest:
+                break
+            found, total = await self._ranked_since(match, terms, days, window, limit, idf, newest - span,
+                                                    every_term)
             if total >= window:
                 return found
-        found, _total = await self._ranked_since(match, terms, days, window, limit, idf, 0)
+            span = int(SPAN_MARGIN * span * window / max(total, 1))
+        found, _total = await self._ranked_since(match, terms, days, window, limit, idf, 0, every_term)
         return found
 
     async def _ranked_since(self, match: str, terms: Sequence, days: tuple[int | None, int | None], window: int,
-                            limit: int, idf: dict, after: int) -> tuple[dict[int, float], int]:
+                            limit: int, idf: dict, after: int, every_term: bool) -> tuple[dict[int, float], int]:
         """ranked() among the statements with ids above `after`; and how many of the window it found."""
         where, params = day_range(days)
         where, params = ["tsv @@ CAST(? AS tsquery)", "item_id > ?", *where], [match, after, *params]
@@ -114,18 +129,19 @@ class TsvectorIndex:
         for term in terms:
             forms = [[s] for s in term.forms] if term.forms else [list(term.stems)]
             anywhere = " | ".join(TsquerySyntax.phrase(f, term.prefix) for f in forms)
-            in_title = " | ".join(TsquerySyntax.phrase(f, term.prefix, "A") for f in forms)
-            parts.append(f"{idf[term]!r}::float8 * ((v @@ CAST(? AS tsquery))::int + (v @@ CAST(? AS tsquery))::int)")
-            term_params += [anywhere, in_title]
-        length = f"(1 - {B} + {B} * length(v) / {await self._average_length_now():.3f}::float8)"
+            found = "1" if every_term else "(v @@ CAST(? AS tsquery))::int"
+            parts.append(f"{idf[term]!r}::float8 * ({found} + (title @@ CAST(? AS tsquery))::int)")
+            term_params += [anywhere, anywhere] if not every_term else [anywhere]
+        length = f"(1 - {B} + {B} * stems / {await self._average_length_now():.3f}::float8)"
         score = (f"({' + '.join(parts) or '1.0'}) * {K1 + 1} / (1 + {K1} * {length})"
                  f" * (1.0 + 1.0 / (1.0 + greatest(? - day, 0) / {RECENCY_DAYS}::float8))")
         # The window: the newest matches, from the word index's bitmap of them (and of the ids above `after`,
-        # intersected), sorted with their vectors (read once: not again by id), each decompressed once (`v`),
-        # not once per term.
-        sql = (f"WITH w AS MATERIALIZED (SELECT item_id, day, tsv FROM items_words WHERE {' AND '.join(where)}"
-               f" ORDER BY item_id + 0 DESC LIMIT {int(window)}),"
-               " m AS MATERIALIZED (SELECT item_id, day, tsv || ''::tsvector AS v FROM w)"
+        # intersected), sorted with what their scores read (not read again by id). A statement's whole vector
+        # is read only when the terms it holds are not known (decompressed once, `v`, not once per term).
+        read, decompressed = ("", "") if every_term else (", tsv", ", tsv || ''::tsvector AS v")
+        sql = (f"WITH w AS MATERIALIZED (SELECT item_id, day, stems, title{read} FROM items_words"
+               f" WHERE {' AND '.join(where)} ORDER BY item_id + 0 DESC LIMIT {int(window)}),"
+               f" m AS MATERIALIZED (SELECT item_id, day, stems, title{decompressed} FROM w)"
                f" SELECT item_id, CAST({score} AS float8) AS s, (SELECT count(*) FROM w) AS n FROM m"
                " ORDER BY s DESC, item_id DESC LIMIT ?")
         async with self.db.transaction() as conn:

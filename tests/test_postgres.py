@@ -17,10 +17,12 @@ import pytest
 
 from bot.cli import main
 from search.searcher import Searcher
-from storage.items import ItemsRepo, utc_now
+from storage.items import ItemsRepo, iso_utc, utc_now
+from storage.morphology import index_stems
 from storage.postgres import MIGRATIONS, PostgresDatabase
 from storage.statements import parse_statement
 from storage.summaries import SummariesRepo
+from storage.tsvector import tsvector_literal
 from tests.conftest import new_postgres_database
 
 pytestmark = pytest.mark.both_backends  # each test taking `db` runs on SQLite and PostgreSQL
@@ -170,9 +172,16 @@ async def test_moments_and_days_are_native_types_read_back_as_the_text_written(p
     """A store made before the native types is migrated in place; every moment and day reads back exactly as it
     was written (so `newsbot copy` moves them unchanged), and the server compares them as moments, not text."""
     async with new_postgres_database(postgres_url) as url:
-        monkeypatch.setattr("storage.postgres.MIGRATIONS", MIGRATIONS[:-1])  # the text columns of before
+        native = next(n for n, sql in enumerate(MIGRATIONS) if "TYPE TIMESTAMPTZ" in sql)
+        monkeypatch.setattr("storage.postgres.MIGRATIONS", MIGRATIONS[:native])  # the text columns of before
         old = await PostgresDatabase.open(url)
-        await ItemsRepo(old).add(parse_statement("Курс рубля укрепился.", statement_date=date(2024, 11, 4)))
+        async with old.transaction() as conn:  # as the version before stored a statement
+            await conn.execute("INSERT INTO items(id, text, title, statement_date, source, content_hash, created_at)"
+                               " VALUES (1, 'Рубль укрепился на торгах.', 'Курс рубля', ?, '', 'h1', ?)",
+                               ("2024-11-04", iso_utc(utc_now())))
+            stems = tsvector_literal(index_stems("Курс рубля"), index_stems("Рубль укрепился на торгах."))
+            await conn.execute("INSERT INTO items_words(item_id, day, tsv) VALUES (1, 2460619, CAST(? AS tsvector))",
+                               (stems,))
         written = [tuple(r) for r in await old.fetchall("SELECT created_at, statement_date FROM items")]
         await old.close()
         monkeypatch.setattr("storage.postgres.MIGRATIONS", MIGRATIONS)
@@ -192,5 +201,9 @@ async def test_moments_and_days_are_native_types_read_back_as_the_text_written(p
             assert await db.value("SELECT count(*) FROM items WHERE created_at = ?", (moscow,)) == 1
             item = await ItemsRepo(db).add(parse_statement("Новое заявление.", statement_date=date(2024, 11, 5)))
             assert (await ItemsRepo(db).get(item.item_id)).statement_date == date(2024, 11, 5)
+            # The word index of before gained what ranking reads beside it: the title's stems, the stems' count.
+            assert [tuple(r) for r in await db.fetchall("SELECT title::text, stems FROM items_words WHERE item_id = 1")
+                    ] == [("'курс':1A 'рубл':2A", 4)]
+            assert [h.item_id for h in (await Searcher(db).search("рубль")).hits] == [1]
         finally:
             await db.close()

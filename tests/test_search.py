@@ -238,3 +238,15 @@ async def test_a_page_of_all_words_matches_does_not_wait_for_the_meaning(search)
     page = await asyncio.wait_for(meaning.search("санкции", limit=1, query_vector=never), 10)
     assert [h.item_id for h in page.hits] == [3] and page.has_more
     assert never.cancelled()
+
+
+async def test_a_word_in_the_title_ranks_above_the_same_word_in_the_body(db):
+    """Both tiers: statements with every word, and with some of them (the title counts twice, as on FTS5)."""
+    body = "Власти обсудили санкции и пошлины на совещании в министерстве."
+    titled = "Санкции\nВласти обсудили меры и пошлины на совещании в министерстве."
+    ids = [r.item_id for r in await ItemsRepo(db).add_many(
+        [parse_statement(t, title=t.split("\n")[0] if "\n" in t else None, statement_date=date(2025, 8, 1))
+         for t in (body, titled)])]
+    search = Searcher(db)
+    assert await texts(search, "санкции") == [ids[1], ids[0]]
+    assert await texts(search, "санкции ураган") == [ids[1], ids[0]]  # no statement has both: some of the words
