@@ -102,28 +102,41 @@ class TsvectorIndex:
         # The newest matches of a broad query are found among the newest statements, not all of them: a share
         # of the ids where `window` matches are expected is searched first (from the count of its rarest word
         # when it needs every word; of the words it needs one of, together, when it needs one). A query whose
-        # words are seldom together may find fewer there: the share is widened once by what it found, and
-        # then every statement is searched.
+        # words are seldom together may find fewer there: the rest of the window is looked for in the older ids
+        # next to them (a share widened by what the first found), then in all the older ids. A statement's
+        # score is its own, so the best of the parts together are the window's best.
         counted = [n for t, n in held.items() if not t.prefix]
         expected = (min(counted, default=0) if every_term
                     else sum(held[t] for t in some_of if t in held and not t.prefix))
         span = int(SPAN_MARGIN * window * newest / expected) if expected else newest
+        found: dict[int, float] = {}
+        have, floor = 0, newest  # matches found so far; the ids above `floor` are searched already
         for _attempt in range(SPAN_ATTEMPTS):
             if span >= newest:
                 break
-            found, total = await self._ranked_since(match, terms, days, window, limit, idf, newest - span,
-                                                    every_term)
-            if total >= window:
-                return found
-            span = int(SPAN_MARGIN * span * window / max(total, 1))
-        found, _total = await self._ranked_since(match, terms, days, window, limit, idf, 0, every_term)
-        return found
+            part, total = await self._ranked_between(match, terms, days, window - have, limit, idf,
+                                                     (newest - span, None if floor == newest else floor),
+                                                     every_term)
+            found.update(part)
+            have, floor = have + total, newest - span
+            if have >= window:
+                return _best(found, limit)
+            span = int(SPAN_MARGIN * span * window / max(have, 1))
+        part, _total = await self._ranked_between(match, terms, days, window - have, limit, idf,
+                                                  (0, None if floor == newest else floor), every_term)
+        found.update(part)
+        return _best(found, limit)
 
-    async def _ranked_since(self, match: str, terms: Sequence, days: tuple[int | None, int | None], window: int,
-                            limit: int, idf: dict, after: int, every_term: bool) -> tuple[dict[int, float], int]:
-        """ranked() among the statements with ids above `after`; and how many of the window it found."""
+    async def _ranked_between(self, match: str, terms: Sequence, days: tuple[int | None, int | None], window: int,
+                              limit: int, idf: dict, ids: tuple[int, int | None], every_term: bool
+                              ) -> tuple[dict[int, float], int]:
+        """ranked() among the statements with ids above ids[0] and up to ids[1] (None: the newest); and how many
+        of the window it found there."""
         where, params = day_range(days)
-        where, params = ["tsv @@ CAST(? AS tsquery)", "item_id > ?", *where], [match, after, *params]
+        where, params = ["tsv @@ CAST(? AS tsquery)", "item_id > ?", *where], [match, ids[0], *params]
+        if ids[1] is not None:
+            where.append("item_id <= ?")
+            params.append(ids[1])
         # Each term: its IDF if in the statement, twice that if in the title (FTS5: title weight 2, body 1).
         parts, term_params = [], []
         for term in terms:
@@ -193,6 +206,11 @@ class TsvectorIndex:
             params.append(excluded)
         rows = await self.db.fetchall(f"SELECT item_id FROM items_words WHERE {' AND '.join(where)}", params)
         return {r[0] for r in rows}
+
+
+def _best(scores: dict[int, float], limit: int) -> dict[int, float]:
+    """The `limit` best, best first (ties: the newest first, as in the ranking's SQL)."""
+    return dict(sorted(scores.items(), key=lambda kv: (-kv[1], -kv[0]))[:limit])
 
 
 async def _add_counts(conn, counts: Counter) -> None:

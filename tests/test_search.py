@@ -140,6 +140,17 @@ async def test_words_that_meet_only_in_old_statements_are_found_beyond_the_newes
     assert sorted(h.item_id for h in page.hits) == [2, 3, 4]
 
 
+async def test_a_window_found_in_parts_holds_the_newest_matches_and_no_more(db, monkeypatch):
+    # Some of the words: the newest ids hold 2 of a window of 6, the rest are in older ids, searched next.
+    import search.searcher as search_module
+    texts = ([f"Ураган номер {i}." for i in range(20)] + [f"Заметка номер {i}." for i in range(40)]
+             + [f"Погода номер {i}." for i in range(2)])
+    await ItemsRepo(db).add_many([parse_statement(t) for t in texts])
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 6)
+    page = await Searcher(db).search("погода ураган", limit=10)
+    assert sorted(h.item_id for h in page.hits) == [17, 18, 19, 20, 61, 62]
+
+
 async def test_a_sentence_finds_the_documents_with_most_of_its_words(search):
     # No statement has every word: the best partial matches come, most words first.
     assert await texts(search, "визит президента в Москву") == [1, 4]
