@@ -120,35 +120,32 @@ def test_only_stopwords_or_only_exclusions_is_empty():
     assert parse_query("-санкции").empty
 
 
-async def test_broad_queries_rank_the_newest_window(db, monkeypatch):
+async def found_in_window(db, monkeypatch, texts: list[str], window: int, query: str, limit: int) -> list[int]:
+    """The ids a query finds (sorted) among these statements, ranked over the newest `window` matches."""
     import search.searcher as search_module
-    await ItemsRepo(db).add_many([parse_statement(f"Погода номер {i}.") for i in range(30)])
-    monkeypatch.setattr(search_module, "RANK_WINDOW", 10)
-    page = await Searcher(db).search("погода", limit=50)
-    assert sorted(h.item_id for h in page.hits) == list(range(21, 31))
+    await ItemsRepo(db).add_many([parse_statement(t) for t in texts])
+    monkeypatch.setattr(search_module, "RANK_WINDOW", window)
+    return sorted(h.item_id for h in (await Searcher(db).search(query, limit=limit)).hits)
+
+
+async def test_broad_queries_rank_the_newest_window(db, monkeypatch):
+    texts = [f"Погода номер {i}." for i in range(30)]
+    assert await found_in_window(db, monkeypatch, texts, 10, "погода", 50) == list(range(21, 31))
 
 
 async def test_words_that_meet_only_in_old_statements_are_found_beyond_the_newest(db, monkeypatch):
     # Each word is common, so the newest statements are searched first for the window of matches; the two
     # meet only in the oldest statements, and those are found all the same.
-    import search.searcher as search_module
     texts = ([f"Погода и жара, сводка {i}." for i in range(4)] + [f"Погода номер {i}." for i in range(13)]
              + [f"Жара номер {i}." for i in range(13)])
-    await ItemsRepo(db).add_many([parse_statement(t) for t in texts])
-    monkeypatch.setattr(search_module, "RANK_WINDOW", 3)
-    page = await Searcher(db).search("погода жара", limit=3)
-    assert sorted(h.item_id for h in page.hits) == [2, 3, 4]
+    assert await found_in_window(db, monkeypatch, texts, 3, "погода жара", 3) == [2, 3, 4]
 
 
 async def test_a_window_found_in_parts_holds_the_newest_matches_and_no_more(db, monkeypatch):
     # Some of the words: the newest ids hold 2 of a window of 6, the rest are in older ids, searched next.
-    import search.searcher as search_module
     texts = ([f"Ураган номер {i}." for i in range(20)] + [f"Заметка номер {i}." for i in range(40)]
              + [f"Погода номер {i}." for i in range(2)])
-    await ItemsRepo(db).add_many([parse_statement(t) for t in texts])
-    monkeypatch.setattr(search_module, "RANK_WINDOW", 6)
-    page = await Searcher(db).search("погода ураган", limit=10)
-    assert sorted(h.item_id for h in page.hits) == [17, 18, 19, 20, 61, 62]
+    assert await found_in_window(db, monkeypatch, texts, 6, "погода ураган", 10) == [17, 18, 19, 20, 61, 62]
 
 
 async def test_a_sentence_finds_the_documents_with_most_of_its_words(search):
