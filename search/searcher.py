@@ -100,14 +100,16 @@ class Searcher:
             # matches, meaning) would rank after them, and is not needed now.
             enough = len(complete) > offset + limit
             by_words: dict[int, float] = {}
-            finding = await self._finding_terms(query) if not enough else []
-            if not enough and (partial := query.partial_match(finding, syntax)):
-                # Fewer than a page: `complete` holds every statement with all the words, and they are not partial.
-                # (With a quoted phrase, the partial tier is the statements with the phrases: not some of `finding`.)
-                some_of = finding if query.required_match(syntax) is None else []
-                partial_matches = await self._ranked(partial, list(query.include), days, depth + len(complete),
-                                                     some_of=some_of)
-                by_words = {i: s for i, s in partial_matches.items() if i not in seen}
+            if not enough:
+                finding = await self._finding_terms(query)
+                if partial := query.partial_match(finding, syntax):
+                    # Fewer than a page: `complete` holds every statement with all the words, and they are not
+                    # partial. (With a quoted phrase, the partial tier is the statements with the phrases: not
+                    # some of `finding`.)
+                    some_of = finding if query.required_match(syntax) is None else []
+                    partial_matches = await self._ranked(partial, list(query.include), days,
+                                                         depth + len(complete), some_of=some_of)
+                    by_words = {i: s for i, s in partial_matches.items() if i not in seen}
         except BaseException:
             if nearby:
                 nearby.cancel()

@@ -75,13 +75,13 @@ class TsvectorIndex:
     async def add(conn, rows: list[tuple[int, list[str], list[str], int]]) -> None:
         """(item id, title stems, body stems, Julian day) rows, inside the caller's transaction (which holds
         the items lock: the stem counts are written by one process at a time)."""
+        lexemes = [{s[:MAX_LEXEME_CHARS] for s in (*title, *body)} for _, title, body, _ in rows]  # as in the vector
         await conn.executemany(
             "INSERT INTO items_words(item_id, day, tsv, title, stems)"
             " VALUES (?, ?, CAST(? AS tsvector), CAST(? AS tsvector), ?)",
-            [(i, day, tsvector_literal(title, body), tsvector_literal(title, ()),
-              len({s[:MAX_LEXEME_CHARS] for s in (*title, *body)})) for i, title, body, day in rows])
-        counts = Counter(s[:MAX_LEXEME_CHARS] for _, title, body, _ in rows for s in {*title, *body})
-        await _add_counts(conn, counts)
+            [(i, day, tsvector_literal(title, body), tsvector_literal(title, ()), len(distinct))
+             for (i, title, body, day), distinct in zip(rows, lexemes, strict=True)])
+        await _add_counts(conn, Counter(s for distinct in lexemes for s in distinct))
 
     @staticmethod
     async def delete(conn, item_id: int) -> None:
@@ -110,20 +110,19 @@ class TsvectorIndex:
                     else sum(held[t] for t in some_of if t in held and not t.prefix))
         span = int(SPAN_MARGIN * window * newest / expected) if expected else newest
         found: dict[int, float] = {}
-        have, floor = 0, newest  # matches found so far; the ids above `floor` are searched already
+        have, upto = 0, None  # matches found so far; the ids above `upto` are searched already (None: none are)
         for _attempt in range(SPAN_ATTEMPTS):
             if span >= newest:
                 break
             part, total = await self._ranked_between(match, terms, days, window - have, limit, idf,
-                                                     (newest - span, None if floor == newest else floor),
-                                                     every_term)
+                                                     (newest - span, upto), every_term)
             found.update(part)
-            have, floor = have + total, newest - span
+            have, upto = have + total, newest - span
             if have >= window:
                 return _best(found, limit)
             span = int(SPAN_MARGIN * span * window / max(have, 1))
-        part, _total = await self._ranked_between(match, terms, days, window - have, limit, idf,
-                                                  (0, None if floor == newest else floor), every_term)
+        part, _total = await self._ranked_between(match, terms, days, window - have, limit, idf, (0, upto),
+                                                  every_term)
         found.update(part)
         return _best(found, limit)
 
@@ -148,7 +147,7 @@ class TsvectorIndex:
         length = f"(1 - {B} + {B} * stems / {await self._average_length_now():.3f}::float8)"
         score = (f"({' + '.join(parts) or '1.0'}) * {K1 + 1} / (1 + {K1} * {length})"
                  f" * (1.0 + 1.0 / (1.0 + greatest(? - day, 0) / {RECENCY_DAYS}::float8))")
-        # The window: the newest matches, from the word index's bitmap of them (and of the ids above `after`,
+        # The window: the newest matches, from the word index's bitmap of them (and of the ids in range,
         # intersected), sorted with what their scores read (not read again by id). A statement's whole vector
         # is read only when the terms it holds are not known (decompressed once, `v`, not once per term).
         read, decompressed = ("", "") if every_term else (", tsv", ", tsv || ''::tsvector AS v")
