@@ -58,9 +58,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(durable: bool = False) -> Iterator[str]:
+def running_server(durable: bool = False, settings: dict[str, str] | None = None) -> Iterator[str]:
     """Start a server; yield the URL of its `postgres` database (superuser, trust auth on loopback). Tests run it
-    without syncing to disk; `durable` keeps PostgreSQL's defaults (benchmarks)."""
+    without syncing to disk; `durable` keeps PostgreSQL's defaults (benchmarks); `settings`: others, by name."""
     binaries = bin_dir()
     if binaries is None:
         raise RuntimeError(missing_reason())
@@ -80,6 +80,7 @@ def running_server(durable: bool = False) -> Iterator[str]:
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         if not durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
         pg_ctl = [*as_user, str(binaries / "pg_ctl"), "-D", str(data)]
         start = [*pg_ctl, "-o", options, "-l", str(root / "server.log"), "-w", "-t", "60", "start"]
         subprocess.run(start, check=True, capture_output=True)
