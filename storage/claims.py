@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_TTL = timedelta(seconds=60)  # a dead worker's claims pass on this long after its last renewal
 RENEW_EVERY = CLAIM_TTL / 4       # a live worker's: its event loop may stall for 45 s and keep them
+CLAIM_ATTEMPTS = 3  # looks for work when each row found went to another claimer first
 # PostgreSQL runs claims side by side: each locks the rows it takes, and skips those another is taking.
 _SKIP_LOCKED = {"postgres": " FOR UPDATE OF i SKIP LOCKED"}
 
@@ -29,21 +30,26 @@ async def claim(db: Database, kind: str, holder: str, missing_sql: str, params: 
                 now: datetime) -> list[int]:
     """Up to `limit` item ids that `missing_sql` (a `SELECT i.id FROM items i … WHERE …`) finds and no live claim
     holds, oldest first, claimed for `holder`."""
-    async with db.transaction() as conn:
-        await conn.execute("DELETE FROM claims WHERE kind = ? AND expires_at < ?", (kind, iso_utc(now)))
-        rows = await conn.execute_fetchall(
-            f"{missing_sql} AND i.id NOT IN (SELECT item_id FROM claims WHERE kind = ?) ORDER BY i.id LIMIT ?"
-            f"{_SKIP_LOCKED.get(db.dialect, '')}", (*params, kind, limit))
-        ids = []
-        for (item_id,) in rows:
-            # On PostgreSQL a statement that began before another claimer committed does not see its claims,
-            # and finds the rows unlocked again: the key settles who has it.
-            if await conn.execute_fetchall(
-                    "INSERT INTO claims(kind, item_id, holder, expires_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT(kind, item_id) DO NOTHING RETURNING item_id",
-                    (kind, item_id, holder, iso_utc(now + CLAIM_TTL))):
-                ids.append(item_id)
-    return ids
+    for _attempt in range(CLAIM_ATTEMPTS):
+        async with db.transaction() as conn:
+            await conn.execute("DELETE FROM claims WHERE kind = ? AND expires_at < ?", (kind, iso_utc(now)))
+            rows = await conn.execute_fetchall(
+                f"{missing_sql} AND i.id NOT IN (SELECT item_id FROM claims WHERE kind = ?) ORDER BY i.id LIMIT ?"
+                f"{_SKIP_LOCKED.get(db.dialect, '')}", (*params, kind, limit))
+            ids = []
+            for (item_id,) in rows:
+                # On PostgreSQL a statement that began before another claimer committed does not see its claims,
+                # and finds the rows unlocked again: the key settles who has it.
+                if await conn.execute_fetchall(
+                        "INSERT INTO claims(kind, item_id, holder, expires_at) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT(kind, item_id) DO NOTHING RETURNING item_id",
+                        (kind, item_id, holder, iso_utc(now + CLAIM_TTL))):
+                    ids.append(item_id)
+        # Every row found was another claimer's: look again, now that its claims are seen. An empty answer
+        # means "nothing left" to a draining worker, which stopped with work left when it lost this race.
+        if ids or not rows:
+            return ids
+    return []
 
 
 @contextlib.asynccontextmanager
