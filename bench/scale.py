@@ -92,8 +92,8 @@ async def ingest_and_search(location: str, corpus: list, graph_vectors: int, tmp
         sentences = [r["summary"] for r in read_jsonl_gz("eval_lead_summary_ru.jsonl.gz")][:20]
         out = {"bulk": bulk, "single": median(singles)}
         for kind, queries in (("", QUERIES), ("sentence ", sentences)):
-            # The first pass after the load reads what no search has read yet (on PostgreSQL, it also sets each
-            # row's hint bits): its worst said apart, the three passes after it give p50 / p99.
+            # The first pass after the load reads pages no search has read yet (at 1M on PostgreSQL its worst was
+            # 3x the next passes'): its worst said apart, the three passes after it give p50 / p99.
             out[kind + "first"] = max(await _timed(search, queries))
             times = [ms for _ in range(3) for ms in await _timed(search, queries)]
             out[kind + "p50"], out[kind + "p99"] = median(times), percentile(times, 99)

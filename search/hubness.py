@@ -85,7 +85,7 @@ class Hubness:
             return cls()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Hubness:
+    def from_bytes(cls, data: bytes | bytearray) -> Hubness:
         """The lists saved as `data` (empty if they cannot be read: they are made again)."""
         hubness = cls()
         try:

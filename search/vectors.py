@@ -170,8 +170,12 @@ class VectorIndex:
         (statements deleted since are dropped; vectors stored out of order are taken in)."""
         self.model, self._graph, self._newest, self._unsaved = model, None, 0, 0
         self._hubness, self._lacking = Hubness(), np.zeros(0, dtype=np.int64)
-        saved = await self.shared.load(model) if self.shared else {}
-        graph, hubness = await asyncio.to_thread(self._restore, model, saved)
+        file = self._file(model) if self.path is not None else None
+        if file is not None and not await asyncio.to_thread(file.exists):
+            file = None
+        # The database's save is read only where no file is (it is the graph's size, under the saves' lock).
+        saved = await self.shared.load(model) if self.shared and file is None else {}
+        graph, hubness = await asyncio.to_thread(self._restore, file, saved)
         if graph is None or not len(graph):
             return
         self._graph, self._hubness = graph, hubness
@@ -294,10 +298,9 @@ class VectorIndex:
     def _hubness_file(graph_file: Path) -> Path:
         return graph_file.with_name(graph_file.name + ".hubness")
 
-    def _restore(self, model: str, saved: dict[str, bytearray]) -> tuple[Index | None, Hubness]:
-        """The graph saved in its file, or in `saved` (the database's), with its hubness."""
-        file = self._file(model) if self.path is not None else None
-        if file is not None and file.exists():
+    def _restore(self, file: Path | None, saved: dict[str, bytearray]) -> tuple[Index | None, Hubness]:
+        """The graph saved in its `file` (one that exists), or in `saved` (the database's), with its hubness."""
+        if file is not None:
             source: str | bytearray = str(file)
         elif saved.get("graph"):
             source = saved.pop("graph")  # not kept by the caller once read: it is the graph's size
@@ -314,7 +317,7 @@ class VectorIndex:
         _searching_with(graph, EXPANSION_SEARCH)
         if isinstance(source, str):  # the file's hubness lies beside it
             return graph, Hubness.load(self._hubness_file(Path(source)))
-        return graph, Hubness.from_bytes(bytes(saved.get("hubness", b"")))
+        return graph, Hubness.from_bytes(saved.get("hubness", b""))
 
     def _saved_bytes(self) -> dict[str, bytes | bytearray]:
         with self._usearch:
