@@ -31,7 +31,15 @@ from itertools import combinations
 import numpy as np
 
 from storage.items import Item
-from storage.morphology import WORD_RE, index_stems, names_place_or_person, naming_lexeme, normalize_word, query_stems
+from storage.morphology import (
+    WORD_RE,
+    index_stems,
+    names_place,
+    names_place_or_person,
+    naming_lexeme,
+    normalize_word,
+    query_stems,
+)
 
 SAME_STORY_JACCARD = 0.3  # stem-set Jaccard of two leads; calibrated by bench/stories.py
 # Two posts of one source are one story only when plainly about the same event: their cosine distance counts
@@ -41,8 +49,11 @@ SAME_SOURCE_JACCARD = 0.6  # by stems, the same for a lead of the same source
 EVENT_RARE_SHARE = 0.1   # an event's stories share a name found in at most this share of the period's stories
 # The events of a period's burst (join_bursting_events) share EVENT_BURST_SHARED words that at least
 # EVENT_BURST_STORIES of the period's stories hold, EVENT_BURST times as often as the store's statements before
-# them; one of them a place, a person or EVENT_BURST_TELLING times as often. Chosen by reading the joins they make
-# on bench/digest_quality's days (docs/benchmarks.md: one event, one line).
+# them; one of them a place, a person or EVENT_BURST_TELLING times as often. Once no more such pairs join, two
+# events sharing one narrow word join when EVENT_NARROW_MARGIN closer: a place or a person ("Корея"), or a word
+# few of the period's stories hold (EVENT_NARROW_SHARE: "шторм" in 4 of 284, not "коронавирус" in 152 of
+# 800), unless each names a place the other does not (two regions' storms). Chosen by reading the joins they
+# make on bench/digest_quality's days (docs/benchmarks.md: one event, one line).
 EVENT_BURST = 4.0
 EVENT_BURST_TELLING = 10.0
 EVENT_BURST_SHARED = 2
@@ -50,6 +61,8 @@ EVENT_BURST_STORIES = 3  # a word two stories share is a coincidence, not a burs
 # Their mean vectors closer than the event cut by this: on a day of news articles, streams of one topic (a
 # region's storm warnings, a footballer stuck abroad and his league's travel) otherwise join.
 EVENT_BURST_MARGIN = 0.03
+EVENT_NARROW_SHARE = 0.02
+EVENT_NARROW_MARGIN = 0.005
 
 EVENT_ITEMS_READ = 8     # a story's words are read from its first statements: enough to name its event
 STORY_WINDOW_DAYS = 1     # one story's statements are dated at most a day apart: about 48 hours
@@ -376,15 +389,24 @@ def burst_stems(read: list[list[frozenset[str]]]) -> list[str]:
     return sorted({stem for word, n in held.items() if n >= EVENT_BURST_STORIES for stem in query_stems(word)})
 
 
-def bursting_words(stories: list[Story], read: list[list[frozenset[str]]], store: StoreCounts
-                   ) -> tuple[list[frozenset[str]], frozenset[str]]:
+@dataclass(frozen=True)
+class Burst:
+    """A period's bursting words, as join_bursting_events reads them (bursting_words())."""
+    words: list[frozenset[str]]   # each story's bursting words
+    telling: frozenset[str]       # those telling an event: places, persons, EVENT_BURST_TELLING times their share
+    narrow: frozenset[str]        # those naming one event: places, persons, words held by few of the stories
+    places: list[frozenset[str]]  # the places each story names, bursting or not
+
+
+def bursting_words(stories: list[Story], read: list[list[frozenset[str]]], store: StoreCounts) -> Burst:
     """Of each story's naming words (read from its first EVENT_ITEMS_READ statements), those bursting in the
     period: held by at least EVENT_BURST_STORIES of its stories, in a share of them EVENT_BURST times the share
     of the store's statements before the period that hold them. "Корея" in a twentieth of a day's stories is
     no rare name that day, yet it is the day's burst; "Москва" in as many is not. A young store knows few
-    words' usual share, and few of its words burst. And those of the bursting words that tell an event: a
-    place or a person, or a word EVENT_BURST_TELLING times its usual share ("орешник", "асфальтоукладчик").
-    `read`: the stories' event_words()."""
+    words' usual share, and few of its words burst. Of them, those that tell an event: a place or a person,
+    or a word EVENT_BURST_TELLING times its usual share ("орешник", "асфальтоукладчик"); and those that name
+    one: a place or a person, or a word held by at most EVENT_NARROW_SHARE of the stories (EVENT_BURST_STORIES
+    at least). `read`: the stories' event_words()."""
     words = [frozenset().union(*own) for own in read]
     stories_with = Counter(word for own in words for word in own)
     statements_with = Counter(word for own in read for item in own for word in item)  # the period's, as read
@@ -392,8 +414,11 @@ def bursting_words(stories: list[Story], read: list[list[frozenset[str]]], store
     ratio = {word: n / len(stories) / (max(store.of_word(word) - statements_with[word], 1) / before)
              for word, n in stories_with.items() if n >= EVENT_BURST_STORIES}
     burst = frozenset(word for word, r in ratio.items() if r >= EVENT_BURST)
-    telling = frozenset(w for w in burst if ratio[w] >= EVENT_BURST_TELLING or names_place_or_person(w))
-    return [own & burst for own in words], telling
+    named = frozenset(w for w in burst if names_place_or_person(w))
+    few = max(EVENT_BURST_STORIES, EVENT_NARROW_SHARE * len(stories))
+    return Burst([own & burst for own in words], named | {w for w in burst if ratio[w] >= EVENT_BURST_TELLING},
+                 named | {w for w in burst if stories_with[w] <= few},
+                 [frozenset(w for w in own if names_place(w)) for own in words])
 
 
 def join_bursting_events(stories: list[Story], vectors: Mapping[int, np.ndarray], threshold: float,
@@ -403,8 +428,10 @@ def join_bursting_events(stories: list[Story], vectors: Mapping[int, np.ndarray]
     to be a rare name. Centroid linkage within each component of the graph at the event `threshold` plus
     EVENT_BURST_MARGIN: the two closest events whose mean vectors reach that, within the window, naming no
     different days, that share EVENT_BURST_SHARED bursting words one of which tells an event, join; then
-    again, with the joined event's mean vector, until no pair does. A joined event's words are its lead
-    part's: a growing union of words would let it join anything. `read`: the stories' event_words()."""
+    again, with the joined event's mean vector, until no pair does. Then the same for the events that share
+    one narrow bursting word, EVENT_NARROW_MARGIN closer: the weaker evidence joins only what the stronger left
+    apart. A joined event's words and places are its lead part's: a growing union of words would let it join
+    anything. `read`: the stories' event_words()."""
     threshold += EVENT_BURST_MARGIN
     rows = [n for n, s in enumerate(stories) if any(i.id in vectors for i in s.items)]
     embedded = [stories[n] for n in rows]
@@ -414,24 +441,24 @@ def join_bursting_events(stories: list[Story], vectors: Mapping[int, np.ndarray]
     components = _components(_centroids(embedded, vectors), days, threshold)
     if not components:
         return stories
-    words, telling = bursting_words(embedded, [read[n] for n in rows], store)
+    burst = bursting_words(embedded, [read[n] for n in rows], store)
     out = [joined([embedded[r] for r in group])
            for rows in components
-           for group in _centroid_linkage(rows, embedded, vectors, days, words, telling, threshold)]
+           for group in _centroid_linkage(rows, embedded, vectors, days, burst, threshold)]
     grouped = {id(embedded[r]) for rows in components for r in rows}
     return out + [s for s in stories if id(s) not in grouped]
 
 
 def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[int, np.ndarray], days: np.ndarray,
-                      words: list[frozenset[str]], telling: frozenset[str], threshold: float
-                      ) -> list[list[int]]:
+                      burst: Burst, threshold: float) -> list[list[int]]:
     """join_bursting_events within one component: its rows in groups, each group's lead part first. The closest
     pairs come off a heap; a pair is looked at again only when one of its events has changed."""
     n = len(rows)
     groups = [[int(r)] for r in rows]
     sums = np.vstack([np.sum([vectors[i.id] for i in stories[r].items if i.id in vectors], axis=0)
                       for r in rows]).astype(np.float64)
-    own = [words[r] for r in rows]
+    own = [burst.words[r] for r in rows]
+    places = [burst.places[r] for r in rows]
     span = [(int(days[r]), int(days[r])) for r in rows]
     named = [[named_days(stories[r].lead.title)] for r in rows]
     version = [0] * n
@@ -439,32 +466,47 @@ def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[i
     def unit(k: int) -> np.ndarray:
         return sums[k] / max(float(np.linalg.norm(sums[k])), 1e-12)
 
-    units = np.vstack([unit(k) for k in range(n)])
-    sims = units @ units.T
-    heap = [(-float(sims[a, b]), a, b, 0, 0) for a, b in zip(*np.nonzero(np.triu(sims >= threshold, 1)), strict=True)]
-    heapq.heapify(heap)
-    while heap:
-        _, a, b, va, vb = heapq.heappop(heap)
-        if va != version[a] or vb != version[b] or not groups[a] or not groups[b]:
-            continue  # one of the two has changed since: its new pairs are on the heap
+    def required(a: int, b: int, narrow: bool) -> float:
+        """The cosine events a and b must reach to join (2, never, when they do not share what it takes)."""
         common = own[a] & own[b]
-        if (len(common) < EVENT_BURST_SHARED or not common & telling
-                or max(span[a][1], span[b][1]) - min(span[a][0], span[b][0]) > STORY_WINDOW_DAYS
-                or any(other_days(p, q) for p in named[a] for q in named[b])):
-            continue
-        if stories[groups[b][0]].outlets > stories[groups[a][0]].outlets:
-            own[a] = own[b]
-            groups[a] = groups[b] + groups[a]
-        else:
-            groups[a] = groups[a] + groups[b]
-        groups[b] = []
-        sums[a] += sums[b]
-        span[a] = (min(span[a][0], span[b][0]), max(span[a][1], span[b][1]))
-        named[a] += named[b]
-        version[a] += 1
-        units[a] = unit(a)
-        cosines = units @ units[a]
-        for c in np.flatnonzero(cosines >= threshold).tolist():
-            if c != a and groups[c]:
-                heapq.heappush(heap, (-float(cosines[c]), min(a, c), max(a, c), version[min(a, c)], version[max(a, c)]))
+        if len(common) >= EVENT_BURST_SHARED and common & burst.telling:
+            return threshold
+        if not narrow or not common & burst.narrow:
+            return 2.0
+        if not any(names_place_or_person(w) for w in common) and places[a] - places[b] and places[b] - places[a]:
+            return 2.0  # "шторм" in Tula and in Krasnodar: two events
+        return threshold + EVENT_NARROW_MARGIN
+
+    units = np.vstack([unit(k) for k in range(n)])
+    # The stronger evidence first: a join on one word moves an event's mean away from angles two words would join.
+    for narrow in (False, True):
+        live = np.array([k for k in range(n) if groups[k]])
+        sims = units[live] @ units[live].T
+        heap = [(-float(sims[x, y]), int(live[x]), int(live[y]), version[live[x]], version[live[y]])
+                for x, y in zip(*np.nonzero(np.triu(sims >= threshold, 1)), strict=True)]
+        heapq.heapify(heap)
+        while heap:
+            negative, a, b, va, vb = heapq.heappop(heap)
+            if va != version[a] or vb != version[b] or not groups[a] or not groups[b]:
+                continue  # one of the two has changed since: its new pairs are on the heap
+            if (-negative < required(a, b, narrow)
+                    or max(span[a][1], span[b][1]) - min(span[a][0], span[b][0]) > STORY_WINDOW_DAYS
+                    or any(other_days(p, q) for p in named[a] for q in named[b])):
+                continue
+            if stories[groups[b][0]].outlets > stories[groups[a][0]].outlets:
+                own[a], places[a] = own[b], places[b]
+                groups[a] = groups[b] + groups[a]
+            else:
+                groups[a] = groups[a] + groups[b]
+            groups[b] = []
+            sums[a] += sums[b]
+            span[a] = (min(span[a][0], span[b][0]), max(span[a][1], span[b][1]))
+            named[a] += named[b]
+            version[a] += 1
+            units[a] = unit(a)
+            cosines = units @ units[a]
+            for c in np.flatnonzero(cosines >= threshold).tolist():
+                if c != a and groups[c]:
+                    heapq.heappush(heap, (-float(cosines[c]), min(a, c), max(a, c), version[min(a, c)],
+                                          version[max(a, c)]))
     return [g for g in groups if g]

@@ -103,6 +103,12 @@ def names_place_or_person(word: str) -> bool:
 
 
 @lru_cache(maxsize=20_000)
+def names_place(word: str) -> bool:
+    """Whether a dictionary form names a place ("москва", "якутия"), as the dictionary (or its guess) tags it."""
+    return "Geox" in _morph.parse(word)[0].tag.grammemes
+
+
+@lru_cache(maxsize=20_000)
 def query_stems(word: str) -> tuple[str, ...]:
     """Stems of every form of a normalised query word's lexeme(s); its own stem first."""
     own = stem_words([word])[0]

