@@ -26,6 +26,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import combinations
 
 import numpy as np
@@ -395,7 +396,7 @@ class Burst:
     words: list[frozenset[str]]   # each story's bursting words
     telling: frozenset[str]       # those telling an event: places, persons, EVENT_BURST_TELLING times their share
     narrow: frozenset[str]        # those naming one event: places, persons, words held by few of the stories
-    places: list[frozenset[str]]  # the places each story names, bursting or not
+    naming: list[frozenset[str]]  # each story's naming words, bursting or not
 
 
 def bursting_words(stories: list[Story], read: list[list[frozenset[str]]], store: StoreCounts) -> Burst:
@@ -417,8 +418,7 @@ def bursting_words(stories: list[Story], read: list[list[frozenset[str]]], store
     named = frozenset(w for w in burst if names_place_or_person(w))
     few = max(EVENT_BURST_STORIES, EVENT_NARROW_SHARE * len(stories))
     return Burst([own & burst for own in words], named | {w for w in burst if ratio[w] >= EVENT_BURST_TELLING},
-                 named | {w for w in burst if stories_with[w] <= few},
-                 [frozenset(w for w in own if names_place(w)) for own in words])
+                 named | {w for w in burst if stories_with[w] <= few}, words)
 
 
 def join_bursting_events(stories: list[Story], vectors: Mapping[int, np.ndarray], threshold: float,
@@ -458,13 +458,20 @@ def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[i
     sums = np.vstack([np.sum([vectors[i.id] for i in stories[r].items if i.id in vectors], axis=0)
                       for r in rows]).astype(np.float64)
     own = [burst.words[r] for r in rows]
-    places = [burst.places[r] for r in rows]
     span = [(int(days[r]), int(days[r])) for r in rows]
     named = [[named_days(stories[r].lead.title)] for r in rows]
     version = [0] * n
 
     def unit(k: int) -> np.ndarray:
         return sums[k] / max(float(np.linalg.norm(sums[k])), 1e-12)
+
+    @cache
+    def named_places(r: int) -> frozenset[str]:
+        """The places story r names (read only for the pairs that need them: a dictionary parse a word)."""
+        return frozenset(w for w in burst.naming[r] if names_place(w))
+
+    def places(k: int) -> frozenset[str]:
+        return named_places(groups[k][0])  # an event's places are its lead part's, as its words are
 
     def required(a: int, b: int, narrow: bool) -> float:
         """The cosine events a and b must reach to join (2, never, when they do not share what it takes)."""
@@ -473,7 +480,7 @@ def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[i
             return threshold
         if not narrow or not common & burst.narrow:
             return 2.0
-        if not any(names_place_or_person(w) for w in common) and places[a] - places[b] and places[b] - places[a]:
+        if not any(names_place_or_person(w) for w in common) and places(a) - places(b) and places(b) - places(a):
             return 2.0  # "шторм" in Tula and in Krasnodar: two events
         return threshold + EVENT_NARROW_MARGIN
 
@@ -494,7 +501,7 @@ def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[i
                     or any(other_days(p, q) for p in named[a] for q in named[b])):
                 continue
             if stories[groups[b][0]].outlets > stories[groups[a][0]].outlets:
-                own[a], places[a] = own[b], places[b]
+                own[a] = own[b]
                 groups[a] = groups[b] + groups[a]
             else:
                 groups[a] = groups[a] + groups[b]
