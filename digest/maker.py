@@ -30,6 +30,7 @@ from summarizer.not_news import NotNewsClassifier
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
 READ_CHARS = 1000  # of each statement, cleaned: its headline, lead and stems are in them (a big day: 3 s less)
 PERIOD_KEPT_SECONDS = 60.0  # a period's statements are read again after this (one deleted meanwhile goes)
+NAMING_KEPT = 40_000  # statements whose naming words are kept: two big days (~0.5 KB each)
 
 
 def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, Summary], max_stories: int,
@@ -52,9 +53,13 @@ def grouping_key(items: list[Item], story_model: str = "", vectors: Mapping[int,
     return h.hexdigest()
 
 
-def _burst_reading(stories: list[Story], texts: Mapping[int, str]) -> tuple[list[list[frozenset[str]]], list[str]]:
-    """The stories' event words and the stems whose store counts the burst needs (pymorphy3: off the loop)."""
-    read = event_words(stories, texts)
+def _burst_reading(stories: list[Story], texts: Mapping[int, str], vectors: Mapping[int, np.ndarray],
+                   kept: OrderedDict[int, tuple[str, ...]]) -> tuple[list[list[frozenset[str]]], list[str]]:
+    """The stories' event words and the stems whose store counts the burst needs (pymorphy3: off the loop).
+    `kept`: the statements' words read before, the newest NAMING_KEPT kept."""
+    read = event_words(stories, texts, vectors, kept)
+    while len(kept) > NAMING_KEPT:
+        kept.popitem(last=False)
     return read, burst_stems(read)
 
 
@@ -85,6 +90,7 @@ class DigestMaker:
         self._cpu = asyncio.Lock()
         self._grouped: OrderedDict[str, tuple[list[Story], StatementStems, Reading]] = OrderedDict()
         self._lines: OrderedDict[str, dict] = OrderedDict()  # rendered lines, per digest (summaries included)
+        self._naming: OrderedDict[int, tuple[str, ...]] = OrderedDict()  # statements' naming words, by id
         # A past period's statements and summaries, read once a minute: a fan-out's subscribers share one
         # digest even while the worker adds summaries (each new one would otherwise make the next subscriber's
         # digest differ, rendered again).
@@ -171,7 +177,7 @@ class DigestMaker:
         reading = await asyncio.to_thread(Reading.of, items, cleaned, vectors, self.not_news, model)
         stories = await asyncio.to_thread(events_of, items, reading, vectors, cuts.story, cuts.event)
         if vectors and cuts.event is not None:
-            read, counted = await asyncio.to_thread(_burst_reading, stories, reading.cleaned)
+            read, counted = await asyncio.to_thread(_burst_reading, stories, reading.cleaned, vectors, self._naming)
             store = await self._store_counts(counted)
             stories = await asyncio.to_thread(join_bursting_events, stories, vectors, cuts.event, read, store)
         by_id = {i.id: i for i in items}

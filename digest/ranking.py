@@ -79,7 +79,8 @@ def stories_of(items: list[Item], reading: Reading, vectors: Mapping[int, np.nda
     counts, `store`), ranked."""
     stories = events_of(items, reading, vectors, same_story, same_event)
     if store is not None and vectors and same_event is not None:
-        stories = join_bursting_events(stories, vectors, same_event, event_words(stories, reading.cleaned), store)
+        stories = join_bursting_events(stories, vectors, same_event, event_words(stories, reading.cleaned, vectors),
+                                       store)
     return rank(stories, reading)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
@@ -365,10 +365,23 @@ def naming_words(text: str) -> frozenset[str]:
     return frozenset(w for w in found if w and len(w) > 2) - _CALENDAR_WORDS
 
 
-def event_words(stories: list[Story], texts: Mapping[int, str]) -> list[list[frozenset[str]]]:
+def event_words(stories: list[Story], texts: Mapping[int, str], vectors: Mapping[int, np.ndarray] | None = None,
+                kept: MutableMapping[int, tuple[str, ...]] | None = None) -> list[list[frozenset[str]]]:
     """The naming words of each story's first EVENT_ITEMS_READ statements, statement by statement: read once
-    (pymorphy3 is most of a burst's cost), for burst_stems and join_bursting_events both."""
-    return [[naming_words(f"{i.title or ''} {texts.get(i.id, i.text)}") for i in s.items[:EVENT_ITEMS_READ]]
+    (pymorphy3 is most of a burst's cost: ~100,000 distinct words on a big day), for burst_stems and
+    join_bursting_events both. Given `vectors`, only the stories with one are read (the join reads no other).
+    `kept`: each statement's words by id, from an earlier read (filled here): a period read again reads only
+    its new statements."""
+    def words(item: Item) -> frozenset[str]:
+        if kept is not None and item.id in kept:
+            return frozenset(kept[item.id])
+        found = naming_words(f"{item.title or ''} {texts.get(item.id, item.text)}")
+        if kept is not None:
+            kept[item.id] = tuple(found)  # a tuple: a fifth of a frozenset's memory
+        return found
+
+    return [[words(i) for i in s.items[:EVENT_ITEMS_READ]]
+            if vectors is None or any(i.id in vectors for i in s.items) else []
             for s in stories]
 
 

