@@ -30,7 +30,7 @@ from summarizer.not_news import NotNewsClassifier
 GROUPED_KEPT = 4  # periods whose stories are kept (a fan-out's subscribers share a few periods)
 READ_CHARS = 1000  # of each statement, cleaned: its headline, lead and stems are in them (a big day: 3 s less)
 PERIOD_KEPT_SECONDS = 60.0  # a period's statements are read again after this (one deleted meanwhile goes)
-NAMING_KEPT = 40_000  # statements whose naming words are kept: two big days (~0.5 KB each)
+NAMING_KEPT = 40_000  # statements whose naming words are kept: two big days (~0.3 KB each)
 
 
 def digest_key(first: date, last: date, items: list[Item], summaries: dict[int, Summary], max_stories: int,

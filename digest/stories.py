@@ -377,7 +377,7 @@ def event_words(stories: list[Story], texts: Mapping[int, str], vectors: Mapping
             return frozenset(kept[item.id])
         found = naming_words(f"{item.title or ''} {texts.get(item.id, item.text)}")
         if kept is not None:
-            kept[item.id] = tuple(found)  # a tuple: a fifth of a frozenset's memory
+            kept[item.id] = tuple(found)  # a tuple: a quarter of a frozenset's memory
         return found
 
     return [[words(i) for i in s.items[:EVENT_ITEMS_READ]]
@@ -487,14 +487,14 @@ def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[i
         return named_places(groups[k][0])  # an event's places are its lead part's, as its words are
 
     def required(a: int, b: int, narrow: bool) -> float:
-        """The cosine events a and b must reach to join (2, never, when they do not share what it takes)."""
+        """The cosine events a and b must reach to join (infinite when they do not share what it takes)."""
         common = own[a] & own[b]
         if len(common) >= EVENT_BURST_SHARED and common & burst.telling:
             return threshold
         if not narrow or not common & burst.narrow:
-            return 2.0
+            return np.inf
         if not any(names_place_or_person(w) for w in common) and places(a) - places(b) and places(b) - places(a):
-            return 2.0  # "шторм" in Tula and in Krasnodar: two events
+            return np.inf  # "шторм" in Tula and in Krasnodar: two events
         return threshold + EVENT_NARROW_MARGIN
 
     units = np.vstack([unit(k) for k in range(n)])
