@@ -407,6 +407,7 @@ def burst_stems(read: list[list[frozenset[str]]]) -> list[str]:
 class Burst:
     """A period's bursting words, as join_bursting_events reads them (bursting_words())."""
     words: list[frozenset[str]]   # each story's bursting words
+    named: frozenset[str]         # those naming a place or a person
     telling: frozenset[str]       # those telling an event: places, persons, EVENT_BURST_TELLING times their share
     narrow: frozenset[str]        # those naming one event: places, persons, words held by few of the stories
     naming: list[frozenset[str]]  # each story's naming words, bursting or not
@@ -430,7 +431,8 @@ def bursting_words(stories: list[Story], read: list[list[frozenset[str]]], store
     burst = frozenset(word for word, r in ratio.items() if r >= EVENT_BURST)
     named = frozenset(w for w in burst if names_place_or_person(w))
     few = max(EVENT_BURST_STORIES, EVENT_NARROW_SHARE * len(stories))
-    return Burst([own & burst for own in words], named | {w for w in burst if ratio[w] >= EVENT_BURST_TELLING},
+    return Burst([own & burst for own in words], named,
+                 named | {w for w in burst if ratio[w] >= EVENT_BURST_TELLING},
                  named | {w for w in burst if stories_with[w] <= few}, words)
 
 
@@ -493,7 +495,7 @@ def _centroid_linkage(rows: np.ndarray, stories: list[Story], vectors: Mapping[i
             return threshold
         if not narrow or not common & burst.narrow:
             return np.inf
-        if not any(names_place_or_person(w) for w in common) and places(a) - places(b) and places(b) - places(a):
+        if not common & burst.named and places(a) - places(b) and places(b) - places(a):
             return np.inf  # "шторм" in Tula and in Krasnodar: two events
         return threshold + EVENT_NARROW_MARGIN
 

@@ -96,16 +96,21 @@ def naming_lexeme(word: str) -> str | None:
 
 
 @lru_cache(maxsize=20_000)
+def _grammemes(word: str) -> frozenset[str]:
+    """A dictionary form's grammemes as the dictionary (or its guess, for a word it lacks) tags it: parsed once
+    for names_place_or_person and names_place both."""
+    return frozenset(_morph.parse(word)[0].tag.grammemes)
+
+
 def names_place_or_person(word: str) -> bool:
-    """Whether a dictionary form names a place or a person ("корея", "нетаньяху"), as the dictionary (or its
-    guess, for a word it lacks) tags it; an organisation (РИА, Минфин: sources and offices) is not one."""
-    return bool(_PLACE_OR_PERSON & _morph.parse(word)[0].tag.grammemes)
+    """Whether a dictionary form names a place or a person ("корея", "нетаньяху"); an organisation (РИА,
+    Минфин: sources and offices) is not one."""
+    return bool(_PLACE_OR_PERSON & _grammemes(word))
 
 
-@lru_cache(maxsize=20_000)
 def names_place(word: str) -> bool:
-    """Whether a dictionary form names a place ("москва", "якутия"), as the dictionary (or its guess) tags it."""
-    return "Geox" in _morph.parse(word)[0].tag.grammemes
+    """Whether a dictionary form names a place ("москва", "якутия")."""
+    return "Geox" in _grammemes(word)
 
 
 @lru_cache(maxsize=20_000)
